@@ -1,0 +1,224 @@
+//! One database per subgraph, PostgreSQL in production and SQLite on a laptop, behind
+//! sqlx's `Any` driver so that each query is written once with `$N` placeholders.
+//!
+//! The portable subset this implies (and which every migration respects): integers,
+//! text, booleans and blobs only; timestamps are Unix milliseconds in `bigint`; ids are
+//! text. Each subgraph still has its own migrations per backend, because DDL differs.
+
+use std::{str::FromStr, sync::Once, time::Duration};
+
+use serde::Deserialize;
+use sqlx::{
+    Any, AnyPool, Executor, Transaction,
+    any::{AnyPoolOptions, install_default_drivers},
+    migrate::Migrator,
+};
+
+use crate::config::Secret;
+
+/// Where a subgraph keeps its data and how hard it may lean on it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite://path/to/file.db`. No default: every target names its own.
+    pub url: Secret<String>,
+    /// Connections in the pool. Default 10 (SQLite: writers are serialised by the file
+    /// lock anyway, so a small pool is enough).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing. Default 5000.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL `statement_timeout`, and SQLite's busy timeout. Default 5000.
+    #[serde(default = "default_statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+fn default_acquire_timeout_ms() -> u64 {
+    5_000
+}
+fn default_statement_timeout_ms() -> u64 {
+    5_000
+}
+
+impl DatabaseConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: Secret::new(url.into()),
+            max_connections: default_max_connections(),
+            acquire_timeout_ms: default_acquire_timeout_ms(),
+            statement_timeout_ms: default_statement_timeout_ms(),
+        }
+    }
+
+    pub fn backend(&self) -> anyhow::Result<Backend> {
+        Backend::from_url(self.url.expose())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            anyhow::bail!("database url must start with postgres:// or sqlite:")
+        }
+    }
+}
+
+impl FromStr for Backend {
+    type Err = anyhow::Error;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "sqlite" => Ok(Self::Sqlite),
+            other => anyhow::bail!("unknown database backend {other:?}"),
+        }
+    }
+}
+
+/// A subgraph's migrations, one set per backend (`sqlx::migrate!("./migrations/postgres")`).
+pub struct Migrations {
+    pub postgres: Migrator,
+    pub sqlite: Migrator,
+}
+
+/// A connection pool and the backend behind it.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects, configures every new connection, and applies pending migrations.
+    pub async fn connect(config: &DatabaseConfig, migrations: &Migrations) -> anyhow::Result<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(install_default_drivers);
+
+        let backend = config.backend()?;
+        let url = config.url.expose();
+        if backend == Backend::Sqlite {
+            create_sqlite_parent_directory(url)?;
+        }
+        let statement_timeout_ms = config.statement_timeout_ms;
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    let setup = match backend {
+                        Backend::Postgres => format!(
+                            "set statement_timeout = {statement_timeout_ms}; set idle_in_transaction_session_timeout = {}",
+                            statement_timeout_ms.saturating_mul(4)
+                        ),
+                        // WAL lets readers proceed while one writer commits; the busy
+                        // timeout makes a second writer wait instead of failing at once.
+                        Backend::Sqlite => format!(
+                            "pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = {statement_timeout_ms}"
+                        ),
+                    };
+                    connection.execute(setup.as_str()).await?;
+                    Ok(())
+                })
+            })
+            .connect(&sqlite_url_with_create(url, backend))
+            .await?;
+        let migrator = match backend {
+            Backend::Postgres => &migrations.postgres,
+            Backend::Sqlite => &migrations.sqlite,
+        };
+        migrator.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`begin immediate`): a deferred transaction that reads and then writes can fail with
+    /// `SQLITE_BUSY` when another writer committed in between, which no retry of the
+    /// statement can fix. PostgreSQL's row locks and constraints need no such help.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.pool.begin_with("begin immediate").await,
+        }
+    }
+
+    /// Readiness: the database answers a trivial query.
+    pub async fn is_ready(&self) -> bool {
+        sqlx::query("select 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_sqlite_parent_directory(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        anyhow::bail!("c9pay needs a SQLite file, not an in-memory database: every pooled connection must see the same data");
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(())
+}
+
+/// SQLite files are created on first use, so that `c9pay up` needs no set-up step.
+fn sqlite_url_with_create(url: &str, backend: Backend) -> String {
+    if backend == Backend::Sqlite && !url.contains("mode=") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}mode=rwc")
+    } else {
+        url.to_string()
+    }
+}
+
+/// Maps a constraint violation to a domain error (realworld-axum-sqlx `on_constraint`):
+/// the database is the last line of defence for uniqueness and checks, and a client that
+/// trips one deserves its own error code, not an internal error.
+pub trait ResultExt<T> {
+    fn on_unique_violation<E>(self, map: impl FnOnce() -> E) -> Result<T, E>
+    where
+        E: From<sqlx::Error>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_unique_violation<E>(self, map: impl FnOnce() -> E) -> Result<T, E>
+    where
+        E: From<sqlx::Error>,
+    {
+        self.map_err(|error| match &error {
+            sqlx::Error::Database(database_error) if database_error.is_unique_violation() => map(),
+            _ => E::from(error),
+        })
+    }
+}
+
+/// `$first, $first+1, …` for `count` values: an `in (…)` list that both backends accept.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|index| format!("${index}")).collect::<Vec<_>>().join(", ")
+}

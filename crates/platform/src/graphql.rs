@@ -1,0 +1,75 @@
+//! The GraphQL endpoint of a subgraph: every request must carry a valid internal token
+//! (see [`crate::internal_token`]); the verified [`Principal`] is the only identity a
+//! resolver ever sees.
+
+use std::sync::Arc;
+
+use async_graphql::Executor;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+
+use crate::{
+    error::{REQUEST_ID, code},
+    internal_token::{InternalTokenVerifier, Principal},
+};
+
+#[derive(Clone)]
+struct Endpoint<E> {
+    executor: E,
+    verifier: Arc<InternalTokenVerifier>,
+}
+
+/// `POST /graphql`, guarded by the internal token.
+pub fn endpoint<E: Executor>(executor: E, verifier: Arc<InternalTokenVerifier>) -> Router {
+    Router::new()
+        .route("/graphql", post(execute::<E>))
+        .with_state(Endpoint { executor, verifier })
+}
+
+async fn execute<E: Executor>(
+    State(endpoint): State<Endpoint<E>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let principal = match endpoint.verifier.verify_authorization(authorization) {
+        Ok(principal) => principal,
+        Err(error) => {
+            tracing::warn!(%error, "refused a request without a valid internal token");
+            return unauthenticated("this endpoint is internal: requests must come through the c9pay router");
+        }
+    };
+    let request_id = principal.request_id.clone();
+    let request = request.into_inner().data(principal);
+    let response = REQUEST_ID.scope(request_id, endpoint.executor.execute(request)).await;
+    GraphQLResponse::from(response).into_response()
+}
+
+/// A 401 with a GraphQL-shaped body, so clients can read the code the usual way.
+pub fn unauthenticated(message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code::UNAUTHENTICATED } }]
+    });
+    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+}
+
+/// The principal of the current request. The endpoint inserts one into every request,
+/// so its absence is a programming error inside this process, not a client error.
+pub fn principal<'a>(context: &'a async_graphql::Context<'_>) -> async_graphql::Result<&'a Principal> {
+    context
+        .data::<Principal>()
+        .map_err(|_| crate::error::client_error(code::UNAUTHENTICATED, "no principal"))
+}
+
+/// The signed-in person's id, or `UNAUTHENTICATED`.
+pub fn require_user(context: &async_graphql::Context<'_>) -> async_graphql::Result<crate::id::UserId> {
+    principal(context)?
+        .user_id()
+        .ok_or_else(|| crate::error::client_error(code::UNAUTHENTICATED, "sign in first"))
+}

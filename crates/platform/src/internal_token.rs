@@ -1,0 +1,379 @@
+//! The internal/external split. Clients talk only to the router; the router verifies
+//! their credential and calls subgraphs with a short-lived token it signs itself, naming
+//! the principal (id, kind, roles, scopes) and the request id. Services that call each
+//! other (auth → users, stores → credit) sign their own tokens as `service` principals.
+//!
+//! Every subgraph refuses a request without a valid internal token, and reads identity
+//! from nothing else: a client that reaches a subgraph directly, or sends an identity
+//! header of its own, gets nothing.
+//!
+//! Trust is per issuer: each issuer has its own Ed25519 key, the router may speak for
+//! people and devices, and any other issuer may speak only for itself.
+
+use std::collections::BTreeMap;
+
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{config::Secret, id::UserId};
+
+/// The issuer name the router signs with; the only issuer that may name a person.
+pub const ROUTER_ISSUER: &str = "router";
+/// The audience of every internal token.
+pub const AUDIENCE: &str = "c9pay-internal";
+/// How long an internal token lives. Long enough for one request's fan-out, short
+/// enough that a token copied out of a log is useless by the time anyone reads it.
+pub const TOKEN_LIFETIME_S: i64 = 60;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// Nobody signed in: may reach only fields that allow it (sign-up, log-in).
+    Anonymous,
+    /// A person: app user or merchant owner.
+    User,
+    /// A store's kiosk device.
+    Kiosk,
+    /// A platform administrator.
+    Admin,
+    /// Another c9pay service, calling an internal endpoint.
+    Service,
+}
+
+/// Who is asking, as the router (or a calling service) vouches for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    /// The user id, kiosk id, admin id or service name; empty for anonymous.
+    pub subject: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub request_id: String,
+}
+
+impl Principal {
+    pub fn anonymous(request_id: impl Into<String>) -> Self {
+        Self {
+            kind: PrincipalKind::Anonymous,
+            subject: String::new(),
+            roles: Vec::new(),
+            scopes: Vec::new(),
+            request_id: request_id.into(),
+        }
+    }
+
+    pub fn user(user_id: &UserId, request_id: impl Into<String>) -> Self {
+        Self {
+            kind: PrincipalKind::User,
+            subject: user_id.to_string(),
+            roles: vec!["user".to_string()],
+            scopes: Vec::new(),
+            request_id: request_id.into(),
+        }
+    }
+
+    pub fn service(name: impl Into<String>, request_id: impl Into<String>) -> Self {
+        Self {
+            kind: PrincipalKind::Service,
+            subject: name.into(),
+            roles: vec!["service".to_string()],
+            scopes: Vec::new(),
+            request_id: request_id.into(),
+        }
+    }
+
+    /// The signed-in person, if this principal is one.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.kind {
+            PrincipalKind::User | PrincipalKind::Admin => UserId::parse(&self.subject).ok(),
+            _ => None,
+        }
+    }
+
+    pub fn is_service(&self, name: &str) -> bool {
+        self.kind == PrincipalKind::Service && self.subject == name
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|granted| granted == scope)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    kind: PrincipalKind,
+    #[serde(default)]
+    roles: Vec<String>,
+    /// Space-separated, as in OAuth 2.0.
+    #[serde(default)]
+    scope: String,
+    rid: String,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Debug, Error)]
+pub enum InternalTokenError {
+    #[error("missing internal token")]
+    Missing,
+    #[error("invalid internal token: {0}")]
+    Invalid(String),
+    #[error("issuer {0:?} is not trusted")]
+    UntrustedIssuer(String),
+    #[error("issuer {issuer:?} may not speak for a {kind:?} principal")]
+    NotAllowed { issuer: String, kind: PrincipalKind },
+    #[error("invalid key: {0}")]
+    Key(String),
+}
+
+/// A fresh Ed25519 private key as base64 of its 32-byte seed (for `c9pay up` and tests;
+/// production keys come from a Kubernetes Secret).
+pub fn generate_seed() -> Secret<String> {
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    Secret::new(STANDARD.encode(key.to_bytes()))
+}
+
+/// The public half of a base64 seed, as base64 of the 32-byte public key.
+pub fn public_key_of(seed: &Secret<String>) -> Result<String, InternalTokenError> {
+    let key = signing_key_from_seed(seed)?;
+    Ok(STANDARD.encode(key.verifying_key().to_bytes()))
+}
+
+fn signing_key_from_seed(seed: &Secret<String>) -> Result<SigningKey, InternalTokenError> {
+    let bytes = STANDARD
+        .decode(seed.expose().trim())
+        .map_err(|error| InternalTokenError::Key(error.to_string()))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| InternalTokenError::Key("an Ed25519 seed is 32 bytes".to_string()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// Signs internal tokens as one issuer.
+#[derive(Clone)]
+pub struct InternalTokenSigner {
+    issuer: String,
+    key: EncodingKey,
+}
+
+impl std::fmt::Debug for InternalTokenSigner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("InternalTokenSigner").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl InternalTokenSigner {
+    pub fn new(issuer: impl Into<String>, seed: &Secret<String>) -> Result<Self, InternalTokenError> {
+        let der = signing_key_from_seed(seed)?
+            .to_pkcs8_der()
+            .map_err(|error| InternalTokenError::Key(error.to_string()))?;
+        Ok(Self { issuer: issuer.into(), key: EncodingKey::from_ed_der(der.as_bytes()) })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn sign(&self, principal: &Principal) -> Result<String, InternalTokenError> {
+        let issued_at = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: AUDIENCE.to_string(),
+            sub: principal.subject.clone(),
+            kind: principal.kind,
+            roles: principal.roles.clone(),
+            scope: principal.scopes.join(" "),
+            rid: principal.request_id.clone(),
+            iat: issued_at,
+            exp: issued_at + TOKEN_LIFETIME_S,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
+            .map_err(|error| InternalTokenError::Key(error.to_string()))
+    }
+
+    /// `Authorization` header value for a service calling another service.
+    pub fn service_authorization(&self, request_id: &str) -> Result<String, InternalTokenError> {
+        let token = self.sign(&Principal::service(self.issuer.clone(), request_id))?;
+        Ok(format!("Bearer {token}"))
+    }
+}
+
+/// Verifies internal tokens against the issuers this service trusts.
+#[derive(Clone)]
+pub struct InternalTokenVerifier {
+    issuers: BTreeMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for InternalTokenVerifier {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("InternalTokenVerifier").field("issuers", &self.issuers.keys()).finish()
+    }
+}
+
+impl InternalTokenVerifier {
+    /// `trusted` maps an issuer name to base64 of its 32-byte Ed25519 public key.
+    pub fn new(trusted: &BTreeMap<String, String>) -> Result<Self, InternalTokenError> {
+        let mut issuers = BTreeMap::new();
+        for (issuer, public_key) in trusted {
+            let bytes = STANDARD
+                .decode(public_key.trim())
+                .map_err(|error| InternalTokenError::Key(format!("{issuer}: {error}")))?;
+            if bytes.len() != 32 {
+                return Err(InternalTokenError::Key(format!("{issuer}: an Ed25519 public key is 32 bytes")));
+            }
+            let key = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(&bytes))
+                .map_err(|error| InternalTokenError::Key(format!("{issuer}: {error}")))?;
+            issuers.insert(issuer.clone(), key);
+        }
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Ok(Self { issuers, validation })
+    }
+
+    /// Verifies a bare token (no `Bearer ` prefix).
+    pub fn verify(&self, token: &str) -> Result<Principal, InternalTokenError> {
+        // The issuer picks the key, so read it first, unverified, then verify the whole
+        // token with that issuer's key; nothing from the unverified read is used after.
+        let issuer = unverified_issuer(token)?;
+        let key = self.issuers.get(&issuer).ok_or_else(|| InternalTokenError::UntrustedIssuer(issuer.clone()))?;
+        let mut validation = self.validation.clone();
+        validation.set_issuer(&[issuer.as_str()]);
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|error| InternalTokenError::Invalid(error.to_string()))?
+            .claims;
+        let allowed = if claims.iss == ROUTER_ISSUER {
+            claims.kind != PrincipalKind::Service
+        } else {
+            claims.kind == PrincipalKind::Service && claims.sub == claims.iss
+        };
+        if !allowed {
+            return Err(InternalTokenError::NotAllowed { issuer: claims.iss, kind: claims.kind });
+        }
+        Ok(Principal {
+            kind: claims.kind,
+            subject: claims.sub,
+            roles: claims.roles,
+            scopes: claims.scope.split_whitespace().map(str::to_string).collect(),
+            request_id: claims.rid,
+        })
+    }
+
+    /// Verifies an `Authorization: Bearer …` header value.
+    pub fn verify_authorization(&self, header: Option<&str>) -> Result<Principal, InternalTokenError> {
+        let header = header.ok_or(InternalTokenError::Missing)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(InternalTokenError::Missing)?;
+        self.verify(token.trim())
+    }
+}
+
+fn unverified_issuer(token: &str) -> Result<String, InternalTokenError> {
+    #[derive(Deserialize)]
+    struct IssuerOnly {
+        iss: String,
+    }
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| InternalTokenError::Invalid("not a JWT".to_string()))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| InternalTokenError::Invalid("payload is not base64url".to_string()))?;
+    serde_json::from_slice::<IssuerOnly>(&bytes)
+        .map(|claims| claims.iss)
+        .map_err(|_| InternalTokenError::Invalid("payload has no issuer".to_string()))
+}
+
+/// What a service needs to take part in internal trust: its own signing key (to call
+/// other services) and the public keys of the issuers it accepts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalTrustConfig {
+    /// Base64 of this service's 32-byte Ed25519 seed. Required for services that call
+    /// other services; unused otherwise.
+    #[serde(default)]
+    pub signing_key: Option<Secret<String>>,
+    /// Issuer name → base64 of its Ed25519 public key. Must include `router`.
+    pub trusted_issuers: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trust(issuers: &[(&str, &Secret<String>)]) -> InternalTokenVerifier {
+        let trusted = issuers
+            .iter()
+            .map(|(name, seed)| (name.to_string(), public_key_of(seed).unwrap_or_default()))
+            .collect();
+        match InternalTokenVerifier::new(&trusted) {
+            Ok(verifier) => verifier,
+            Err(error) => panic!("verifier: {error}"),
+        }
+    }
+
+    fn signer(issuer: &str, seed: &Secret<String>) -> InternalTokenSigner {
+        match InternalTokenSigner::new(issuer, seed) {
+            Ok(signer) => signer,
+            Err(error) => panic!("signer: {error}"),
+        }
+    }
+
+    #[test]
+    fn a_router_token_round_trips_the_principal() {
+        let seed = generate_seed();
+        let user = UserId::generate();
+        let principal = Principal { scopes: vec!["a".into(), "b".into()], ..Principal::user(&user, "req-1") };
+        let token = signer(ROUTER_ISSUER, &seed).sign(&principal).unwrap_or_default();
+        let verified = trust(&[(ROUTER_ISSUER, &seed)]).verify(&token);
+        assert_eq!(verified.ok(), Some(principal));
+    }
+
+    #[test]
+    fn a_token_signed_by_another_key_is_refused() {
+        let token = signer(ROUTER_ISSUER, &generate_seed()).sign(&Principal::anonymous("r")).unwrap_or_default();
+        assert!(trust(&[(ROUTER_ISSUER, &generate_seed())]).verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_service_may_not_speak_for_a_person() {
+        let seed = generate_seed();
+        let token = signer("stores", &seed).sign(&Principal::user(&UserId::generate(), "r")).unwrap_or_default();
+        assert!(matches!(trust(&[("stores", &seed)]).verify(&token), Err(InternalTokenError::NotAllowed { .. })));
+    }
+
+    #[test]
+    fn a_service_may_not_claim_another_services_name() {
+        let seed = generate_seed();
+        let token = signer("stores", &seed).sign(&Principal::service("auth", "r")).unwrap_or_default();
+        assert!(trust(&[("stores", &seed)]).verify(&token).is_err());
+    }
+
+    #[test]
+    fn an_unknown_issuer_is_refused() {
+        let token = signer("mallory", &generate_seed()).sign(&Principal::service("mallory", "r")).unwrap_or_default();
+        assert!(matches!(trust(&[(ROUTER_ISSUER, &generate_seed())]).verify(&token), Err(InternalTokenError::UntrustedIssuer(_))));
+    }
+
+    #[test]
+    fn a_missing_or_malformed_header_is_refused() {
+        let verifier = trust(&[(ROUTER_ISSUER, &generate_seed())]);
+        assert!(matches!(verifier.verify_authorization(None), Err(InternalTokenError::Missing)));
+        assert!(verifier.verify_authorization(Some("Bearer not.a.jwt")).is_err());
+        assert!(verifier.verify_authorization(Some("Basic abc")).is_err());
+    }
+}

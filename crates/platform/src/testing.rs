@@ -1,0 +1,208 @@
+//! Helpers for integration tests: a fresh database per test on either backend, internal
+//! tokens as the router would mint them, and a small GraphQL client.
+//!
+//! PostgreSQL tests need `C9PAY_TEST_POSTGRES_URL` (an admin URL of a throwaway server;
+//! `scripts/test` starts one). A PostgreSQL test without it fails: it never skips.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor};
+
+use crate::{
+    config::Secret,
+    database::{Backend, DatabaseConfig},
+    id::UserId,
+    internal_token::{self, InternalTokenSigner, InternalTrustConfig, Principal, ROUTER_ISSUER},
+};
+
+/// Runs each named `async fn name(backend: Backend)` once per backend, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::database::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::database::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// A database that exists for one test. SQLite files live in a temporary directory that
+/// is removed with this value; PostgreSQL databases live in the throwaway test server.
+pub struct TestDatabase {
+    pub config: DatabaseConfig,
+    _directory: Option<tempfile::TempDir>,
+}
+
+/// A fresh, empty database on `backend`.
+pub async fn fresh_database(backend: Backend) -> TestDatabase {
+    let name = format!("c9pay_test_{}", uuid::Uuid::new_v4().simple());
+    match backend {
+        Backend::Sqlite => {
+            let directory = match tempfile::tempdir() {
+                Ok(directory) => directory,
+                Err(error) => panic!("creating a temporary directory: {error}"),
+            };
+            let path = directory.path().join(format!("{name}.db"));
+            TestDatabase {
+                config: DatabaseConfig::new(format!("sqlite://{}", path.display())),
+                _directory: Some(directory),
+            }
+        }
+        Backend::Postgres => {
+            let Ok(admin_url) = std::env::var("C9PAY_TEST_POSTGRES_URL") else {
+                panic!(
+                    "C9PAY_TEST_POSTGRES_URL is not set. PostgreSQL tests never skip: run `scripts/test` \
+                     (it starts a throwaway server), or point the variable at a server you own, \
+                     or run only SQLite tests with `just test-sqlite`."
+                );
+            };
+            let mut connection = match sqlx::PgConnection::connect(&admin_url).await {
+                Ok(connection) => connection,
+                Err(error) => panic!("connecting to C9PAY_TEST_POSTGRES_URL: {error}"),
+            };
+            if let Err(error) = connection.execute(format!("create database {name}").as_str()).await {
+                panic!("creating test database {name}: {error}");
+            }
+            let _ = connection.close().await;
+            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+            let mut config = DatabaseConfig::new(format!("{base}/{name}"));
+            // Many tests run at once against one server: keep each pool small.
+            config.max_connections = 5;
+            TestDatabase { config, _directory: None }
+        }
+    }
+}
+
+/// Internal trust as the router and services have it, with fresh keys.
+pub struct TestTrust {
+    seeds: BTreeMap<String, Secret<String>>,
+    router: InternalTokenSigner,
+}
+
+impl TestTrust {
+    /// Keys for the router and for each named service.
+    pub fn new(services: &[&str]) -> Self {
+        let mut seeds = BTreeMap::new();
+        for issuer in std::iter::once(&ROUTER_ISSUER).chain(services) {
+            seeds.insert((*issuer).to_string(), internal_token::generate_seed());
+        }
+        let router = match seeds.get(ROUTER_ISSUER).map(|seed| InternalTokenSigner::new(ROUTER_ISSUER, seed)) {
+            Some(Ok(signer)) => signer,
+            _ => panic!("router signer"),
+        };
+        Self { seeds, router }
+    }
+
+    /// The trust configuration of `service`: its own signing key and every issuer's
+    /// public key.
+    pub fn config_for(&self, service: &str) -> InternalTrustConfig {
+        let trusted_issuers = self
+            .seeds
+            .iter()
+            .map(|(issuer, seed)| match internal_token::public_key_of(seed) {
+                Ok(public_key) => (issuer.clone(), public_key),
+                Err(error) => panic!("public key of {issuer}: {error}"),
+            })
+            .collect();
+        InternalTrustConfig { signing_key: self.seeds.get(service).cloned(), trusted_issuers }
+    }
+
+    pub fn authorization_for(&self, principal: &Principal) -> String {
+        match self.router.sign(principal) {
+            Ok(token) => format!("Bearer {token}"),
+            Err(error) => panic!("signing an internal token: {error}"),
+        }
+    }
+
+    /// `Authorization` header for a signed-in user, as the router would send it.
+    pub fn user(&self, user_id: &UserId) -> String {
+        self.authorization_for(&Principal::user(user_id, request_id()))
+    }
+
+    /// `Authorization` header for an anonymous request, as the router would send it.
+    pub fn anonymous(&self) -> String {
+        self.authorization_for(&Principal::anonymous(request_id()))
+    }
+
+    /// `Authorization` header for `service` calling another service.
+    pub fn service(&self, service: &str) -> String {
+        let signer = match self.seeds.get(service).map(|seed| InternalTokenSigner::new(service, seed)) {
+            Some(Ok(signer)) => signer,
+            _ => panic!("no key for service {service}"),
+        };
+        match signer.service_authorization(&request_id()) {
+            Ok(header) => header,
+            Err(error) => panic!("signing a service token: {error}"),
+        }
+    }
+}
+
+fn request_id() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A GraphQL response as a test reads it.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// `data`, asserting the response has no errors.
+    pub fn data(&self) -> &Value {
+        assert!(self.body.get("errors").is_none(), "unexpected errors (HTTP {}): {:#}", self.status, self.body);
+        &self.body["data"]
+    }
+
+    /// `extensions.code` of the first error, asserting there is one.
+    pub fn error_code(&self) -> &str {
+        let code = self.body["errors"][0]["extensions"]["code"].as_str();
+        match code {
+            Some(code) => code,
+            None => panic!("expected an error with extensions.code (HTTP {}), got {:#}", self.status, self.body),
+        }
+    }
+}
+
+/// Posts GraphQL to one URL.
+#[derive(Clone)]
+pub struct GraphQLClient {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl GraphQLClient {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { http: reqwest::Client::new(), url: url.into() }
+    }
+
+    pub async fn execute(&self, authorization: Option<&str>, query: &str, variables: Value) -> TestResponse {
+        let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => panic!("POST {}: {error}", self.url),
+        };
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        TestResponse { status, body }
+    }
+}

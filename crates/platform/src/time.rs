@@ -1,0 +1,17 @@
+//! Time as the database stores it: milliseconds since the Unix epoch in a 64-bit integer,
+//! the one timestamp representation both PostgreSQL and SQLite compare natively.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// A stored Unix-millisecond timestamp as a `DateTime`; out-of-range values (which the
+/// schema's check constraints rule out) fall back to the epoch rather than panicking.
+pub fn from_ms(unix_ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(unix_ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}

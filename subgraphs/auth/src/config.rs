@@ -1,0 +1,63 @@
+//! Configuration of the auth subgraph (`C9PAY_AUTH__…`).
+
+use c9pay_platform::{database::DatabaseConfig, internal_token::InternalTrustConfig};
+use serde::Deserialize;
+
+/// The longest an access token may live (DESIGN: ≤ 15 minutes).
+pub const ACCESS_TOKEN_LIFETIME_MAX_S: i64 = 900;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Address to listen on. Default `0.0.0.0:8080`.
+    #[serde(default = "default_listen_address")]
+    pub listen_address: String,
+    pub database: DatabaseConfig,
+    /// Internal trust; auth signs as `auth` when it creates profiles in users.
+    pub internal: InternalTrustConfig,
+    /// Base URL of the users service (for profile creation at sign-up), e.g. `http://users:8080`.
+    pub users_url: String,
+    /// Access token lifetime. Default 900 (15 minutes), which is also the maximum.
+    #[serde(default = "default_access_token_lifetime_s")]
+    pub access_token_lifetime_s: i64,
+    /// How long a log-in session lasts. Default 2592000 (30 days).
+    #[serde(default = "default_session_lifetime_s")]
+    pub session_lifetime_s: i64,
+}
+
+fn default_listen_address() -> String {
+    "0.0.0.0:8080".to_string()
+}
+fn default_access_token_lifetime_s() -> i64 {
+    ACCESS_TOKEN_LIFETIME_MAX_S
+}
+fn default_session_lifetime_s() -> i64 {
+    30 * 24 * 3600
+}
+
+impl AuthConfig {
+    pub fn new(
+        listen_address: impl Into<String>,
+        database: DatabaseConfig,
+        internal: InternalTrustConfig,
+        users_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            listen_address: listen_address.into(),
+            database,
+            internal,
+            users_url: users_url.into(),
+            access_token_lifetime_s: default_access_token_lifetime_s(),
+            session_lifetime_s: default_session_lifetime_s(),
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=ACCESS_TOKEN_LIFETIME_MAX_S).contains(&self.access_token_lifetime_s),
+            "access_token_lifetime_s must be between 1 and {ACCESS_TOKEN_LIFETIME_MAX_S}"
+        );
+        anyhow::ensure!(self.session_lifetime_s > 0, "session_lifetime_s must be positive");
+        Ok(())
+    }
+}

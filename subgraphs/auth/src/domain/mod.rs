@@ -1,0 +1,4 @@
+//! Rules about identities, with no I/O.
+
+pub mod email;
+pub mod password;

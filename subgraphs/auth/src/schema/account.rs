@@ -1,0 +1,129 @@
+//! Sign-up, log-in and log-out.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use c9pay_platform::{
+    database::Database,
+    error::GraphQLResultExt,
+    graphql::principal,
+    id::UserId,
+    text::DisplayName,
+    time::from_ms,
+};
+use chrono::{DateTime, Utc};
+
+use super::{Lifetimes, entities::User};
+use crate::{
+    db,
+    domain::{
+        email::Email,
+        password::{self, Password},
+    },
+    error::AuthError,
+    keys::Signer,
+    profiles::ProfileDirectory,
+};
+
+#[derive(InputObject)]
+pub struct SignUpInput {
+    pub email: String,
+    /// At least 10 characters; not a common password; not containing the email.
+    pub password: String,
+    /// 1 to 64 characters, shown to merchants and friends.
+    pub display_name: String,
+}
+
+#[derive(InputObject)]
+pub struct LogInInput {
+    pub email: String,
+    pub password: String,
+}
+
+/// A signed-in session's credential.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// An EdDSA-signed JWT; send it as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates an account and signs it in.
+    async fn sign_up(&self, context: &Context<'_>, input: SignUpInput) -> async_graphql::Result<AuthPayload> {
+        sign_up(context, input).await.graphql()
+    }
+
+    /// Signs in with email and password.
+    async fn log_in(&self, context: &Context<'_>, input: LogInInput) -> async_graphql::Result<AuthPayload> {
+        log_in(context, input).await.graphql()
+    }
+
+    /// Ends every session of the signed-in person; returns whether one was open.
+    async fn log_out(&self, context: &Context<'_>) -> async_graphql::Result<bool> {
+        let user_id = principal(context)?.user_id().ok_or(AuthError::Unauthenticated).graphql()?;
+        let revoked = db::revoke_sessions(context.data::<Database>()?, &user_id).await.graphql()?;
+        Ok(revoked > 0)
+    }
+}
+
+fn data<'a, T: Send + Sync + 'static>(context: &'a Context<'_>) -> Result<&'a T, AuthError> {
+    context
+        .data::<T>()
+        .map_err(|error| AuthError::Signing(format!("schema data missing: {}", error.message)))
+}
+
+async fn sign_up(context: &Context<'_>, input: SignUpInput) -> Result<AuthPayload, AuthError> {
+    // Every rule is checked before anything is written, so bad input changes nothing.
+    let email = Email::parse(&input.email)?;
+    let password = Password::parse(&input.password, &email)?;
+    let display_name = DisplayName::parse(&input.display_name)?;
+    let database = data::<Database>(context)?;
+    if db::email_exists(database, &email).await? {
+        return Err(AuthError::EmailTaken);
+    }
+    let password_hash = password::hash(password).await?;
+    let user_id = UserId::generate();
+    // The profile first: creating it is idempotent and harmless if the credential insert
+    // then loses a race for the email, whereas a credential without a profile would be a
+    // person the rest of the platform cannot display.
+    let request_id = c9pay_platform::error::current_request_id();
+    data::<ProfileDirectory>(context)?.create(&user_id, &display_name, &request_id).await?;
+    db::insert_credential(database, &user_id, &email, &password_hash).await?;
+    tracing::info!(user_id = %user_id, "signed up");
+    issue(context, user_id, email).await
+}
+
+async fn log_in(context: &Context<'_>, input: LogInInput) -> Result<AuthPayload, AuthError> {
+    let email = Email::parse(&input.email).map_err(|_| AuthError::InvalidCredentials)?;
+    let database = data::<Database>(context)?;
+    let credential = db::find_credential(database, &email).await?;
+    let (user_id, stored_hash) = match credential {
+        Some(credential) => (Some(credential.user_id), Some(credential.password_hash)),
+        None => (None, None),
+    };
+    let verified = password::verify(input.password, stored_hash).await?;
+    match user_id {
+        Some(user_id) if verified => issue(context, user_id, email).await,
+        _ => Err(AuthError::InvalidCredentials),
+    }
+}
+
+async fn issue(context: &Context<'_>, user_id: UserId, email: Email) -> Result<AuthPayload, AuthError> {
+    let lifetimes = data::<Lifetimes>(context)?;
+    let session_id = db::create_session(data::<Database>(context)?, &user_id, lifetimes.session_s.saturating_mul(1000)).await?;
+    let (access_token, expires_at_ms) = data::<Arc<Signer>>(context)?.access_token(&user_id, &session_id, lifetimes.access_token_s)?;
+    Ok(AuthPayload {
+        access_token,
+        token_type: "Bearer",
+        expires_at: from_ms(expires_at_ms),
+        user: User { id: user_id, email: Some(email.as_str().to_string()) },
+    })
+}

@@ -1,0 +1,43 @@
+//! The users subgraph: people's profiles (the `User` fields other than login).
+
+pub mod config;
+pub mod db;
+pub mod error;
+mod internal;
+mod schema;
+
+use c9pay_platform::{
+    database::{Database, Migrations},
+    graphql,
+    http::Application,
+    service::Subgraph,
+};
+
+pub use config::UsersConfig;
+
+pub const NAME: &str = "users";
+
+pub fn migrations() -> Migrations {
+    Migrations {
+        postgres: sqlx::migrate!("./migrations/postgres"),
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+    }
+}
+
+/// The exported federation SDL.
+pub fn schema_sdl() -> String {
+    schema::sdl()
+}
+
+/// Connects, migrates and binds; the returned application is ready to run.
+pub async fn build(config: &UsersConfig) -> anyhow::Result<Application> {
+    let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let routes = graphql::endpoint(schema::build(subgraph.database.clone()), subgraph.verifier.clone())
+        .merge(internal::routes(subgraph.database.clone()));
+    Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
+}
+
+/// Opens the users database (for demo seeding by `c9pay up`).
+pub async fn open_database(config: &UsersConfig) -> anyhow::Result<Database> {
+    Database::connect(&config.database, &migrations()).await
+}
