@@ -179,7 +179,9 @@ fn create_sqlite_parent_directory(url: &str) -> anyhow::Result<()> {
         .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        anyhow::bail!("c9pay needs a SQLite file, not an in-memory database: every pooled connection must see the same data");
+        anyhow::bail!(
+            "c9pay needs a SQLite file, not an in-memory database: every pooled connection must see the same data"
+        );
     }
     if let Some(parent) = std::path::Path::new(path).parent() {
         std::fs::create_dir_all(parent)?;
@@ -220,5 +222,8 @@ impl<T> ResultExt<T> for Result<T, sqlx::Error> {
 
 /// `$first, $first+1, …` for `count` values: an `in (…)` list that both backends accept.
 pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|index| format!("${index}")).collect::<Vec<_>>().join(", ")
+    (first..first + count)
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -46,10 +46,12 @@ pub fn client_error(code: &'static str, message: impl Into<String>) -> async_gra
 pub fn internal_error(error: &(dyn StdError + 'static)) -> async_graphql::Error {
     let request_id = current_request_id();
     tracing::error!(request_id = %request_id, error = %chain(error), "internal error");
-    async_graphql::Error::new(format!("internal error (request id {request_id})")).extend_with(|_, extensions| {
-        extensions.set("code", code::INTERNAL);
-        extensions.set("requestId", request_id.clone());
-    })
+    async_graphql::Error::new(format!("internal error (request id {request_id})")).extend_with(
+        |_, extensions| {
+            extensions.set("code", code::INTERNAL);
+            extensions.set("requestId", request_id.clone());
+        },
+    )
 }
 
 /// Converts a crate error into a GraphQL error by its code.

@@ -37,17 +37,23 @@ async fn execute<E: Executor>(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
     let principal = match endpoint.verifier.verify_authorization(authorization) {
         Ok(principal) => principal,
         Err(error) => {
             tracing::warn!(%error, "refused a request without a valid internal token");
-            return unauthenticated("this endpoint is internal: requests must come through the c9pay router");
+            return unauthenticated(
+                "this endpoint is internal: requests must come through the c9pay router",
+            );
         }
     };
     let request_id = principal.request_id.clone();
     let request = request.into_inner().data(principal);
-    let response = REQUEST_ID.scope(request_id, endpoint.executor.execute(request)).await;
+    let response = REQUEST_ID
+        .scope(request_id, endpoint.executor.execute(request))
+        .await;
     GraphQLResponse::from(response).into_response()
 }
 
@@ -61,14 +67,18 @@ pub fn unauthenticated(message: &str) -> Response {
 
 /// The principal of the current request. The endpoint inserts one into every request,
 /// so its absence is a programming error inside this process, not a client error.
-pub fn principal<'a>(context: &'a async_graphql::Context<'_>) -> async_graphql::Result<&'a Principal> {
+pub fn principal<'a>(
+    context: &'a async_graphql::Context<'_>,
+) -> async_graphql::Result<&'a Principal> {
     context
         .data::<Principal>()
         .map_err(|_| crate::error::client_error(code::UNAUTHENTICATED, "no principal"))
 }
 
 /// The signed-in person's id, or `UNAUTHENTICATED`.
-pub fn require_user(context: &async_graphql::Context<'_>) -> async_graphql::Result<crate::id::UserId> {
+pub fn require_user(
+    context: &async_graphql::Context<'_>,
+) -> async_graphql::Result<crate::id::UserId> {
     principal(context)?
         .user_id()
         .ok_or_else(|| crate::error::client_error(code::UNAUTHENTICATED, "sign in first"))

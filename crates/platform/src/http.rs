@@ -14,7 +14,8 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tower_http::{
-    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer, trace::TraceLayer,
+    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
+    trace::TraceLayer,
 };
 
 use crate::metrics::{Metrics, track_http};
@@ -52,7 +53,10 @@ async fn readiness(State(state): State<Operational>) -> impl IntoResponse {
 
 async fn render_metrics(State(state): State<Operational>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }
@@ -84,7 +88,12 @@ impl Application {
     pub async fn bind(name: &'static str, address: &str, router: Router) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
-        Ok(Self { name, listener, router, address })
+        Ok(Self {
+            name,
+            listener,
+            router,
+            address,
+        })
     }
 
     pub fn name(&self) -> &'static str {
@@ -105,11 +114,18 @@ impl Application {
     }
 
     /// Serves until `signal` completes.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(target = self.name, address = %self.address, "listening");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal)
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await
     }
 }
 

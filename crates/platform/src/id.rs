@@ -95,10 +95,16 @@ pub fn uuid_v7_hex() -> String {
 
 #[doc(hidden)]
 pub fn has_shape(value: &str, prefix: &str) -> bool {
-    let Some(rest) = value.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('_')) else {
+    let Some(rest) = value
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+    else {
         return false;
     };
-    rest.len() == 32 && rest.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+    rest.len() == 32
+        && rest
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]
@@ -119,7 +125,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for value in ["", "usr_", "usr_XYZ", "usr_0123456789abcdef0123456789abcdeF", "usr-0123456789abcdef0123456789abcdef"] {
+        for value in [
+            "",
+            "usr_",
+            "usr_XYZ",
+            "usr_0123456789abcdef0123456789abcdeF",
+            "usr-0123456789abcdef0123456789abcdef",
+        ] {
             assert!(UserId::parse(value).is_err(), "{value:?} parsed");
         }
     }

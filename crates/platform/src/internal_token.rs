@@ -167,16 +167,25 @@ pub struct InternalTokenSigner {
 
 impl std::fmt::Debug for InternalTokenSigner {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("InternalTokenSigner").field("issuer", &self.issuer).finish_non_exhaustive()
+        formatter
+            .debug_struct("InternalTokenSigner")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
 impl InternalTokenSigner {
-    pub fn new(issuer: impl Into<String>, seed: &Secret<String>) -> Result<Self, InternalTokenError> {
+    pub fn new(
+        issuer: impl Into<String>,
+        seed: &Secret<String>,
+    ) -> Result<Self, InternalTokenError> {
         let der = signing_key_from_seed(seed)?
             .to_pkcs8_der()
             .map_err(|error| InternalTokenError::Key(error.to_string()))?;
-        Ok(Self { issuer: issuer.into(), key: EncodingKey::from_ed_der(der.as_bytes()) })
+        Ok(Self {
+            issuer: issuer.into(),
+            key: EncodingKey::from_ed_der(der.as_bytes()),
+        })
     }
 
     pub fn issuer(&self) -> &str {
@@ -216,7 +225,10 @@ pub struct InternalTokenVerifier {
 
 impl std::fmt::Debug for InternalTokenVerifier {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("InternalTokenVerifier").field("issuers", &self.issuers.keys()).finish()
+        formatter
+            .debug_struct("InternalTokenVerifier")
+            .field("issuers", &self.issuers.keys())
+            .finish()
     }
 }
 
@@ -229,7 +241,9 @@ impl InternalTokenVerifier {
                 .decode(public_key.trim())
                 .map_err(|error| InternalTokenError::Key(format!("{issuer}: {error}")))?;
             if bytes.len() != 32 {
-                return Err(InternalTokenError::Key(format!("{issuer}: an Ed25519 public key is 32 bytes")));
+                return Err(InternalTokenError::Key(format!(
+                    "{issuer}: an Ed25519 public key is 32 bytes"
+                )));
             }
             let key = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(&bytes))
                 .map_err(|error| InternalTokenError::Key(format!("{issuer}: {error}")))?;
@@ -239,7 +253,10 @@ impl InternalTokenVerifier {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        Ok(Self { issuers, validation })
+        Ok(Self {
+            issuers,
+            validation,
+        })
     }
 
     /// Verifies a bare token (no `Bearer ` prefix).
@@ -247,7 +264,10 @@ impl InternalTokenVerifier {
         // The issuer picks the key, so read it first, unverified, then verify the whole
         // token with that issuer's key; nothing from the unverified read is used after.
         let issuer = unverified_issuer(token)?;
-        let key = self.issuers.get(&issuer).ok_or_else(|| InternalTokenError::UntrustedIssuer(issuer.clone()))?;
+        let key = self
+            .issuers
+            .get(&issuer)
+            .ok_or_else(|| InternalTokenError::UntrustedIssuer(issuer.clone()))?;
         let mut validation = self.validation.clone();
         validation.set_issuer(&[issuer.as_str()]);
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
@@ -259,19 +279,29 @@ impl InternalTokenVerifier {
             claims.kind == PrincipalKind::Service && claims.sub == claims.iss
         };
         if !allowed {
-            return Err(InternalTokenError::NotAllowed { issuer: claims.iss, kind: claims.kind });
+            return Err(InternalTokenError::NotAllowed {
+                issuer: claims.iss,
+                kind: claims.kind,
+            });
         }
         Ok(Principal {
             kind: claims.kind,
             subject: claims.sub,
             roles: claims.roles,
-            scopes: claims.scope.split_whitespace().map(str::to_string).collect(),
+            scopes: claims
+                .scope
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
             request_id: claims.rid,
         })
     }
 
     /// Verifies an `Authorization: Bearer …` header value.
-    pub fn verify_authorization(&self, header: Option<&str>) -> Result<Principal, InternalTokenError> {
+    pub fn verify_authorization(
+        &self,
+        header: Option<&str>,
+    ) -> Result<Principal, InternalTokenError> {
         let header = header.ok_or(InternalTokenError::Missing)?;
         let token = header
             .strip_prefix("Bearer ")
@@ -337,43 +367,73 @@ mod tests {
     fn a_router_token_round_trips_the_principal() {
         let seed = generate_seed();
         let user = UserId::generate();
-        let principal = Principal { scopes: vec!["a".into(), "b".into()], ..Principal::user(&user, "req-1") };
-        let token = signer(ROUTER_ISSUER, &seed).sign(&principal).unwrap_or_default();
+        let principal = Principal {
+            scopes: vec!["a".into(), "b".into()],
+            ..Principal::user(&user, "req-1")
+        };
+        let token = signer(ROUTER_ISSUER, &seed)
+            .sign(&principal)
+            .unwrap_or_default();
         let verified = trust(&[(ROUTER_ISSUER, &seed)]).verify(&token);
         assert_eq!(verified.ok(), Some(principal));
     }
 
     #[test]
     fn a_token_signed_by_another_key_is_refused() {
-        let token = signer(ROUTER_ISSUER, &generate_seed()).sign(&Principal::anonymous("r")).unwrap_or_default();
-        assert!(trust(&[(ROUTER_ISSUER, &generate_seed())]).verify(&token).is_err());
+        let token = signer(ROUTER_ISSUER, &generate_seed())
+            .sign(&Principal::anonymous("r"))
+            .unwrap_or_default();
+        assert!(
+            trust(&[(ROUTER_ISSUER, &generate_seed())])
+                .verify(&token)
+                .is_err()
+        );
     }
 
     #[test]
     fn a_service_may_not_speak_for_a_person() {
         let seed = generate_seed();
-        let token = signer("stores", &seed).sign(&Principal::user(&UserId::generate(), "r")).unwrap_or_default();
-        assert!(matches!(trust(&[("stores", &seed)]).verify(&token), Err(InternalTokenError::NotAllowed { .. })));
+        let token = signer("stores", &seed)
+            .sign(&Principal::user(&UserId::generate(), "r"))
+            .unwrap_or_default();
+        assert!(matches!(
+            trust(&[("stores", &seed)]).verify(&token),
+            Err(InternalTokenError::NotAllowed { .. })
+        ));
     }
 
     #[test]
     fn a_service_may_not_claim_another_services_name() {
         let seed = generate_seed();
-        let token = signer("stores", &seed).sign(&Principal::service("auth", "r")).unwrap_or_default();
+        let token = signer("stores", &seed)
+            .sign(&Principal::service("auth", "r"))
+            .unwrap_or_default();
         assert!(trust(&[("stores", &seed)]).verify(&token).is_err());
     }
 
     #[test]
     fn an_unknown_issuer_is_refused() {
-        let token = signer("mallory", &generate_seed()).sign(&Principal::service("mallory", "r")).unwrap_or_default();
-        assert!(matches!(trust(&[(ROUTER_ISSUER, &generate_seed())]).verify(&token), Err(InternalTokenError::UntrustedIssuer(_))));
+        let token = signer("mallory", &generate_seed())
+            .sign(&Principal::service("mallory", "r"))
+            .unwrap_or_default();
+        assert!(matches!(
+            trust(&[(ROUTER_ISSUER, &generate_seed())]).verify(&token),
+            Err(InternalTokenError::UntrustedIssuer(_))
+        ));
     }
 
     #[test]
     fn a_missing_or_malformed_header_is_refused() {
         let verifier = trust(&[(ROUTER_ISSUER, &generate_seed())]);
-        assert!(matches!(verifier.verify_authorization(None), Err(InternalTokenError::Missing)));
-        assert!(verifier.verify_authorization(Some("Bearer not.a.jwt")).is_err());
+        assert!(matches!(
+            verifier.verify_authorization(None),
+            Err(InternalTokenError::Missing)
+        ));
+        assert!(
+            verifier
+                .verify_authorization(Some("Bearer not.a.jwt"))
+                .is_err()
+        );
         assert!(verifier.verify_authorization(Some("Basic abc")).is_err());
     }
 }

@@ -8,10 +8,14 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// Latency buckets in seconds, from a cache hit to a request that is about to time out.
-pub const LATENCY_BUCKETS_S: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BUCKETS_S: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -26,17 +30,27 @@ impl Metrics {
         let labels = std::iter::once(("service".to_string(), service.to_string())).collect();
         let registry = Registry::new_custom(Some("c9pay".to_string()), Some(labels))?;
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests served, by route, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests served, by route, method and status",
+            ),
             &["route", "method", "status"],
         )?;
         let http_request_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency, by route and method")
-                .buckets(LATENCY_BUCKETS_S.to_vec()),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency, by route and method",
+            )
+            .buckets(LATENCY_BUCKETS_S.to_vec()),
             &["route", "method"],
         )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_request_duration.clone()))?;
-        Ok(Self { registry, http_requests, http_request_duration })
+        Ok(Self {
+            registry,
+            http_requests,
+            http_request_duration,
+        })
     }
 
     pub fn registry(&self) -> &Registry {

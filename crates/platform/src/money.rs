@@ -11,7 +11,9 @@ use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Amount(i64);
 
@@ -52,15 +54,24 @@ impl Amount {
     }
 
     pub fn checked_add(self, other: Amount) -> Result<Amount, AmountError> {
-        self.0.checked_add(other.0).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_add(other.0)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     pub fn checked_sub(self, other: Amount) -> Result<Amount, AmountError> {
-        self.0.checked_sub(other.0).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_sub(other.0)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     pub fn checked_mul(self, factor: i64) -> Result<Amount, AmountError> {
-        self.0.checked_mul(factor).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_mul(factor)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     pub fn is_positive(self) -> bool {
@@ -84,8 +95,13 @@ impl ScalarType for Amount {
         match &value {
             Value::String(text) => {
                 let digits = text.strip_prefix('-').unwrap_or(text);
-                if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-                    return Err(InputValueError::custom("an Amount is a whole number of credits written as a decimal string, for example \"1500\""));
+                if digits.is_empty()
+                    || digits.len() > 18
+                    || !digits.bytes().all(|byte| byte.is_ascii_digit())
+                {
+                    return Err(InputValueError::custom(
+                        "an Amount is a whole number of credits written as a decimal string, for example \"1500\"",
+                    ));
                 }
                 text.parse::<i64>()
                     .map(Amount)
@@ -112,21 +128,39 @@ mod tests {
     fn only_positive_amounts_within_the_limit_are_accepted() {
         assert_eq!(Amount::parse_positive(0), Err(AmountError::NotPositive));
         assert_eq!(Amount::parse_positive(-1), Err(AmountError::NotPositive));
-        assert_eq!(Amount::parse_positive(Amount::MAX.get() + 1), Err(AmountError::TooLarge));
+        assert_eq!(
+            Amount::parse_positive(Amount::MAX.get() + 1),
+            Err(AmountError::TooLarge)
+        );
         assert_eq!(Amount::parse_positive(1).map(Amount::get), Ok(1));
     }
 
     #[test]
     fn arithmetic_is_checked() {
-        assert_eq!(Amount::from_stored(i64::MAX).checked_add(Amount::from_stored(1)), Err(AmountError::Overflow));
-        assert_eq!(Amount::from_stored(i64::MIN).checked_sub(Amount::from_stored(1)), Err(AmountError::Overflow));
-        assert_eq!(Amount::from_stored(3).checked_mul(4), Ok(Amount::from_stored(12)));
+        assert_eq!(
+            Amount::from_stored(i64::MAX).checked_add(Amount::from_stored(1)),
+            Err(AmountError::Overflow)
+        );
+        assert_eq!(
+            Amount::from_stored(i64::MIN).checked_sub(Amount::from_stored(1)),
+            Err(AmountError::Overflow)
+        );
+        assert_eq!(
+            Amount::from_stored(3).checked_mul(4),
+            Ok(Amount::from_stored(12))
+        );
     }
 
     #[test]
     fn the_scalar_reads_strings_and_integers_and_writes_strings() {
-        assert_eq!(<Amount as ScalarType>::parse(Value::String("1500".into())).ok(), Some(Amount(1500)));
-        assert_eq!(<Amount as ScalarType>::parse(Value::String("-7".into())).ok(), Some(Amount(-7)));
+        assert_eq!(
+            <Amount as ScalarType>::parse(Value::String("1500".into())).ok(),
+            Some(Amount(1500))
+        );
+        assert_eq!(
+            <Amount as ScalarType>::parse(Value::String("-7".into())).ok(),
+            Some(Amount(-7))
+        );
         assert!(<Amount as ScalarType>::parse(Value::String("1.5".into())).is_err());
         assert!(<Amount as ScalarType>::parse(Value::String("".into())).is_err());
         assert_eq!(Amount(42).to_value(), Value::String("42".into()));

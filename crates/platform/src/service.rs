@@ -44,14 +44,23 @@ impl Subgraph {
             .as_ref()
             .map(|seed| InternalTokenSigner::new(name, seed))
             .transpose()?;
-        Ok(Self { name, database, metrics, verifier, signer })
+        Ok(Self {
+            name,
+            database,
+            metrics,
+            verifier,
+            signer,
+        })
     }
 
     /// The service's signer, or a configuration error naming the missing key.
     pub fn require_signer(&self) -> anyhow::Result<InternalTokenSigner> {
-        self.signer
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("{} calls other services and needs internal.signing_key", self.name))
+        self.signer.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} calls other services and needs internal.signing_key",
+                self.name
+            )
+        })
     }
 
     /// Operational routes + `routes`, behind the standard layers. `routes` may use the
@@ -81,7 +90,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             tracing::error!("internal token verifier missing from the router's extensions");
             return Err(unauthenticated("internal endpoint misconfigured"));
         };
-        let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
         verifier
             .verify_authorization(authorization)
             .map(Caller)

@@ -14,10 +14,13 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
         let registry = tracing_subscriber::registry().with(filter);
         let result = match format {
-            LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
+            LogFormat::Json => registry
+                .with(fmt::layer().json().flatten_event(true))
+                .try_init(),
             LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
         };
         if let Err(error) = result {

@@ -74,15 +74,23 @@ pub async fn fresh_database(backend: Backend) -> TestDatabase {
                 Ok(connection) => connection,
                 Err(error) => panic!("connecting to C9PAY_TEST_POSTGRES_URL: {error}"),
             };
-            if let Err(error) = connection.execute(format!("create database {name}").as_str()).await {
+            if let Err(error) = connection
+                .execute(format!("create database {name}").as_str())
+                .await
+            {
                 panic!("creating test database {name}: {error}");
             }
             let _ = connection.close().await;
-            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(base, _)| base);
             let mut config = DatabaseConfig::new(format!("{base}/{name}"));
             // Many tests run at once against one server: keep each pool small.
             config.max_connections = 5;
-            TestDatabase { config, _directory: None }
+            TestDatabase {
+                config,
+                _directory: None,
+            }
         }
     }
 }
@@ -100,7 +108,10 @@ impl TestTrust {
         for issuer in std::iter::once(&ROUTER_ISSUER).chain(services) {
             seeds.insert((*issuer).to_string(), internal_token::generate_seed());
         }
-        let router = match seeds.get(ROUTER_ISSUER).map(|seed| InternalTokenSigner::new(ROUTER_ISSUER, seed)) {
+        let router = match seeds
+            .get(ROUTER_ISSUER)
+            .map(|seed| InternalTokenSigner::new(ROUTER_ISSUER, seed))
+        {
             Some(Ok(signer)) => signer,
             _ => panic!("router signer"),
         };
@@ -118,7 +129,10 @@ impl TestTrust {
                 Err(error) => panic!("public key of {issuer}: {error}"),
             })
             .collect();
-        InternalTrustConfig { signing_key: self.seeds.get(service).cloned(), trusted_issuers }
+        InternalTrustConfig {
+            signing_key: self.seeds.get(service).cloned(),
+            trusted_issuers,
+        }
     }
 
     pub fn authorization_for(&self, principal: &Principal) -> String {
@@ -140,7 +154,11 @@ impl TestTrust {
 
     /// `Authorization` header for `service` calling another service.
     pub fn service(&self, service: &str) -> String {
-        let signer = match self.seeds.get(service).map(|seed| InternalTokenSigner::new(service, seed)) {
+        let signer = match self
+            .seeds
+            .get(service)
+            .map(|seed| InternalTokenSigner::new(service, seed))
+        {
             Some(Ok(signer)) => signer,
             _ => panic!("no key for service {service}"),
         };
@@ -165,7 +183,12 @@ pub struct TestResponse {
 impl TestResponse {
     /// `data`, asserting the response has no errors.
     pub fn data(&self) -> &Value {
-        assert!(self.body.get("errors").is_none(), "unexpected errors (HTTP {}): {:#}", self.status, self.body);
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors (HTTP {}): {:#}",
+            self.status,
+            self.body
+        );
         &self.body["data"]
     }
 
@@ -174,7 +197,10 @@ impl TestResponse {
         let code = self.body["errors"][0]["extensions"]["code"].as_str();
         match code {
             Some(code) => code,
-            None => panic!("expected an error with extensions.code (HTTP {}), got {:#}", self.status, self.body),
+            None => panic!(
+                "expected an error with extensions.code (HTTP {}), got {:#}",
+                self.status, self.body
+            ),
         }
     }
 }
@@ -188,11 +214,22 @@ pub struct GraphQLClient {
 
 impl GraphQLClient {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { http: reqwest::Client::new(), url: url.into() }
+        Self {
+            http: reqwest::Client::new(),
+            url: url.into(),
+        }
     }
 
-    pub async fn execute(&self, authorization: Option<&str>, query: &str, variables: Value) -> TestResponse {
-        let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
+    pub async fn execute(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> TestResponse {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
         if let Some(authorization) = authorization {
             request = request.header("authorization", authorization);
         }

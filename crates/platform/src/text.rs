@@ -47,9 +47,18 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(DisplayName::parse("  Ada  ").map(DisplayName::into_inner), Ok("Ada".to_string()));
+        assert_eq!(
+            DisplayName::parse("  Ada  ").map(DisplayName::into_inner),
+            Ok("Ada".to_string())
+        );
         assert_eq!(DisplayName::parse("   "), Err(DisplayNameError::Empty));
-        assert_eq!(DisplayName::parse(&"x".repeat(65)), Err(DisplayNameError::TooLong));
-        assert_eq!(DisplayName::parse("a\u{0}b"), Err(DisplayNameError::ControlCharacter));
+        assert_eq!(
+            DisplayName::parse(&"x".repeat(65)),
+            Err(DisplayNameError::TooLong)
+        );
+        assert_eq!(
+            DisplayName::parse("a\u{0}b"),
+            Err(DisplayNameError::ControlCharacter)
+        );
     }
 }

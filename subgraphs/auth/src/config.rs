@@ -57,7 +57,10 @@ impl AuthConfig {
             (1..=ACCESS_TOKEN_LIFETIME_MAX_S).contains(&self.access_token_lifetime_s),
             "access_token_lifetime_s must be between 1 and {ACCESS_TOKEN_LIFETIME_MAX_S}"
         );
-        anyhow::ensure!(self.session_lifetime_s > 0, "session_lifetime_s must be positive");
+        anyhow::ensure!(
+            self.session_lifetime_s > 0,
+            "session_lifetime_s must be positive"
+        );
         Ok(())
     }
 }

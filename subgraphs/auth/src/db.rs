@@ -18,7 +18,12 @@ pub struct Credential {
 
 /// Stores a new credential; a taken email is `EmailTaken` (the unique constraint is the
 /// arbiter, so two simultaneous sign-ups with one email cannot both succeed).
-pub async fn insert_credential(database: &Database, user_id: &UserId, email: &Email, password_hash: &str) -> Result<(), AuthError> {
+pub async fn insert_credential(
+    database: &Database,
+    user_id: &UserId,
+    email: &Email,
+    password_hash: &str,
+) -> Result<(), AuthError> {
     sqlx::query("insert into credential (user_id, email, password_hash, created_at_ms) values ($1, $2, $3, $4)")
         .bind(user_id.as_str())
         .bind(email.as_str())
@@ -38,7 +43,10 @@ pub async fn email_exists(database: &Database, email: &Email) -> Result<bool, Au
     Ok(row.is_some())
 }
 
-pub async fn find_credential(database: &Database, email: &Email) -> Result<Option<Credential>, AuthError> {
+pub async fn find_credential(
+    database: &Database,
+    email: &Email,
+) -> Result<Option<Credential>, AuthError> {
     let row = sqlx::query("select user_id, password_hash from credential where email = $1")
         .bind(email.as_str())
         .fetch_optional(database.pool())
@@ -51,42 +59,59 @@ pub async fn find_credential(database: &Database, email: &Email) -> Result<Optio
 }
 
 /// Emails by user id, for the entity loader.
-pub async fn find_emails(database: &Database, user_ids: &[UserId]) -> Result<HashMap<UserId, String>, AuthError> {
+pub async fn find_emails(
+    database: &Database,
+    user_ids: &[UserId],
+) -> Result<HashMap<UserId, String>, AuthError> {
     if user_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!("select user_id, email from credential where user_id in ({})", placeholders(1, user_ids.len()));
+    let sql = format!(
+        "select user_id, email from credential where user_id in ({})",
+        placeholders(1, user_ids.len())
+    );
     let mut query = sqlx::query(&sql);
     for user_id in user_ids {
         query = query.bind(user_id.as_str());
     }
     let mut emails = HashMap::with_capacity(user_ids.len());
     for row in query.fetch_all(database.pool()).await? {
-        emails.insert(UserId::parse(&row.try_get::<String, _>("user_id")?)?, row.try_get("email")?);
+        emails.insert(
+            UserId::parse(&row.try_get::<String, _>("user_id")?)?,
+            row.try_get("email")?,
+        );
     }
     Ok(emails)
 }
 
 /// Records a log-in; returns the session id.
-pub async fn create_session(database: &Database, user_id: &UserId, lifetime_ms: i64) -> Result<String, AuthError> {
+pub async fn create_session(
+    database: &Database,
+    user_id: &UserId,
+    lifetime_ms: i64,
+) -> Result<String, AuthError> {
     let session_id = format!("ses_{}", c9pay_platform::id::uuid_v7_hex());
     let now = now_ms();
-    sqlx::query("insert into session (id, user_id, created_at_ms, expires_at_ms) values ($1, $2, $3, $4)")
-        .bind(&session_id)
-        .bind(user_id.as_str())
-        .bind(now)
-        .bind(now.saturating_add(lifetime_ms))
-        .execute(database.pool())
-        .await?;
+    sqlx::query(
+        "insert into session (id, user_id, created_at_ms, expires_at_ms) values ($1, $2, $3, $4)",
+    )
+    .bind(&session_id)
+    .bind(user_id.as_str())
+    .bind(now)
+    .bind(now.saturating_add(lifetime_ms))
+    .execute(database.pool())
+    .await?;
     Ok(session_id)
 }
 
 /// Ends every open session of a user; returns how many were open.
 pub async fn revoke_sessions(database: &Database, user_id: &UserId) -> Result<u64, AuthError> {
-    let revoked = sqlx::query("update session set revoked_at_ms = $1 where user_id = $2 and revoked_at_ms is null")
-        .bind(now_ms())
-        .bind(user_id.as_str())
-        .execute(database.pool())
-        .await?;
+    let revoked = sqlx::query(
+        "update session set revoked_at_ms = $1 where user_id = $2 and revoked_at_ms is null",
+    )
+    .bind(now_ms())
+    .bind(user_id.as_str())
+    .execute(database.pool())
+    .await?;
     Ok(revoked.rows_affected())
 }

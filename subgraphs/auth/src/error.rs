@@ -1,7 +1,10 @@
 use c9pay_platform::{error::ClientError, id::InvalidId, text::DisplayNameError};
 use thiserror::Error;
 
-use crate::domain::{email::InvalidEmail, password::{HashingError, WeakPassword}};
+use crate::domain::{
+    email::InvalidEmail,
+    password::{HashingError, WeakPassword},
+};
 
 #[derive(Debug, Error)]
 pub enum AuthError {

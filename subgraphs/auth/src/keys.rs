@@ -52,7 +52,12 @@ impl Signer {
 
     /// Signs an access token for `user_id` in session `session_id`; returns the token and
     /// its expiry in Unix milliseconds.
-    pub fn access_token(&self, user_id: &UserId, session_id: &str, lifetime_s: i64) -> Result<(String, i64), AuthError> {
+    pub fn access_token(
+        &self,
+        user_id: &UserId,
+        session_id: &str,
+        lifetime_s: i64,
+    ) -> Result<(String, i64), AuthError> {
         let issued_at_s = now_ms() / 1000;
         let expires_at_s = issued_at_s + lifetime_s;
         let claims = AccessClaims {
@@ -67,14 +72,18 @@ impl Signer {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &self.key).map_err(|error| AuthError::Signing(error.to_string()))?;
+        let token = jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|error| AuthError::Signing(error.to_string()))?;
         Ok((token, expires_at_s * 1000))
     }
 }
 
 /// RFC 7638 thumbprint of an Ed25519 public key.
 fn thumbprint(public_key: &[u8]) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, URL_SAFE_NO_PAD.encode(public_key));
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(public_key)
+    );
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -118,7 +127,10 @@ async fn newest_signer(database: &Database) -> Result<Option<Signer>, AuthError>
     let der = SigningKey::from_bytes(&bytes)
         .to_pkcs8_der()
         .map_err(|error| AuthError::Signing(error.to_string()))?;
-    Ok(Some(Signer { kid, key: EncodingKey::from_ed_der(der.as_bytes()) }))
+    Ok(Some(Signer {
+        kid,
+        key: EncodingKey::from_ed_der(der.as_bytes()),
+    }))
 }
 
 /// The JWKS document: every unretired public key.
@@ -151,7 +163,12 @@ mod tests {
     #[test]
     fn the_thumbprint_matches_rfc_8037_appendix_a3() {
         // RFC 8037 A.3: the thumbprint of its example Ed25519 key.
-        let public_key = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap_or_default();
-        assert_eq!(thumbprint(&public_key), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        let public_key = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap_or_default();
+        assert_eq!(
+            thumbprint(&public_key),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 }

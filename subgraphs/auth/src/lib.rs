@@ -10,7 +10,13 @@ mod schema;
 
 use std::sync::Arc;
 
-use axum::{Json, Router, extract::State, http::{StatusCode, header}, response::{IntoResponse, Response}, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use c9pay_platform::{
     database::{Database, Migrations},
     graphql,
@@ -37,7 +43,8 @@ pub fn schema_sdl() -> String {
 /// Connects, migrates, loads the signing key and binds.
 pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
     config.validate()?;
-    let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let subgraph =
+        Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
     let signer = Arc::new(keys::load_or_create_signer(&subgraph.database).await?);
     let profiles = profiles::ProfileDirectory::new(&config.users_url, subgraph.require_signer()?)?;
     let lifetimes = schema::Lifetimes {
@@ -56,7 +63,11 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
 /// The public keys that verify access tokens (public by design: no internal token).
 async fn jwks(State(database): State<Database>) -> Response {
     match keys::jwks(&database).await {
-        Ok(document) => ([(header::CACHE_CONTROL, "public, max-age=60")], Json(document)).into_response(),
+        Ok(document) => (
+            [(header::CACHE_CONTROL, "public, max-age=60")],
+            Json(document),
+        )
+            .into_response(),
         Err(error) => {
             tracing::error!(error = %c9pay_platform::error::chain(&error), "reading the JWKS");
             StatusCode::SERVICE_UNAVAILABLE.into_response()

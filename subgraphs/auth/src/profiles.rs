@@ -20,13 +20,24 @@ pub struct ProfileDirectory {
 
 impl ProfileDirectory {
     pub fn new(users_url: &str, signer: InternalTokenSigner) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().timeout(Duration::from_millis(CALL_TIMEOUT_MS)).build()?;
-        Ok(Self { http, users_url: users_url.trim_end_matches('/').to_string(), signer })
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(CALL_TIMEOUT_MS))
+            .build()?;
+        Ok(Self {
+            http,
+            users_url: users_url.trim_end_matches('/').to_string(),
+            signer,
+        })
     }
 
     /// Creates the profile. The call is idempotent on the users side (keyed by user id),
     /// so retrying after a time-out can never create two profiles.
-    pub async fn create(&self, user_id: &UserId, display_name: &DisplayName, request_id: &str) -> Result<(), AuthError> {
+    pub async fn create(
+        &self,
+        user_id: &UserId,
+        display_name: &DisplayName,
+        request_id: &str,
+    ) -> Result<(), AuthError> {
         let url = format!("{}/internal/profiles/{user_id}", self.users_url);
         let mut last_failure = String::new();
         for attempt in 1..=ATTEMPTS_MAX {

@@ -2,7 +2,12 @@
 
 use std::collections::HashMap;
 
-use c9pay_platform::{database::{Database, placeholders}, id::UserId, text::DisplayName, time::now_ms};
+use c9pay_platform::{
+    database::{Database, placeholders},
+    id::UserId,
+    text::DisplayName,
+    time::now_ms,
+};
 use sqlx::Row;
 
 use crate::error::UsersError;
@@ -25,7 +30,11 @@ fn profile_from_row(row: &sqlx::any::AnyRow) -> Result<Profile, UsersError> {
 
 /// Creates a profile once. A second call for the same user (a retried sign-up) keeps the
 /// first profile: creation is idempotent by user id.
-pub async fn create_profile(database: &Database, user_id: &UserId, display_name: &DisplayName) -> Result<Profile, UsersError> {
+pub async fn create_profile(
+    database: &Database,
+    user_id: &UserId,
+    display_name: &DisplayName,
+) -> Result<Profile, UsersError> {
     let now = now_ms();
     sqlx::query(
         "insert into profile (user_id, display_name, created_at_ms, updated_at_ms) values ($1, $2, $3, $3)
@@ -36,19 +45,28 @@ pub async fn create_profile(database: &Database, user_id: &UserId, display_name:
     .bind(now)
     .execute(database.pool())
     .await?;
-    find_profile(database, user_id).await?.ok_or(UsersError::NotFound)
+    find_profile(database, user_id)
+        .await?
+        .ok_or(UsersError::NotFound)
 }
 
-pub async fn find_profile(database: &Database, user_id: &UserId) -> Result<Option<Profile>, UsersError> {
-    let row = sqlx::query("select user_id, display_name, created_at_ms from profile where user_id = $1")
-        .bind(user_id.as_str())
-        .fetch_optional(database.pool())
-        .await?;
+pub async fn find_profile(
+    database: &Database,
+    user_id: &UserId,
+) -> Result<Option<Profile>, UsersError> {
+    let row =
+        sqlx::query("select user_id, display_name, created_at_ms from profile where user_id = $1")
+            .bind(user_id.as_str())
+            .fetch_optional(database.pool())
+            .await?;
     row.as_ref().map(profile_from_row).transpose()
 }
 
 /// Profiles by id, for the entity loader: one query for a whole batch.
-pub async fn find_profiles(database: &Database, user_ids: &[UserId]) -> Result<HashMap<UserId, Profile>, UsersError> {
+pub async fn find_profiles(
+    database: &Database,
+    user_ids: &[UserId],
+) -> Result<HashMap<UserId, Profile>, UsersError> {
     if user_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -66,15 +84,22 @@ pub async fn find_profiles(database: &Database, user_ids: &[UserId]) -> Result<H
         .collect()
 }
 
-pub async fn update_display_name(database: &Database, user_id: &UserId, display_name: &DisplayName) -> Result<Profile, UsersError> {
-    let updated = sqlx::query("update profile set display_name = $1, updated_at_ms = $2 where user_id = $3")
-        .bind(display_name.as_str())
-        .bind(now_ms())
-        .bind(user_id.as_str())
-        .execute(database.pool())
-        .await?;
+pub async fn update_display_name(
+    database: &Database,
+    user_id: &UserId,
+    display_name: &DisplayName,
+) -> Result<Profile, UsersError> {
+    let updated =
+        sqlx::query("update profile set display_name = $1, updated_at_ms = $2 where user_id = $3")
+            .bind(display_name.as_str())
+            .bind(now_ms())
+            .bind(user_id.as_str())
+            .execute(database.pool())
+            .await?;
     if updated.rows_affected() == 0 {
         return Err(UsersError::NotFound);
     }
-    find_profile(database, user_id).await?.ok_or(UsersError::NotFound)
+    find_profile(database, user_id)
+        .await?
+        .ok_or(UsersError::NotFound)
 }

@@ -7,7 +7,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::put,
 };
-use c9pay_platform::{database::Database, error::ClientError, id::UserId, service::Caller, text::DisplayName};
+use c9pay_platform::{
+    database::Database, error::ClientError, id::UserId, service::Caller, text::DisplayName,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -42,17 +44,28 @@ async fn create_profile(
     }
     .await;
     match result {
-        Ok(profile) => Json(json!({ "userId": profile.user_id, "displayName": profile.display_name })).into_response(),
+        Ok(profile) => {
+            Json(json!({ "userId": profile.user_id, "displayName": profile.display_name }))
+                .into_response()
+        }
         Err(error) => error_response(&error),
     }
 }
 
 fn error_response(error: &UsersError) -> Response {
     match error.code() {
-        Some(code) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "code": code, "message": error.to_string() }))).into_response(),
+        Some(code) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "code": code, "message": error.to_string() })),
+        )
+            .into_response(),
         None => {
             tracing::error!(error = %c9pay_platform::error::chain(error), "creating a profile");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "code": c9pay_platform::error::code::INTERNAL }))).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "code": c9pay_platform::error::code::INTERNAL })),
+            )
+                .into_response()
         }
     }
 }

@@ -31,9 +31,13 @@ pub fn schema_sdl() -> String {
 
 /// Connects, migrates and binds; the returned application is ready to run.
 pub async fn build(config: &UsersConfig) -> anyhow::Result<Application> {
-    let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
-    let routes = graphql::endpoint(schema::build(subgraph.database.clone()), subgraph.verifier.clone())
-        .merge(internal::routes(subgraph.database.clone()));
+    let subgraph =
+        Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let routes = graphql::endpoint(
+        schema::build(subgraph.database.clone()),
+        subgraph.verifier.clone(),
+    )
+    .merge(internal::routes(subgraph.database.clone()));
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

@@ -17,7 +17,9 @@ impl Email {
     pub fn parse(value: &str) -> Result<Self, InvalidEmail> {
         let normalised = value.trim().to_lowercase();
         if normalised.len() > Self::LENGTH_MAX_BYTES {
-            return Err(InvalidEmail("an email address may have at most 254 characters"));
+            return Err(InvalidEmail(
+                "an email address may have at most 254 characters",
+            ));
         }
         let Some((local, domain)) = normalised.split_once('@') else {
             return Err(InvalidEmail("an email address needs an @"));
@@ -26,9 +28,14 @@ impl Email {
             return Err(InvalidEmail("an email address is name@domain"));
         }
         if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
-            return Err(InvalidEmail("the domain of an email address needs a dot, as in example.com"));
+            return Err(InvalidEmail(
+                "the domain of an email address needs a dot, as in example.com",
+            ));
         }
-        if normalised.chars().any(|character| character.is_whitespace() || character.is_control()) {
+        if normalised
+            .chars()
+            .any(|character| character.is_whitespace() || character.is_control())
+        {
             return Err(InvalidEmail("an email address may not contain spaces"));
         }
         Ok(Self(normalised))
@@ -49,12 +56,24 @@ mod tests {
 
     #[test]
     fn emails_are_normalised() {
-        assert_eq!(Email::parse(" Ada@Example.COM ").map(|email| email.0), Ok("ada@example.com".to_string()));
+        assert_eq!(
+            Email::parse(" Ada@Example.COM ").map(|email| email.0),
+            Ok("ada@example.com".to_string())
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for value in ["", "ada", "@example.com", "ada@", "ada@example", "ada@@example.com", "a da@example.com", "ada@example."] {
+        for value in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "ada@@example.com",
+            "a da@example.com",
+            "ada@example.",
+        ] {
             assert!(Email::parse(value).is_err(), "{value:?} accepted");
         }
     }

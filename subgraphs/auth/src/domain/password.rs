@@ -19,10 +19,30 @@ pub const LENGTH_MAX_CHARS: usize = 128;
 /// A short list of the most common passwords of at least the minimum length; a real
 /// deployment would check a breached-password corpus as well.
 const COMMON: &[&str] = &[
-    "1234567890", "0123456789", "qwertyuiop", "password12", "password123", "password1234",
-    "1q2w3e4r5t", "qwerty1234", "iloveyou12", "abcdefghij", "1111111111", "0000000000",
-    "123456789a", "a123456789", "passw0rd12", "letmein123", "welcome123", "asdfghjkl1",
-    "qwertyuiop1", "zaq12wsxcde", "1qaz2wsx3edc", "football12", "baseball12", "sunshine12",
+    "1234567890",
+    "0123456789",
+    "qwertyuiop",
+    "password12",
+    "password123",
+    "password1234",
+    "1q2w3e4r5t",
+    "qwerty1234",
+    "iloveyou12",
+    "abcdefghij",
+    "1111111111",
+    "0000000000",
+    "123456789a",
+    "a123456789",
+    "passw0rd12",
+    "letmein123",
+    "welcome123",
+    "asdfghjkl1",
+    "qwertyuiop1",
+    "zaq12wsxcde",
+    "1qaz2wsx3edc",
+    "football12",
+    "baseball12",
+    "sunshine12",
 ];
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -45,11 +65,13 @@ impl Password {
         if COMMON.contains(&lowered.as_str()) {
             return Err(WeakPassword("this password is too common"));
         }
-        if value.chars().all(|character| Some(character) == value.chars().next()) {
+        if value.chars().all(|character| value.starts_with(character)) {
             return Err(WeakPassword("a password may not repeat one character"));
         }
         if lowered.contains(email.local_part()) && email.local_part().chars().count() >= 4 {
-            return Err(WeakPassword("a password may not contain your email address"));
+            return Err(WeakPassword(
+                "a password may not contain your email address",
+            ));
         }
         Ok(Self(value.to_string()))
     }
@@ -87,7 +109,9 @@ pub async fn verify(candidate: String, stored: Option<String>) -> Result<bool, H
             None => dummy_hash()?.to_string(),
         };
         let parsed = PasswordHash::new(&stored).map_err(|error| HashingError(error.to_string()))?;
-        let matches = Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok();
+        let matches = Argon2::default()
+            .verify_password(candidate.as_bytes(), &parsed)
+            .is_ok();
         Ok(known && matches)
     })
     .await
@@ -123,8 +147,17 @@ mod tests {
 
     #[test]
     fn weak_passwords_are_refused() {
-        for value in ["short", "1234567890", "aaaaaaaaaaaa", "grace-is-my-password", &"x".repeat(129)] {
-            assert!(Password::parse(value, &email()).is_err(), "{value:?} accepted");
+        for value in [
+            "short",
+            "1234567890",
+            "aaaaaaaaaaaa",
+            "grace-is-my-password",
+            &"x".repeat(129),
+        ] {
+            assert!(
+                Password::parse(value, &email()).is_err(),
+                "{value:?} accepted"
+            );
         }
     }
 
@@ -139,8 +172,16 @@ mod tests {
             Ok(password) => hash(password).await.unwrap_or_default(),
             Err(error) => panic!("{error}"),
         };
-        assert!(verify("correct horse battery staple".into(), Some(hashed.clone())).await.unwrap_or(false));
-        assert!(!verify("correct horse battery stapler".into(), Some(hashed)).await.unwrap_or(true));
+        assert!(
+            verify("correct horse battery staple".into(), Some(hashed.clone()))
+                .await
+                .unwrap_or(false)
+        );
+        assert!(
+            !verify("correct horse battery stapler".into(), Some(hashed))
+                .await
+                .unwrap_or(true)
+        );
     }
 
     #[tokio::test]

@@ -4,11 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use c9pay_platform::{
-    database::Database,
-    error::GraphQLResultExt,
-    graphql::principal,
-    id::UserId,
-    text::DisplayName,
+    database::Database, error::GraphQLResultExt, graphql::principal, id::UserId, text::DisplayName,
     time::from_ms,
 };
 use chrono::{DateTime, Utc};
@@ -57,19 +53,32 @@ pub struct AccountMutation;
 #[Object]
 impl AccountMutation {
     /// Creates an account and signs it in.
-    async fn sign_up(&self, context: &Context<'_>, input: SignUpInput) -> async_graphql::Result<AuthPayload> {
+    async fn sign_up(
+        &self,
+        context: &Context<'_>,
+        input: SignUpInput,
+    ) -> async_graphql::Result<AuthPayload> {
         sign_up(context, input).await.graphql()
     }
 
     /// Signs in with email and password.
-    async fn log_in(&self, context: &Context<'_>, input: LogInInput) -> async_graphql::Result<AuthPayload> {
+    async fn log_in(
+        &self,
+        context: &Context<'_>,
+        input: LogInInput,
+    ) -> async_graphql::Result<AuthPayload> {
         log_in(context, input).await.graphql()
     }
 
     /// Ends every session of the signed-in person; returns whether one was open.
     async fn log_out(&self, context: &Context<'_>) -> async_graphql::Result<bool> {
-        let user_id = principal(context)?.user_id().ok_or(AuthError::Unauthenticated).graphql()?;
-        let revoked = db::revoke_sessions(context.data::<Database>()?, &user_id).await.graphql()?;
+        let user_id = principal(context)?
+            .user_id()
+            .ok_or(AuthError::Unauthenticated)
+            .graphql()?;
+        let revoked = db::revoke_sessions(context.data::<Database>()?, &user_id)
+            .await
+            .graphql()?;
         Ok(revoked > 0)
     }
 }
@@ -95,7 +104,9 @@ async fn sign_up(context: &Context<'_>, input: SignUpInput) -> Result<AuthPayloa
     // then loses a race for the email, whereas a credential without a profile would be a
     // person the rest of the platform cannot display.
     let request_id = c9pay_platform::error::current_request_id();
-    data::<ProfileDirectory>(context)?.create(&user_id, &display_name, &request_id).await?;
+    data::<ProfileDirectory>(context)?
+        .create(&user_id, &display_name, &request_id)
+        .await?;
     db::insert_credential(database, &user_id, &email, &password_hash).await?;
     tracing::info!(user_id = %user_id, "signed up");
     issue(context, user_id, email).await
@@ -116,14 +127,30 @@ async fn log_in(context: &Context<'_>, input: LogInInput) -> Result<AuthPayload,
     }
 }
 
-async fn issue(context: &Context<'_>, user_id: UserId, email: Email) -> Result<AuthPayload, AuthError> {
+async fn issue(
+    context: &Context<'_>,
+    user_id: UserId,
+    email: Email,
+) -> Result<AuthPayload, AuthError> {
     let lifetimes = data::<Lifetimes>(context)?;
-    let session_id = db::create_session(data::<Database>(context)?, &user_id, lifetimes.session_s.saturating_mul(1000)).await?;
-    let (access_token, expires_at_ms) = data::<Arc<Signer>>(context)?.access_token(&user_id, &session_id, lifetimes.access_token_s)?;
+    let session_id = db::create_session(
+        data::<Database>(context)?,
+        &user_id,
+        lifetimes.session_s.saturating_mul(1000),
+    )
+    .await?;
+    let (access_token, expires_at_ms) = data::<Arc<Signer>>(context)?.access_token(
+        &user_id,
+        &session_id,
+        lifetimes.access_token_s,
+    )?;
     Ok(AuthPayload {
         access_token,
         token_type: "Bearer",
         expires_at: from_ms(expires_at_ms),
-        user: User { id: user_id, email: Some(email.as_str().to_string()) },
+        user: User {
+            id: user_id,
+            email: Some(email.as_str().to_string()),
+        },
     })
 }

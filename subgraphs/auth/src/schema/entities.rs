@@ -2,14 +2,18 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::{Context, ID, Object, dataloader::{DataLoader, Loader}};
+use async_graphql::{
+    Context, ID, Object,
+    dataloader::{DataLoader, Loader},
+};
 use c9pay_platform::{database::Database, error::GraphQLResultExt, graphql::principal, id::UserId};
 
 use crate::{db, error::AuthError};
 
 pub struct User {
     pub id: UserId,
-    /// Known already when the user was just signed up or logged in.
+    /// Known already when the user was just signed up or logged in (and then shown to
+    /// the person who proved the credentials).
     pub email: Option<String>,
 }
 
@@ -21,18 +25,24 @@ impl User {
 
     /// The login email; only the person themself may read it.
     async fn email(&self, context: &Context<'_>) -> async_graphql::Result<String> {
-        if principal(context)?.user_id().as_ref() != Some(&self.id) {
-            return Err(AuthError::Forbidden).graphql();
-        }
+        // Known already only in the answer to the sign-up or log-in that just proved it.
         if let Some(email) = &self.email {
             return Ok(email.clone());
+        }
+        if principal(context)?.user_id().as_ref() != Some(&self.id) {
+            return Err(AuthError::Forbidden).graphql();
         }
         let loader = context.data::<Arc<DataLoader<EmailLoader>>>()?;
         loader
             .load_one(self.id.clone())
             .await
             .map_err(|error| c9pay_platform::error::internal_error(error.as_ref()))?
-            .ok_or_else(|| c9pay_platform::error::client_error(c9pay_platform::error::code::NOT_FOUND, "no such user"))
+            .ok_or_else(|| {
+                c9pay_platform::error::client_error(
+                    c9pay_platform::error::code::NOT_FOUND,
+                    "no such user",
+                )
+            })
     }
 }
 
@@ -45,7 +55,9 @@ impl Loader<UserId> for EmailLoader {
     type Error = Arc<AuthError>;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, String>, Self::Error> {
-        db::find_emails(&self.database, keys).await.map_err(Arc::new)
+        db::find_emails(&self.database, keys)
+            .await
+            .map_err(Arc::new)
     }
 }
 

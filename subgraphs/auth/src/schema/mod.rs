@@ -5,7 +5,9 @@ mod entities;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader};
+use async_graphql::{
+    EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
+};
 use c9pay_platform::database::Database;
 
 use crate::{keys::Signer, profiles::ProfileDirectory};
@@ -31,8 +33,18 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription).enable_federation()
 }
 
-pub fn build(database: Database, signer: Arc<Signer>, profiles: ProfileDirectory, lifetimes: Lifetimes) -> AuthSchema {
-    let loader = DataLoader::new(entities::EmailLoader { database: database.clone() }, tokio::spawn);
+pub fn build(
+    database: Database,
+    signer: Arc<Signer>,
+    profiles: ProfileDirectory,
+    lifetimes: Lifetimes,
+) -> AuthSchema {
+    let loader = DataLoader::new(
+        entities::EmailLoader {
+            database: database.clone(),
+        },
+        tokio::spawn,
+    );
     builder()
         .data(database)
         .data(signer)
@@ -43,7 +55,9 @@ pub fn build(database: Database, signer: Arc<Signer>, profiles: ProfileDirectory
 }
 
 pub fn sdl() -> String {
-    builder()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    builder().finish().sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .federation()
+            .compose_directive(),
+    )
 }

@@ -2,7 +2,10 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::{Context, ID, Object, dataloader::{DataLoader, Loader}};
+use async_graphql::{
+    Context, ID, Object,
+    dataloader::{DataLoader, Loader},
+};
 use c9pay_platform::{database::Database, error::GraphQLResultExt, id::UserId, time::from_ms};
 use chrono::{DateTime, Utc};
 
@@ -37,11 +40,16 @@ impl Loader<UserId> for ProfileLoader {
     type Error = Arc<UsersError>;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Profile>, Self::Error> {
-        db::find_profiles(&self.database, keys).await.map_err(Arc::new)
+        db::find_profiles(&self.database, keys)
+            .await
+            .map_err(Arc::new)
     }
 }
 
-pub async fn load_user(context: &Context<'_>, user_id: UserId) -> async_graphql::Result<Option<User>> {
+pub async fn load_user(
+    context: &Context<'_>,
+    user_id: UserId,
+) -> async_graphql::Result<Option<User>> {
     let loader = context.data::<Arc<DataLoader<ProfileLoader>>>()?;
     let profile = loader
         .load_one(user_id)
@@ -56,7 +64,11 @@ pub struct EntityQuery;
 #[Object]
 impl EntityQuery {
     #[graphql(entity)]
-    async fn find_user_by_id(&self, context: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+    async fn find_user_by_id(
+        &self,
+        context: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<User>> {
         let user_id = UserId::try_from(&id).map_err(UsersError::from).graphql()?;
         load_user(context, user_id).await
     }

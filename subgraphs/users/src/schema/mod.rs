@@ -5,7 +5,9 @@ mod profile;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader};
+use async_graphql::{
+    EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
+};
 use c9pay_platform::database::Database;
 
 pub use entities::ProfileLoader;
@@ -26,13 +28,20 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 /// The schema with its data: the database and the entity loader.
 pub fn build(database: Database) -> UsersSchema {
-    let loader = DataLoader::new(ProfileLoader { database: database.clone() }, tokio::spawn);
+    let loader = DataLoader::new(
+        ProfileLoader {
+            database: database.clone(),
+        },
+        tokio::spawn,
+    );
     builder().data(database).data(Arc::new(loader)).finish()
 }
 
 /// The exported federation SDL (`schema/users.graphql`).
 pub fn sdl() -> String {
-    builder()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    builder().finish().sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .federation()
+            .compose_directive(),
+    )
 }

@@ -1,0 +1,8 @@
+//! The auth subgraph over HTTP, spawned on port 0 with fresh databases, next to a real
+//! users subgraph (sign-up creates the profile there). Every test runs on SQLite and on
+//! PostgreSQL.
+
+mod helpers;
+mod internal_trust;
+mod log_in;
+mod sign_up;
