@@ -1,0 +1,109 @@
+//! A credit subgraph on port 0 with a fresh database, and typed ways to talk to it.
+
+use c9pay_credit::{CreditConfig, db, demo, domain::OwnerKind};
+use c9pay_platform::{
+    database::{Backend, Database},
+    id::{StoreId, UserId},
+    money::Amount,
+    testing::{GraphQLClient, TestDatabase, TestResponse, TestTrust, fresh_database},
+};
+use serde_json::{Value, json};
+
+pub struct TestCredit {
+    pub address: String,
+    pub graphql: GraphQLClient,
+    pub trust: TestTrust,
+    /// The same database the service uses, for seeding and for checking what it wrote.
+    pub database: Database,
+    pub http: reqwest::Client,
+    _database: TestDatabase,
+}
+
+/// Starts credit with a fresh database. It trusts the router and the stores service.
+pub async fn spawn_credit(backend: Backend) -> TestCredit {
+    let trust = TestTrust::new(&["stores", "users"]);
+    let test_database = fresh_database(backend).await;
+    let config = CreditConfig::new("127.0.0.1:0", test_database.config.clone(), trust.config_for("credit"));
+    let application = c9pay_credit::build(&config).await.expect("building the credit subgraph");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let database = c9pay_credit::open_database(&config).await.expect("opening the credit database");
+    TestCredit {
+        graphql: GraphQLClient::new(format!("{address}/graphql")),
+        address,
+        trust,
+        database,
+        http: reqwest::Client::new(),
+        _database: test_database,
+    }
+}
+
+impl TestCredit {
+    /// `User.wallet.balance` through `_entities`, as the router would ask for it, signed
+    /// in as `viewer`.
+    pub async fn wallet(&self, viewer: &UserId, owner: &UserId) -> TestResponse {
+        self.graphql
+            .execute(
+                Some(&self.trust.user(viewer)),
+                r#"query ($representations: [_Any!]!) {
+                    _entities(representations: $representations) { ... on User { wallet { balance } } }
+                }"#,
+                json!({ "representations": [{ "__typename": "User", "id": owner }] }),
+            )
+            .await
+    }
+
+    /// `Store.account.balance` through `_entities`, signed in as `viewer`.
+    pub async fn store_account(&self, viewer: &UserId, store_id: &StoreId) -> TestResponse {
+        self.graphql
+            .execute(
+                Some(&self.trust.user(viewer)),
+                r#"query ($representations: [_Any!]!) {
+                    _entities(representations: $representations) { ... on Store { account { balance } } }
+                }"#,
+                json!({ "representations": [{ "__typename": "Store", "id": store_id }] }),
+            )
+            .await
+    }
+
+    /// `PUT /internal/store-accounts/{store_id}` with the given `Authorization` header.
+    pub async fn put_store_account(&self, authorization: Option<&str>, store_id: &StoreId, owner: &UserId) -> (u16, Value) {
+        let mut request = self
+            .http
+            .put(format!("{}/internal/store-accounts/{store_id}", self.address))
+            .json(&json!({ "ownerUserId": owner }));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let response = request.send().await.expect("calling the internal endpoint");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn grant(&self, user_id: &UserId, amount: i64) {
+        let amount = Amount::parse_positive(amount).expect("a positive test amount");
+        demo::grant(&self.database, user_id, amount).await.expect("granting demo credit");
+    }
+
+    /// A person's balance straight from the database (0 without an account).
+    pub async fn balance_of(&self, user_id: &UserId) -> i64 {
+        demo::balance_of_user(&self.database, user_id).await.expect("reading a balance").get()
+    }
+
+    pub async fn funding_balance(&self) -> i64 {
+        db::find_account_by_owner(&self.database, OwnerKind::System, "funding")
+            .await
+            .expect("reading the funding account")
+            .expect("the funding account exists")
+            .balance
+            .get()
+    }
+}
+
+/// The `balance` under `_entities[0]` at `path` (`wallet` or `account`).
+pub fn entity_balance<'a>(response: &'a TestResponse, field: &str) -> &'a str {
+    response.data()["_entities"][0][field]["balance"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field}.balance in {:#}", response.body))
+}

@@ -1,0 +1,8 @@
+//! The credit subgraph's API and ledger, on SQLite and PostgreSQL.
+
+#![allow(clippy::expect_used, reason = "a test stops at its first broken expectation, and the message says which")]
+
+mod helpers;
+mod internal;
+mod ledger;
+mod wallet;
