@@ -1,1 +1,85 @@
-fn main() {}
+//! `c9pay`: one binary, many targets (the Grafana Mimir/Loki model).
+//!
+//! - `c9pay up` runs every part in one process on SQLite files under `./data`, with demo
+//!   data: the laptop mode.
+//! - `c9pay run <target>` runs one part, configured from a file and `C9PAY_<TARGET>__…`
+//!   environment variables: the Kubernetes mode.
+//! - `c9pay keygen` prints a fresh Ed25519 key for internal trust (for Secrets).
+//!
+//! This crate only parses arguments and wires the libraries together.
+
+mod demo;
+mod up;
+
+use std::path::PathBuf;
+
+use c9pay_platform::{config, internal_token, telemetry};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "c9pay",
+    version,
+    about = "c9pay: prepaid credits, QR payments, live confirmations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole platform in one process on SQLite, with demo data.
+    Up(up::UpOptions),
+    /// Run one part, as a Kubernetes pod does.
+    Run {
+        target: Target,
+        /// A TOML configuration file; environment variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Print a new Ed25519 key (base64 seed) and its public key, for internal trust.
+    Keygen,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    Auth,
+    Users,
+    Credit,
+    Stores,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Up(options) => {
+            telemetry::init(telemetry::LogFormat::Pretty);
+            up::run(options).await
+        }
+        Command::Run { target, config } => {
+            telemetry::init(telemetry::LogFormat::Json);
+            run_target(target, config).await
+        }
+        Command::Keygen => {
+            let seed = internal_token::generate_seed();
+            println!("signing_key (secret): {}", seed.expose());
+            println!(
+                "public key:           {}",
+                internal_token::public_key_of(&seed)?
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn run_target(target: Target, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let file = file.as_deref();
+    let application = match target {
+        Target::Auth => c9pay_auth::build(&config::load(file, "C9PAY_AUTH")?).await?,
+        Target::Users => c9pay_users::build(&config::load(file, "C9PAY_USERS")?).await?,
+        Target::Credit => c9pay_credit::build(&config::load(file, "C9PAY_CREDIT")?).await?,
+        Target::Stores => c9pay_stores::build(&config::load(file, "C9PAY_STORES")?).await?,
+    };
+    Ok(application.run_until_stopped().await?)
+}
