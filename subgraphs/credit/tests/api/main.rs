@@ -6,3 +6,4 @@ mod helpers;
 mod internal;
 mod ledger;
 mod wallet;
+mod sdl;

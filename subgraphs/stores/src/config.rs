@@ -1,0 +1,47 @@
+//! Configuration of the stores subgraph (`C9PAY_STORES__…`).
+
+use c9pay_platform::{database::DatabaseConfig, internal_token::InternalTrustConfig};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoresConfig {
+    /// Address to listen on. Default `0.0.0.0:8080`.
+    #[serde(default = "default_listen_address")]
+    pub listen_address: String,
+    /// The catalogue database. No default.
+    pub database: DatabaseConfig,
+    /// Internal trust. `signing_key` is required: stores calls credit as service `stores`.
+    pub internal: InternalTrustConfig,
+    /// Base URL of the credit service, for example `http://credit:8080`. No default.
+    pub credit_url: String,
+    /// How long a call to credit may take before stores gives up and reports
+    /// `SERVICE_UNAVAILABLE`. Default 5000.
+    #[serde(default = "default_credit_timeout_ms")]
+    pub credit_timeout_ms: u64,
+}
+
+fn default_listen_address() -> String {
+    "0.0.0.0:8080".to_string()
+}
+
+fn default_credit_timeout_ms() -> u64 {
+    5_000
+}
+
+impl StoresConfig {
+    pub fn new(
+        listen_address: impl Into<String>,
+        database: DatabaseConfig,
+        internal: InternalTrustConfig,
+        credit_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            listen_address: listen_address.into(),
+            database,
+            internal,
+            credit_url: credit_url.into(),
+            credit_timeout_ms: default_credit_timeout_ms(),
+        }
+    }
+}

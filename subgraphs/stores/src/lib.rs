@@ -1,0 +1,47 @@
+//! The stores subgraph: merchants' stores and their catalogues. (Kiosks and sales come
+//! with their own issues.)
+
+pub mod config;
+mod credit;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+mod schema;
+
+use c9pay_platform::{
+    database::{Database, Migrations},
+    graphql,
+    http::Application,
+    service::Subgraph,
+};
+
+pub use config::StoresConfig;
+
+pub const NAME: &str = "stores";
+
+pub fn migrations() -> Migrations {
+    Migrations {
+        postgres: sqlx::migrate!("./migrations/postgres"),
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+    }
+}
+
+/// The exported federation SDL.
+pub fn schema_sdl() -> String {
+    schema::sdl()
+}
+
+/// Connects, migrates and binds; the returned application is ready to run. Fails without
+/// `internal.signing_key`, which stores needs to call credit.
+pub async fn build(config: &StoresConfig) -> anyhow::Result<Application> {
+    let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let credit = credit::CreditClient::new(&config.credit_url, config.credit_timeout_ms, subgraph.require_signer()?)?;
+    let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit), subgraph.verifier.clone());
+    Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
+}
+
+/// Opens the stores database (for demo seeding by `c9pay up`, and for tests).
+pub async fn open_database(config: &StoresConfig) -> anyhow::Result<Database> {
+    Database::connect(&config.database, &migrations()).await
+}

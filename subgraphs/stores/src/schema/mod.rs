@@ -1,0 +1,40 @@
+//! The stores subgraph's GraphQL schema.
+
+mod entities;
+mod loaders;
+mod product;
+mod store;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use c9pay_platform::database::Database;
+
+use crate::credit::CreditClient;
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(store::StoreQuery, entities::EntityQuery);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(store::StoreMutation, product::ProductMutation);
+
+pub type StoresSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).enable_federation()
+}
+
+/// The schema with its data: the database, the loaders, and the client for credit.
+pub fn build(database: Database, credit: CreditClient) -> StoresSchema {
+    let loaders = Arc::new(loaders::Loaders::new(&database));
+    builder().data(database).data(loaders).data(credit).finish()
+}
+
+/// The exported federation SDL (`schema/stores.graphql`).
+pub fn sdl() -> String {
+    builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+}

@@ -1,0 +1,9 @@
+//! The stores subgraph's API, against a real credit subgraph, on SQLite and PostgreSQL.
+
+#![allow(clippy::expect_used, reason = "a test stops at its first broken expectation, and the message says which")]
+
+mod demo;
+mod helpers;
+mod products;
+mod sdl;
+mod stores;
