@@ -8,11 +8,9 @@
 //!
 //! This crate only parses arguments and wires the libraries together.
 
-mod demo;
-mod up;
-
 use std::path::PathBuf;
 
+use c9pay::up;
 use c9pay_platform::{config, internal_token, telemetry};
 use clap::{Parser, Subcommand, ValueEnum};
 
