@@ -4,6 +4,7 @@
 use c9pay_platform::{
     database::{Backend, Database},
     id::UserId,
+    internal_token::InternalTrustConfig,
     testing::{GraphQLClient, TestDatabase, TestResponse, TestTrust, fresh_database},
 };
 use c9pay_stores::StoresConfig;
@@ -26,8 +27,15 @@ pub struct TestStores {
 
 /// Starts credit, then stores pointing at it.
 pub async fn spawn_stores(backend: Backend) -> TestStores {
+    spawn_stores_with_credit_trust(backend, |_| {}).await
+}
+
+/// Starts credit with its trust configuration changed by `adjust`, then stores.
+pub async fn spawn_stores_with_credit_trust(backend: Backend, adjust: impl FnOnce(&mut InternalTrustConfig)) -> TestStores {
     let trust = TestTrust::new(&["stores"]);
-    let credit = spawn_credit(backend, &trust).await;
+    let mut credit_trust = trust.config_for("credit");
+    adjust(&mut credit_trust);
+    let credit = spawn_credit(backend, credit_trust).await;
     let credit_url = credit.graphql_base();
     spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts())).await
 }
@@ -55,9 +63,9 @@ impl SpawnedCredit {
     }
 }
 
-async fn spawn_credit(backend: Backend, trust: &TestTrust) -> SpawnedCredit {
+async fn spawn_credit(backend: Backend, trust: InternalTrustConfig) -> SpawnedCredit {
     let test_database = fresh_database(backend).await;
-    let config = c9pay_credit::CreditConfig::new("127.0.0.1:0", test_database.config.clone(), trust.config_for("credit"));
+    let config = c9pay_credit::CreditConfig::new("127.0.0.1:0", test_database.config.clone(), trust);
     let application = c9pay_credit::build(&config).await.expect("building the credit subgraph");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());

@@ -3,7 +3,7 @@
 use c9pay_platform::{database::Backend, id::UserId};
 use serde_json::json;
 
-use crate::helpers::{spawn_stores, spawn_stores_with_credit_unreachable};
+use crate::helpers::{spawn_stores, spawn_stores_with_credit_trust, spawn_stores_with_credit_unreachable};
 
 async fn opening_a_store_makes_the_signed_in_user_its_owner(backend: Backend) {
     let app = spawn_stores(backend).await;
@@ -39,6 +39,41 @@ async fn when_credit_is_unreachable_opening_a_store_fails_and_creates_nothing(ba
 
     assert_eq!(response.error_code(), "SERVICE_UNAVAILABLE");
     assert_eq!(app.stores_of(&owner, &owner).await.data()["_entities"][0]["stores"], json!([]));
+}
+
+async fn when_credit_refuses_the_call_opening_a_store_fails_masked_and_creates_nothing(backend: Backend) {
+    // Credit that does not trust the stores service answers 401: a configuration bug,
+    // which the client sees only as an internal error with a request id.
+    let app = spawn_stores_with_credit_trust(backend, |trust| {
+        trust.trusted_issuers.remove("stores");
+    })
+    .await;
+    let owner = UserId::generate();
+
+    let response = app.open_store(&owner, "Bakery").await;
+
+    assert_eq!(response.error_code(), "INTERNAL_SERVER_ERROR");
+    assert!(response.body["errors"][0]["extensions"]["requestId"].is_string(), "{:#}", response.body);
+    assert!(!response.body.to_string().contains("401"), "credit's answer leaked: {:#}", response.body);
+    assert_eq!(app.stores_of(&owner, &owner).await.data()["_entities"][0]["stores"], json!([]));
+}
+
+async fn stores_refuses_to_start_without_a_signing_key(backend: Backend) {
+    let database = c9pay_platform::testing::fresh_database(backend).await;
+    let trust = c9pay_platform::testing::TestTrust::new(&[]);
+    let config = c9pay_stores::StoresConfig::new(
+        "127.0.0.1:0",
+        database.config.clone(),
+        trust.config_for("stores"),
+        "http://127.0.0.1:9",
+    );
+
+    let result = c9pay_stores::build(&config).await;
+
+    match result {
+        Ok(_) => panic!("stores started without a signing key"),
+        Err(error) => assert!(error.to_string().contains("signing_key"), "{error:#}"),
+    }
 }
 
 async fn a_store_name_must_have_1_to_64_characters(backend: Backend) {
@@ -150,6 +185,8 @@ c9pay_platform::on_both_backends!(
     opening_a_store_makes_the_signed_in_user_its_owner,
     opening_a_store_creates_its_credit_account,
     when_credit_is_unreachable_opening_a_store_fails_and_creates_nothing,
+    when_credit_refuses_the_call_opening_a_store_fails_masked_and_creates_nothing,
+    stores_refuses_to_start_without_a_signing_key,
     a_store_name_must_have_1_to_64_characters,
     an_anonymous_request_cannot_open_a_store,
     a_request_without_an_internal_token_is_refused_with_401,
