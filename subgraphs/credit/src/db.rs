@@ -143,9 +143,8 @@ pub async fn post_transfer(
     amount: Amount,
     kind: TransferKind,
 ) -> Result<Transfer, CreditError> {
-    if !amount.is_positive() {
-        return Err(CreditError::InvalidAmount(c9pay_platform::money::AmountError::NotPositive));
-    }
+    // The same bounds as every typed amount; the table's check repeats them.
+    let amount = Amount::parse_positive(amount.get())?;
     if debit_account_id == credit_account_id {
         return Err(CreditError::SelfTransfer);
     }

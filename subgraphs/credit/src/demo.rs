@@ -15,7 +15,6 @@ pub use crate::db::ensure_store_account;
 /// ledger stays balanced. Not idempotent: every call moves the amount again, so a seeder
 /// that runs at each start should look at the balance first ([`balance_of_user`]).
 pub async fn grant(database: &Database, user_id: &UserId, amount: Amount) -> Result<Transfer, CreditError> {
-    let amount = Amount::parse_positive(amount.get())?;
     let funding = db::funding_account(database).await?;
     let wallet = db::ensure_user_account(database, user_id).await?;
     db::post_transfer(database, &funding.id, &wallet.id, amount, TransferKind::TopUp).await

@@ -19,6 +19,7 @@ pub enum CreditError {
     Forbidden(&'static str),
     #[error("no such account")]
     AccountNotFound,
+    /// A caller's bug (no client can name both sides of a transfer), so it is masked.
     #[error("a transfer needs two different accounts")]
     SelfTransfer,
     #[error("this store already has an account with another owner")]

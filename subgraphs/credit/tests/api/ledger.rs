@@ -101,14 +101,14 @@ async fn a_transfer_to_itself_is_refused(backend: Backend) {
     assert_eq!(credit.balance_of(&user).await, 10);
 }
 
-async fn a_zero_or_negative_amount_moves_nothing(backend: Backend) {
+async fn a_zero_negative_or_too_large_amount_moves_nothing(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 10).await;
     let from = db::ensure_user_account(&credit.database, &alice).await.expect("alice's wallet");
     let to = db::ensure_user_account(&credit.database, &bob).await.expect("bob's wallet");
 
-    for value in [0, -5] {
+    for value in [0, -5, Amount::MAX.get() + 1] {
         let result = db::post_transfer(&credit.database, &from.id, &to.id, Amount::from_stored(value), TransferKind::Gift).await;
         assert!(matches!(result, Err(CreditError::InvalidAmount(_))), "{value}: {result:?}");
     }
@@ -172,7 +172,7 @@ c9pay_platform::on_both_backends!(
     an_overdraft_is_refused_whichever_account_is_locked_first,
     a_store_account_cannot_be_overdrawn_either,
     a_transfer_to_itself_is_refused,
-    a_zero_or_negative_amount_moves_nothing,
+    a_zero_negative_or_too_large_amount_moves_nothing,
     the_sum_of_all_balances_is_zero_after_grants,
     concurrent_spending_never_overdraws_a_wallet,
     wallets_are_created_once_however_often_they_are_asked_for,
