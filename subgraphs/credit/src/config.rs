@@ -21,7 +21,15 @@ fn default_listen_address() -> String {
 }
 
 impl CreditConfig {
-    pub fn new(listen_address: impl Into<String>, database: DatabaseConfig, internal: InternalTrustConfig) -> Self {
-        Self { listen_address: listen_address.into(), database, internal }
+    pub fn new(
+        listen_address: impl Into<String>,
+        database: DatabaseConfig,
+        internal: InternalTrustConfig,
+    ) -> Self {
+        Self {
+            listen_address: listen_address.into(),
+            database,
+            internal,
+        }
     }
 }

@@ -9,14 +9,18 @@ use c9pay_platform::{
     money::Amount,
     time::now_ms,
 };
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::{
-    domain::{Account, FUNDING, OwnerKind, Transfer, TransferId, TransferKind},
+    domain::{Account, FUNDING, OwnerKind, Transfer, TransferKind},
     error::CreditError,
+    ledger::{self, Movement},
 };
 
-const ACCOUNT_COLUMNS: &str = "id, owner_kind, owner_id, owner_user_id, balance, created_at_ms";
+/// An account's columns, with its balance including its shards (see [`crate::ledger`]).
+/// Queries using it name the account table `account` and may filter on its columns.
+const ACCOUNT_COLUMNS: &str = "account.id, account.owner_kind, account.owner_id, account.owner_user_id, account.held, account.created_at_ms,
+     account.balance + cast(coalesce((select sum(account_shard.balance) from account_shard where account_shard.account_id = account.id), 0) as bigint) as balance";
 
 fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, CreditError> {
     let id: String = row.try_get("id")?;
@@ -28,12 +32,19 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, CreditError> {
         owner_id: row.try_get("owner_id")?,
         owner_user_id: owner_user_id.as_deref().map(UserId::parse).transpose()?,
         balance: Amount::from_stored(row.try_get("balance")?),
+        held: Amount::from_stored(row.try_get("held")?),
         created_at_ms: row.try_get("created_at_ms")?,
     })
 }
 
-pub async fn find_account_by_owner(database: &Database, owner_kind: OwnerKind, owner_id: &str) -> Result<Option<Account>, CreditError> {
-    let sql = format!("select {ACCOUNT_COLUMNS} from account where owner_kind = $1 and owner_id = $2");
+pub async fn find_account_by_owner(
+    database: &Database,
+    owner_kind: OwnerKind,
+    owner_id: &str,
+) -> Result<Option<Account>, CreditError> {
+    let sql = format!(
+        "select {ACCOUNT_COLUMNS} from account where account.owner_kind = $1 and account.owner_id = $2"
+    );
     let row = sqlx::query(&sql)
         .bind(owner_kind.as_str())
         .bind(owner_id)
@@ -52,7 +63,7 @@ async fn find_accounts_by_owner<'a>(
         return Ok(HashMap::new());
     }
     let sql = format!(
-        "select {ACCOUNT_COLUMNS} from account where owner_kind = $1 and owner_id in ({})",
+        "select {ACCOUNT_COLUMNS} from account where account.owner_kind = $1 and account.owner_id in ({})",
         placeholders(2, owner_ids.len())
     );
     let mut query = sqlx::query(&sql).bind(owner_kind.as_str());
@@ -66,20 +77,44 @@ async fn find_accounts_by_owner<'a>(
 }
 
 /// Wallets by user id, for the entity loader.
-pub async fn find_user_accounts(database: &Database, user_ids: &[UserId]) -> Result<HashMap<UserId, Account>, CreditError> {
-    let mut accounts = find_accounts_by_owner(database, OwnerKind::User, user_ids.iter().map(UserId::as_str)).await?;
+pub async fn find_user_accounts(
+    database: &Database,
+    user_ids: &[UserId],
+) -> Result<HashMap<UserId, Account>, CreditError> {
+    let mut accounts = find_accounts_by_owner(
+        database,
+        OwnerKind::User,
+        user_ids.iter().map(UserId::as_str),
+    )
+    .await?;
     Ok(user_ids
         .iter()
-        .filter_map(|user_id| accounts.remove(user_id.as_str()).map(|account| (user_id.clone(), account)))
+        .filter_map(|user_id| {
+            accounts
+                .remove(user_id.as_str())
+                .map(|account| (user_id.clone(), account))
+        })
         .collect())
 }
 
 /// Store accounts by store id, for the entity loader.
-pub async fn find_store_accounts(database: &Database, store_ids: &[StoreId]) -> Result<HashMap<StoreId, Account>, CreditError> {
-    let mut accounts = find_accounts_by_owner(database, OwnerKind::Store, store_ids.iter().map(StoreId::as_str)).await?;
+pub async fn find_store_accounts(
+    database: &Database,
+    store_ids: &[StoreId],
+) -> Result<HashMap<StoreId, Account>, CreditError> {
+    let mut accounts = find_accounts_by_owner(
+        database,
+        OwnerKind::Store,
+        store_ids.iter().map(StoreId::as_str),
+    )
+    .await?;
     Ok(store_ids
         .iter()
-        .filter_map(|store_id| accounts.remove(store_id.as_str()).map(|account| (store_id.clone(), account)))
+        .filter_map(|store_id| {
+            accounts
+                .remove(store_id.as_str())
+                .map(|account| (store_id.clone(), account))
+        })
         .collect())
 }
 
@@ -92,7 +127,10 @@ pub async fn funding_account(database: &Database) -> Result<Account, CreditError
 
 /// A person's wallet, created on first use. Idempotent and safe under concurrency: two
 /// racing calls insert one row between them, and both read it back.
-pub async fn ensure_user_account(database: &Database, user_id: &UserId) -> Result<Account, CreditError> {
+pub async fn ensure_user_account(
+    database: &Database,
+    user_id: &UserId,
+) -> Result<Account, CreditError> {
     sqlx::query(
         "insert into account (id, owner_kind, owner_id, owner_user_id, balance, created_at_ms)
          values ($1, 'user', $2, null, 0, $3)
@@ -111,7 +149,11 @@ pub async fn ensure_user_account(database: &Database, user_id: &UserId) -> Resul
 /// A store's account, created when the store opens. Idempotent: a retried call returns
 /// the same account; a call naming a different owner for an existing store account is a
 /// conflict, because the owner recorded here decides who may read the account.
-pub async fn ensure_store_account(database: &Database, store_id: &StoreId, owner_user_id: &UserId) -> Result<Account, CreditError> {
+pub async fn ensure_store_account(
+    database: &Database,
+    store_id: &StoreId,
+    owner_user_id: &UserId,
+) -> Result<Account, CreditError> {
     sqlx::query(
         "insert into account (id, owner_kind, owner_id, owner_user_id, balance, created_at_ms)
          values ($1, 'store', $2, $3, 0, $4)
@@ -132,101 +174,40 @@ pub async fn ensure_store_account(database: &Database, store_id: &StoreId, owner
     Ok(account)
 }
 
-/// Moves `amount` from `debit_account_id` to `credit_account_id` in one write
-/// transaction: the debit (refused with [`CreditError::InsufficientCredit`] when it would
-/// take a user or store account below zero), the credit, and the immutable transfer row
-/// commit together or not at all.
+/// Moves `amount` between two accounts now, in one write transaction of its own (see
+/// [`ledger::post`] for how each side is applied).
 pub async fn post_transfer(
     database: &Database,
-    debit_account_id: &AccountId,
-    credit_account_id: &AccountId,
+    debit: &Account,
+    credit: &Account,
     amount: Amount,
     kind: TransferKind,
 ) -> Result<Transfer, CreditError> {
-    // The same bounds as every typed amount; the table's check repeats them.
-    let amount = Amount::parse_positive(amount.get())?;
-    if debit_account_id == credit_account_id {
-        return Err(CreditError::SelfTransfer);
-    }
     let mut transaction = database.begin_write().await?;
-    // Both rows are locked until commit (on PostgreSQL by the updates themselves, on SQLite
-    // by `begin immediate`). Taking them in id order means two opposite transfers between
-    // the same accounts wait for each other instead of deadlocking.
-    if debit_account_id < credit_account_id {
-        debit(&mut transaction, debit_account_id, amount).await?;
-        credit(&mut transaction, credit_account_id, amount).await?;
-    } else {
-        credit(&mut transaction, credit_account_id, amount).await?;
-        debit(&mut transaction, debit_account_id, amount).await?;
-    }
-    let transfer = Transfer {
-        id: TransferId::generate(),
-        debit_account_id: debit_account_id.clone(),
-        credit_account_id: credit_account_id.clone(),
-        amount,
-        kind,
-        created_at_ms: now_ms(),
-    };
-    sqlx::query(
-        "insert into transfer (id, debit_account_id, credit_account_id, amount, kind, created_at_ms)
-         values ($1, $2, $3, $4, $5, $6)",
+    let transfer = ledger::post(
+        &mut transaction,
+        Movement {
+            debit: &debit.reference(),
+            credit: &credit.reference(),
+            amount,
+            kind,
+            reference: None,
+            memo: None,
+        },
     )
-    .bind(transfer.id.as_str())
-    .bind(transfer.debit_account_id.as_str())
-    .bind(transfer.credit_account_id.as_str())
-    .bind(transfer.amount.get())
-    .bind(transfer.kind.as_str())
-    .bind(transfer.created_at_ms)
-    .execute(&mut *transaction)
     .await?;
     transaction.commit().await?;
     Ok(transfer)
 }
 
-/// Takes `amount` from an account only if it can afford it: the condition and the change
-/// are one statement, so no concurrent transfer can slip in between a check and a write.
-async fn debit(transaction: &mut Transaction<'static, Any>, account_id: &AccountId, amount: Amount) -> Result<(), CreditError> {
-    let row = sqlx::query(
-        "update account set balance = balance - $1
-         where id = $2 and (owner_kind = 'system' or balance >= $1)
-         returning owner_kind, balance",
-    )
-    .bind(amount.get())
-    .bind(account_id.as_str())
-    .fetch_optional(&mut **transaction)
-    .await?;
-    let Some(row) = row else {
-        // Either the account does not exist or it cannot afford the debit; tell which.
-        let exists = sqlx::query("select 1 as found from account where id = $1")
-            .bind(account_id.as_str())
-            .fetch_optional(&mut **transaction)
-            .await?;
-        return Err(if exists.is_some() { CreditError::InsufficientCredit } else { CreditError::AccountNotFound });
-    };
-    let owner_kind = OwnerKind::parse(&row.try_get::<String, _>("owner_kind")?)?;
-    let balance: i64 = row.try_get("balance")?;
-    assert!(owner_kind.may_overdraw() || balance >= 0, "account {account_id} went below zero after a debit");
-    Ok(())
-}
-
-async fn credit(transaction: &mut Transaction<'static, Any>, account_id: &AccountId, amount: Amount) -> Result<(), CreditError> {
-    let updated = sqlx::query("update account set balance = balance + $1 where id = $2")
-        .bind(amount.get())
-        .bind(account_id.as_str())
-        .execute(&mut **transaction)
-        .await?;
-    if updated.rows_affected() == 0 {
-        return Err(CreditError::AccountNotFound);
-    }
-    Ok(())
-}
-
 /// The sum of every balance. Double entry makes it zero at every commit; anything else is
 /// a bug in the ledger.
 pub async fn balance_total(database: &Database) -> Result<i64, CreditError> {
-    let row = sqlx::query("select cast(coalesce(sum(balance), 0) as bigint) as total from account")
-        .fetch_one(database.pool())
-        .await?;
+    let row = sqlx::query(
+        "select cast((select coalesce(sum(balance), 0) from account) + (select coalesce(sum(balance), 0) from account_shard) as bigint) as total",
+    )
+    .fetch_one(database.pool())
+    .await?;
     Ok(row.try_get("total")?)
 }
 
@@ -235,8 +216,9 @@ pub async fn balance_total(database: &Database) -> Result<i64, CreditError> {
 pub async fn accounts_out_of_balance(database: &Database) -> Result<Vec<AccountId>, CreditError> {
     let rows = sqlx::query(
         "select account.id as id from account
-         where account.balance <>
-             coalesce((select sum(transfer.amount) from transfer where transfer.credit_account_id = account.id), 0)
+         where account.balance
+             + coalesce((select sum(account_shard.balance) from account_shard where account_shard.account_id = account.id), 0)
+           <> coalesce((select sum(transfer.amount) from transfer where transfer.credit_account_id = account.id), 0)
            - coalesce((select sum(transfer.amount) from transfer where transfer.debit_account_id = account.id), 0)
          order by account.id",
     )

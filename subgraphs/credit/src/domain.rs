@@ -40,7 +40,9 @@ impl OwnerKind {
             "user" => Ok(Self::User),
             "store" => Ok(Self::Store),
             "system" => Ok(Self::System),
-            other => Err(CreditError::Corrupt(format!("unknown owner kind {other:?}"))),
+            other => Err(CreditError::Corrupt(format!(
+                "unknown owner kind {other:?}"
+            ))),
         }
     }
 
@@ -75,7 +77,9 @@ impl TransferKind {
             "payment" => Ok(Self::Payment),
             "refund" => Ok(Self::Refund),
             "gift" => Ok(Self::Gift),
-            other => Err(CreditError::Corrupt(format!("unknown transfer kind {other:?}"))),
+            other => Err(CreditError::Corrupt(format!(
+                "unknown transfer kind {other:?}"
+            ))),
         }
     }
 }
@@ -88,11 +92,26 @@ pub struct Account {
     pub owner_id: String,
     /// For a store account, the user who owns the store; `None` otherwise.
     pub owner_user_id: Option<UserId>,
+    /// Everything credited minus everything debited, shards included.
     pub balance: Amount,
+    /// Reserved by pending holds; spendable is `balance - held`.
+    pub held: Amount,
     pub created_at_ms: i64,
 }
 
 impl Account {
+    pub fn reference(&self) -> crate::ledger::AccountRef {
+        crate::ledger::AccountRef {
+            id: self.id.clone(),
+            owner_kind: self.owner_kind,
+        }
+    }
+
+    /// What the owner can spend now.
+    pub fn available(&self) -> Amount {
+        Amount::from_stored(self.balance.get().saturating_sub(self.held.get()))
+    }
+
     /// Whether `user_id` may read this account: a person reads their own wallet, and a
     /// store owner their store's account. Nobody reads a system account over the API.
     pub fn is_readable_by(&self, user_id: &UserId) -> bool {
@@ -111,7 +130,66 @@ pub struct Transfer {
     pub credit_account_id: AccountId,
     pub amount: Amount,
     pub kind: TransferKind,
+    /// What the transfer is for: a sale, a refund, a payment request.
+    pub reference: Option<String>,
+    pub memo: Option<String>,
     pub created_at_ms: i64,
+}
+
+c9pay_platform::id_type!(
+    /// A reservation of credit, pending until posted, voided or expired.
+    HoldId, "hld", "hold"
+);
+c9pay_platform::id_type!(
+    /// A store's sale, which is also the id of its payment in the ledger.
+    SaleId, "sal", "sale"
+);
+c9pay_platform::id_type!(
+    /// A refund of (part of) a sale.
+    RefundId, "ref", "refund"
+);
+
+/// Where a hold stands. Every hold leaves `Pending` at most once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HoldStatus {
+    Pending,
+    Posted,
+    Voided,
+    Expired,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Posted => "posted",
+            Self::Voided => "voided",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, CreditError> {
+        match value {
+            "pending" => Ok(Self::Pending),
+            "posted" => Ok(Self::Posted),
+            "voided" => Ok(Self::Voided),
+            "expired" => Ok(Self::Expired),
+            other => Err(CreditError::Corrupt(format!(
+                "unknown hold status {other:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub id: HoldId,
+    pub debit_account_id: AccountId,
+    pub credit_account_id: AccountId,
+    pub amount: Amount,
+    pub status: HoldStatus,
+    pub expires_at_ms: i64,
+    pub transfer_id: Option<TransferId>,
 }
 
 #[cfg(test)]
@@ -123,7 +201,12 @@ mod tests {
         for kind in [OwnerKind::User, OwnerKind::Store, OwnerKind::System] {
             assert_eq!(OwnerKind::parse(kind.as_str()).ok(), Some(kind));
         }
-        for kind in [TransferKind::TopUp, TransferKind::Payment, TransferKind::Refund, TransferKind::Gift] {
+        for kind in [
+            TransferKind::TopUp,
+            TransferKind::Payment,
+            TransferKind::Refund,
+            TransferKind::Gift,
+        ] {
             assert_eq!(TransferKind::parse(kind.as_str()).ok(), Some(kind));
         }
         assert!(OwnerKind::parse("bank").is_err());

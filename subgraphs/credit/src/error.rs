@@ -36,13 +36,18 @@ impl ClientError for CreditError {
         use c9pay_platform::error::code as shared;
         match self {
             Self::InvalidId(_) => Some(shared::INVALID_ID),
-            Self::InvalidAmount(AmountError::NotPositive | AmountError::TooLarge) => Some(shared::INVALID_AMOUNT),
+            Self::InvalidAmount(AmountError::NotPositive | AmountError::TooLarge) => {
+                Some(shared::INVALID_AMOUNT)
+            }
             Self::InsufficientCredit => Some(code::INSUFFICIENT_CREDIT),
             Self::Forbidden(_) => Some(shared::FORBIDDEN),
             Self::AccountNotFound => Some(shared::NOT_FOUND),
             Self::StoreOwnerConflict => Some(code::CONFLICT),
             // Overflow of a stored balance is a broken invariant, not the client's doing.
-            Self::InvalidAmount(AmountError::Overflow) | Self::SelfTransfer | Self::Corrupt(_) | Self::Database(_) => None,
+            Self::InvalidAmount(AmountError::Overflow)
+            | Self::SelfTransfer
+            | Self::Corrupt(_)
+            | Self::Database(_) => None,
         }
     }
 }

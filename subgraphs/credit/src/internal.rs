@@ -24,7 +24,10 @@ use crate::{
 
 pub fn routes(database: Database) -> Router {
     Router::new()
-        .route("/internal/store-accounts/{store_id}", put(ensure_store_account))
+        .route(
+            "/internal/store-accounts/{store_id}",
+            put(ensure_store_account),
+        )
         .with_state(database)
 }
 
@@ -44,7 +47,11 @@ async fn ensure_store_account(
     Json(body): Json<EnsureStoreAccount>,
 ) -> Response {
     if !caller.is_service("stores") {
-        return (StatusCode::FORBIDDEN, Json(json!({ "code": shared::FORBIDDEN }))).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "code": shared::FORBIDDEN })),
+        )
+            .into_response();
     }
     let result = async {
         let store_id = StoreId::parse(&store_id)?;
@@ -73,11 +80,19 @@ fn error_response(error: &CreditError) -> Response {
                 shared::NOT_FOUND => StatusCode::NOT_FOUND,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
-            (status, Json(json!({ "code": client_code, "message": error.to_string() }))).into_response()
+            (
+                status,
+                Json(json!({ "code": client_code, "message": error.to_string() })),
+            )
+                .into_response()
         }
         None => {
             tracing::error!(error = %c9pay_platform::error::chain(error), "opening a store account");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "code": shared::INTERNAL }))).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "code": shared::INTERNAL })),
+            )
+                .into_response()
         }
     }
 }

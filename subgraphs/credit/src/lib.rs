@@ -7,6 +7,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 mod internal;
+pub mod ledger;
 mod schema;
 
 use c9pay_platform::{
@@ -34,9 +35,13 @@ pub fn schema_sdl() -> String {
 
 /// Connects, migrates and binds; the returned application is ready to run.
 pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
-    let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
-    let routes = graphql::endpoint(schema::build(subgraph.database.clone()), subgraph.verifier.clone())
-        .merge(internal::routes(subgraph.database.clone()));
+    let subgraph =
+        Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let routes = graphql::endpoint(
+        schema::build(subgraph.database.clone()),
+        subgraph.verifier.clone(),
+    )
+    .merge(internal::routes(subgraph.database.clone()));
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

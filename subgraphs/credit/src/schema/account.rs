@@ -39,7 +39,9 @@ impl Loader<UserId> for AccountLoader {
     type Error = Arc<CreditError>;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Account>, Self::Error> {
-        db::find_user_accounts(&self.database, keys).await.map_err(Arc::new)
+        db::find_user_accounts(&self.database, keys)
+            .await
+            .map_err(Arc::new)
     }
 }
 
@@ -48,16 +50,30 @@ impl Loader<StoreId> for AccountLoader {
     type Error = Arc<CreditError>;
 
     async fn load(&self, keys: &[StoreId]) -> Result<HashMap<StoreId, Account>, Self::Error> {
-        db::find_store_accounts(&self.database, keys).await.map_err(Arc::new)
+        db::find_store_accounts(&self.database, keys)
+            .await
+            .map_err(Arc::new)
     }
 }
 
-pub async fn load_user_account(context: &Context<'_>, user_id: UserId) -> async_graphql::Result<Option<Account>> {
+pub async fn load_user_account(
+    context: &Context<'_>,
+    user_id: UserId,
+) -> async_graphql::Result<Option<Account>> {
     let loader = context.data::<Arc<DataLoader<AccountLoader>>>()?;
-    loader.load_one(user_id).await.map_err(|error| internal_error(error.as_ref()))
+    loader
+        .load_one(user_id)
+        .await
+        .map_err(|error| internal_error(error.as_ref()))
 }
 
-pub async fn load_store_account(context: &Context<'_>, store_id: StoreId) -> async_graphql::Result<Option<Account>> {
+pub async fn load_store_account(
+    context: &Context<'_>,
+    store_id: StoreId,
+) -> async_graphql::Result<Option<Account>> {
     let loader = context.data::<Arc<DataLoader<AccountLoader>>>()?;
-    loader.load_one(store_id).await.map_err(|error| internal_error(error.as_ref()))
+    loader
+        .load_one(store_id)
+        .await
+        .map_err(|error| internal_error(error.as_ref()))
 }

@@ -30,7 +30,9 @@ impl User {
             return Err(CreditError::Forbidden("only its owner may read a wallet")).graphql();
         }
         let account = load_user_account(context, self.id.clone()).await?;
-        Ok(Wallet { balance: account.map_or(Amount::ZERO, |account| account.balance) })
+        Ok(Wallet {
+            balance: account.map_or(Amount::ZERO, |account| account.balance),
+        })
     }
 }
 
@@ -53,8 +55,13 @@ impl Store {
         let viewer = require_user(context)?;
         let account = load_store_account(context, self.id.clone()).await?;
         match account {
-            Some(account) if account.is_readable_by(&viewer) => Ok(Some(StoreAccount { balance: account.balance })),
-            _ => Err(CreditError::Forbidden("only the store's owner may read its account")).graphql(),
+            Some(account) if account.is_readable_by(&viewer) => Ok(Some(StoreAccount {
+                balance: account.balance,
+            })),
+            _ => Err(CreditError::Forbidden(
+                "only the store's owner may read its account",
+            ))
+            .graphql(),
         }
     }
 }
@@ -74,7 +81,9 @@ impl EntityQuery {
 
     #[graphql(entity)]
     async fn find_store_by_id(&self, id: ID) -> async_graphql::Result<Store> {
-        let id = StoreId::try_from(&id).map_err(CreditError::from).graphql()?;
+        let id = StoreId::try_from(&id)
+            .map_err(CreditError::from)
+            .graphql()?;
         Ok(Store { id })
     }
 }

@@ -6,7 +6,9 @@ mod entities;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader};
+use async_graphql::{
+    EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
+};
 use c9pay_platform::database::Database;
 
 pub use account::AccountLoader;
@@ -23,13 +25,20 @@ fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
 
 /// The schema with its data: the database and the account loader.
 pub fn build(database: Database) -> CreditSchema {
-    let loader = DataLoader::new(AccountLoader { database: database.clone() }, tokio::spawn);
+    let loader = DataLoader::new(
+        AccountLoader {
+            database: database.clone(),
+        },
+        tokio::spawn,
+    );
     builder().data(database).data(Arc::new(loader)).finish()
 }
 
 /// The exported federation SDL (`schema/credit.graphql`).
 pub fn sdl() -> String {
-    builder()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    builder().finish().sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .federation()
+            .compose_directive(),
+    )
 }

@@ -23,11 +23,19 @@ pub struct TestCredit {
 pub async fn spawn_credit(backend: Backend) -> TestCredit {
     let trust = TestTrust::new(&["stores", "users"]);
     let test_database = fresh_database(backend).await;
-    let config = CreditConfig::new("127.0.0.1:0", test_database.config.clone(), trust.config_for("credit"));
-    let application = c9pay_credit::build(&config).await.expect("building the credit subgraph");
+    let config = CreditConfig::new(
+        "127.0.0.1:0",
+        test_database.config.clone(),
+        trust.config_for("credit"),
+    );
+    let application = c9pay_credit::build(&config)
+        .await
+        .expect("building the credit subgraph");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let database = c9pay_credit::open_database(&config).await.expect("opening the credit database");
+    let database = c9pay_credit::open_database(&config)
+        .await
+        .expect("opening the credit database");
     TestCredit {
         graphql: GraphQLClient::new(format!("{address}/graphql")),
         address,
@@ -67,10 +75,18 @@ impl TestCredit {
     }
 
     /// `PUT /internal/store-accounts/{store_id}` with the given `Authorization` header.
-    pub async fn put_store_account(&self, authorization: Option<&str>, store_id: &StoreId, owner: &UserId) -> (u16, Value) {
+    pub async fn put_store_account(
+        &self,
+        authorization: Option<&str>,
+        store_id: &StoreId,
+        owner: &UserId,
+    ) -> (u16, Value) {
         let mut request = self
             .http
-            .put(format!("{}/internal/store-accounts/{store_id}", self.address))
+            .put(format!(
+                "{}/internal/store-accounts/{store_id}",
+                self.address
+            ))
             .json(&json!({ "ownerUserId": owner }));
         if let Some(authorization) = authorization {
             request = request.header("authorization", authorization);
@@ -83,12 +99,17 @@ impl TestCredit {
 
     pub async fn grant(&self, user_id: &UserId, amount: i64) {
         let amount = Amount::parse_positive(amount).expect("a positive test amount");
-        demo::grant(&self.database, user_id, amount).await.expect("granting demo credit");
+        demo::grant(&self.database, user_id, amount)
+            .await
+            .expect("granting demo credit");
     }
 
     /// A person's balance straight from the database (0 without an account).
     pub async fn balance_of(&self, user_id: &UserId) -> i64 {
-        demo::balance_of_user(&self.database, user_id).await.expect("reading a balance").get()
+        demo::balance_of_user(&self.database, user_id)
+            .await
+            .expect("reading a balance")
+            .get()
     }
 
     pub async fn funding_balance(&self) -> i64 {

@@ -1,10 +1,6 @@
 //! `post_transfer` and the double-entry invariants, straight against the database.
 
-use c9pay_credit::{
-    db,
-    domain::TransferKind,
-    error::CreditError,
-};
+use c9pay_credit::{db, domain::TransferKind, error::CreditError};
 use c9pay_platform::{
     database::Backend,
     id::{StoreId, UserId},
@@ -21,27 +17,53 @@ async fn a_transfer_moves_money_between_two_wallets(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 1_000).await;
-    let from = db::ensure_user_account(&credit.database, &alice).await.expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob).await.expect("bob's wallet");
-
-    let transfer = db::post_transfer(&credit.database, &from.id, &to.id, amount(400), TransferKind::Gift)
+    let from = db::ensure_user_account(&credit.database, &alice)
         .await
-        .expect("a gift alice can afford");
+        .expect("alice's wallet");
+    let to = db::ensure_user_account(&credit.database, &bob)
+        .await
+        .expect("bob's wallet");
+
+    let transfer = db::post_transfer(
+        &credit.database,
+        &from,
+        &to,
+        amount(400),
+        TransferKind::Gift,
+    )
+    .await
+    .expect("a gift alice can afford");
 
     assert_eq!(transfer.amount.get(), 400);
-    assert_eq!((credit.balance_of(&alice).await, credit.balance_of(&bob).await), (600, 400));
+    assert_eq!(
+        (
+            credit.balance_of(&alice).await,
+            credit.balance_of(&bob).await
+        ),
+        (600, 400)
+    );
 }
 
 async fn a_transfer_of_the_whole_balance_leaves_zero(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 250).await;
-    let from = db::ensure_user_account(&credit.database, &alice).await.expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob).await.expect("bob's wallet");
-
-    db::post_transfer(&credit.database, &from.id, &to.id, amount(250), TransferKind::Gift)
+    let from = db::ensure_user_account(&credit.database, &alice)
         .await
-        .expect("exactly the balance");
+        .expect("alice's wallet");
+    let to = db::ensure_user_account(&credit.database, &bob)
+        .await
+        .expect("bob's wallet");
+
+    db::post_transfer(
+        &credit.database,
+        &from,
+        &to,
+        amount(250),
+        TransferKind::Gift,
+    )
+    .await
+    .expect("exactly the balance");
 
     assert_eq!(credit.balance_of(&alice).await, 0);
 }
@@ -51,14 +73,39 @@ async fn post_transfer_refuses_an_overdraft_and_leaves_balances_unchanged(backen
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 100).await;
     credit.grant(&bob, 5).await;
-    let from = db::ensure_user_account(&credit.database, &alice).await.expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob).await.expect("bob's wallet");
+    let from = db::ensure_user_account(&credit.database, &alice)
+        .await
+        .expect("alice's wallet");
+    let to = db::ensure_user_account(&credit.database, &bob)
+        .await
+        .expect("bob's wallet");
 
-    let result = db::post_transfer(&credit.database, &from.id, &to.id, amount(101), TransferKind::Gift).await;
+    let result = db::post_transfer(
+        &credit.database,
+        &from,
+        &to,
+        amount(101),
+        TransferKind::Gift,
+    )
+    .await;
 
-    assert!(matches!(result, Err(CreditError::InsufficientCredit)), "expected INSUFFICIENT_CREDIT, got {result:?}");
-    assert_eq!((credit.balance_of(&alice).await, credit.balance_of(&bob).await), (100, 5));
-    assert!(db::accounts_out_of_balance(&credit.database).await.expect("auditing").is_empty());
+    assert!(
+        matches!(result, Err(CreditError::InsufficientCredit)),
+        "expected INSUFFICIENT_CREDIT, got {result:?}"
+    );
+    assert_eq!(
+        (
+            credit.balance_of(&alice).await,
+            credit.balance_of(&bob).await
+        ),
+        (100, 5)
+    );
+    assert!(
+        db::accounts_out_of_balance(&credit.database)
+            .await
+            .expect("auditing")
+            .is_empty()
+    );
 }
 
 async fn an_overdraft_is_refused_whichever_account_is_locked_first(backend: Backend) {
@@ -67,37 +114,93 @@ async fn an_overdraft_is_refused_whichever_account_is_locked_first(backend: Back
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 10).await;
     credit.grant(&bob, 10).await;
-    let first = db::ensure_user_account(&credit.database, &alice).await.expect("alice's wallet");
-    let second = db::ensure_user_account(&credit.database, &bob).await.expect("bob's wallet");
+    let first = db::ensure_user_account(&credit.database, &alice)
+        .await
+        .expect("alice's wallet");
+    let second = db::ensure_user_account(&credit.database, &bob)
+        .await
+        .expect("bob's wallet");
 
-    let forwards = db::post_transfer(&credit.database, &first.id, &second.id, amount(11), TransferKind::Gift).await;
-    let backwards = db::post_transfer(&credit.database, &second.id, &first.id, amount(11), TransferKind::Gift).await;
+    let forwards = db::post_transfer(
+        &credit.database,
+        &first,
+        &second,
+        amount(11),
+        TransferKind::Gift,
+    )
+    .await;
+    let backwards = db::post_transfer(
+        &credit.database,
+        &second,
+        &first,
+        amount(11),
+        TransferKind::Gift,
+    )
+    .await;
 
-    assert!(matches!(forwards, Err(CreditError::InsufficientCredit)), "{forwards:?}");
-    assert!(matches!(backwards, Err(CreditError::InsufficientCredit)), "{backwards:?}");
-    assert_eq!((credit.balance_of(&alice).await, credit.balance_of(&bob).await), (10, 10));
+    assert!(
+        matches!(forwards, Err(CreditError::InsufficientCredit)),
+        "{forwards:?}"
+    );
+    assert!(
+        matches!(backwards, Err(CreditError::InsufficientCredit)),
+        "{backwards:?}"
+    );
+    assert_eq!(
+        (
+            credit.balance_of(&alice).await,
+            credit.balance_of(&bob).await
+        ),
+        (10, 10)
+    );
 }
 
 async fn a_store_account_cannot_be_overdrawn_either(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let owner = UserId::generate();
-    let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner).await.expect("a store account");
-    let wallet = db::ensure_user_account(&credit.database, &owner).await.expect("a wallet");
+    let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
+        .await
+        .expect("a store account");
+    let wallet = db::ensure_user_account(&credit.database, &owner)
+        .await
+        .expect("a wallet");
 
-    let result = db::post_transfer(&credit.database, &store.id, &wallet.id, amount(1), TransferKind::Refund).await;
+    let result = db::post_transfer(
+        &credit.database,
+        &store,
+        &wallet,
+        amount(1),
+        TransferKind::Refund,
+    )
+    .await;
 
-    assert!(matches!(result, Err(CreditError::InsufficientCredit)), "{result:?}");
+    assert!(
+        matches!(result, Err(CreditError::InsufficientCredit)),
+        "{result:?}"
+    );
 }
 
 async fn a_transfer_to_itself_is_refused(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let user = UserId::generate();
     credit.grant(&user, 10).await;
-    let wallet = db::ensure_user_account(&credit.database, &user).await.expect("a wallet");
+    let wallet = db::ensure_user_account(&credit.database, &user)
+        .await
+        .expect("a wallet");
 
-    let result = db::post_transfer(&credit.database, &wallet.id, &wallet.id, amount(1), TransferKind::Gift).await;
+    let result = db::post_transfer(
+        &credit.database,
+        &wallet,
+        &wallet,
+        amount(1),
+        TransferKind::Gift,
+    )
+    .await;
 
-    assert!(matches!(result, Err(CreditError::SelfTransfer)), "{result:?}");
+    assert!(
+        matches!(result, Err(CreditError::SelfTransfer)),
+        "{result:?}"
+    );
     assert_eq!(credit.balance_of(&user).await, 10);
 }
 
@@ -105,14 +208,34 @@ async fn a_zero_negative_or_too_large_amount_moves_nothing(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 10).await;
-    let from = db::ensure_user_account(&credit.database, &alice).await.expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob).await.expect("bob's wallet");
+    let from = db::ensure_user_account(&credit.database, &alice)
+        .await
+        .expect("alice's wallet");
+    let to = db::ensure_user_account(&credit.database, &bob)
+        .await
+        .expect("bob's wallet");
 
     for value in [0, -5, Amount::MAX.get() + 1] {
-        let result = db::post_transfer(&credit.database, &from.id, &to.id, Amount::from_stored(value), TransferKind::Gift).await;
-        assert!(matches!(result, Err(CreditError::InvalidAmount(_))), "{value}: {result:?}");
+        let result = db::post_transfer(
+            &credit.database,
+            &from,
+            &to,
+            Amount::from_stored(value),
+            TransferKind::Gift,
+        )
+        .await;
+        assert!(
+            matches!(result, Err(CreditError::InvalidAmount(_))),
+            "{value}: {result:?}"
+        );
     }
-    assert_eq!((credit.balance_of(&alice).await, credit.balance_of(&bob).await), (10, 0));
+    assert_eq!(
+        (
+            credit.balance_of(&alice).await,
+            credit.balance_of(&bob).await
+        ),
+        (10, 0)
+    );
 }
 
 async fn the_sum_of_all_balances_is_zero_after_grants(backend: Backend) {
@@ -123,9 +246,19 @@ async fn the_sum_of_all_balances_is_zero_after_grants(backend: Backend) {
     }
     credit.grant(&users[0], 1).await;
 
-    assert_eq!(db::balance_total(&credit.database).await.expect("summing balances"), 0);
+    assert_eq!(
+        db::balance_total(&credit.database)
+            .await
+            .expect("summing balances"),
+        0
+    );
     assert_eq!(credit.funding_balance().await, -6_001);
-    assert!(db::accounts_out_of_balance(&credit.database).await.expect("auditing").is_empty());
+    assert!(
+        db::accounts_out_of_balance(&credit.database)
+            .await
+            .expect("auditing")
+            .is_empty()
+    );
 }
 
 async fn concurrent_spending_never_overdraws_a_wallet(backend: Backend) {
@@ -134,12 +267,18 @@ async fn concurrent_spending_never_overdraws_a_wallet(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 100).await;
-    let from = db::ensure_user_account(&credit.database, &alice).await.expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob).await.expect("bob's wallet");
+    let from = db::ensure_user_account(&credit.database, &alice)
+        .await
+        .expect("alice's wallet");
+    let to = db::ensure_user_account(&credit.database, &bob)
+        .await
+        .expect("bob's wallet");
 
     let attempts = (0..20).map(|_| {
-        let (database, from, to) = (credit.database.clone(), from.id.clone(), to.id.clone());
-        tokio::spawn(async move { db::post_transfer(&database, &from, &to, amount(10), TransferKind::Gift).await })
+        let (database, from, to) = (credit.database.clone(), from.clone(), to.clone());
+        tokio::spawn(async move {
+            db::post_transfer(&database, &from, &to, amount(10), TransferKind::Gift).await
+        })
     });
     let mut posted = 0;
     for attempt in attempts.collect::<Vec<_>>() {
@@ -151,16 +290,31 @@ async fn concurrent_spending_never_overdraws_a_wallet(backend: Backend) {
     }
 
     assert_eq!(posted, 10);
-    assert_eq!((credit.balance_of(&alice).await, credit.balance_of(&bob).await), (0, 100));
-    assert_eq!(db::balance_total(&credit.database).await.expect("summing balances"), 0);
+    assert_eq!(
+        (
+            credit.balance_of(&alice).await,
+            credit.balance_of(&bob).await
+        ),
+        (0, 100)
+    );
+    assert_eq!(
+        db::balance_total(&credit.database)
+            .await
+            .expect("summing balances"),
+        0
+    );
 }
 
 async fn wallets_are_created_once_however_often_they_are_asked_for(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let user = UserId::generate();
 
-    let first = db::ensure_user_account(&credit.database, &user).await.expect("a wallet");
-    let second = db::ensure_user_account(&credit.database, &user).await.expect("the same wallet");
+    let first = db::ensure_user_account(&credit.database, &user)
+        .await
+        .expect("a wallet");
+    let second = db::ensure_user_account(&credit.database, &user)
+        .await
+        .expect("the same wallet");
 
     assert_eq!(first.id, second.id);
 }

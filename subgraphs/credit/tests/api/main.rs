@@ -1,9 +1,13 @@
 //! The credit subgraph's API and ledger, on SQLite and PostgreSQL.
 
-#![allow(clippy::expect_used, reason = "a test stops at its first broken expectation, and the message says which")]
+#![allow(
+    clippy::expect_used,
+    reason = "a test stops at its first broken expectation, and the message says which"
+)]
 
 mod helpers;
+mod holds;
 mod internal;
 mod ledger;
-mod wallet;
 mod sdl;
+mod wallet;

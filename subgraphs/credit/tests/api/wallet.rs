@@ -24,7 +24,10 @@ async fn after_a_grant_the_wallet_holds_the_granted_amount(backend: Backend) {
 
     credit.grant(&user, 15_000).await;
 
-    assert_eq!(entity_balance(&credit.wallet(&user, &user).await, "wallet"), "15000");
+    assert_eq!(
+        entity_balance(&credit.wallet(&user, &user).await, "wallet"),
+        "15000"
+    );
 }
 
 async fn a_user_cannot_read_another_users_wallet(backend: Backend) {
@@ -36,7 +39,11 @@ async fn a_user_cannot_read_another_users_wallet(backend: Backend) {
     let response = credit.wallet(&stranger, &owner).await;
 
     assert_eq!(response.error_code(), "FORBIDDEN");
-    assert!(!response.body.to_string().contains("500"), "the balance leaked: {:#}", response.body);
+    assert!(
+        !response.body.to_string().contains("500"),
+        "the balance leaked: {:#}",
+        response.body
+    );
 }
 
 async fn an_anonymous_request_cannot_read_a_wallet(backend: Backend) {
@@ -94,10 +101,20 @@ async fn many_wallets_in_one_request_are_each_checked(backend: Backend) {
         )
         .await;
 
-    assert_eq!(response.body["data"]["_entities"][0]["wallet"]["balance"], "70");
+    assert_eq!(
+        response.body["data"]["_entities"][0]["wallet"]["balance"],
+        "70"
+    );
     // The second wallet is withheld (async-graphql leaves the entity with just its id).
-    assert_eq!(response.body["data"]["_entities"][1]["wallet"], serde_json::Value::Null);
-    assert!(!response.body.to_string().contains("\"90\""), "the balance leaked: {:#}", response.body);
+    assert_eq!(
+        response.body["data"]["_entities"][1]["wallet"],
+        serde_json::Value::Null
+    );
+    assert!(
+        !response.body.to_string().contains("\"90\""),
+        "the balance leaked: {:#}",
+        response.body
+    );
     assert_eq!(response.error_code(), "FORBIDDEN");
 }
 
@@ -105,7 +122,9 @@ async fn the_owner_of_a_store_reads_its_account(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let owner = UserId::generate();
     let store = StoreId::generate();
-    let (status, _) = credit.put_store_account(Some(&credit.trust.service("stores")), &store, &owner).await;
+    let (status, _) = credit
+        .put_store_account(Some(&credit.trust.service("stores")), &store, &owner)
+        .await;
     assert_eq!(status, 200);
 
     let response = credit.store_account(&owner, &store).await;
@@ -117,7 +136,9 @@ async fn only_the_owner_of_a_store_reads_its_account(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let owner = UserId::generate();
     let store = StoreId::generate();
-    credit.put_store_account(Some(&credit.trust.service("stores")), &store, &owner).await;
+    credit
+        .put_store_account(Some(&credit.trust.service("stores")), &store, &owner)
+        .await;
 
     let response = credit.store_account(&UserId::generate(), &store).await;
 
@@ -127,7 +148,9 @@ async fn only_the_owner_of_a_store_reads_its_account(backend: Backend) {
 async fn a_store_without_an_account_is_forbidden(backend: Backend) {
     let credit = spawn_credit(backend).await;
 
-    let response = credit.store_account(&UserId::generate(), &StoreId::generate()).await;
+    let response = credit
+        .store_account(&UserId::generate(), &StoreId::generate())
+        .await;
 
     assert_eq!(response.error_code(), "FORBIDDEN");
 }
@@ -135,7 +158,10 @@ async fn a_store_without_an_account_is_forbidden(backend: Backend) {
 async fn a_request_without_an_internal_token_is_refused_with_401(backend: Backend) {
     let credit = spawn_credit(backend).await;
 
-    let response = credit.graphql.execute(None, "{ _service { sdl } }", json!({})).await;
+    let response = credit
+        .graphql
+        .execute(None, "{ _service { sdl } }", json!({}))
+        .await;
 
     assert_eq!(response.status, 401);
     assert_eq!(response.error_code(), "UNAUTHENTICATED");
