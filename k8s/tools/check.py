@@ -410,7 +410,7 @@ def rust_structs() -> dict[str, dict[str, tuple[str, bool]]]:
     for relative in files:
         path = REPOSITORY / relative
         if not path.exists():
-            fail(f"{relative} does not exist: update CONFIG_SOURCES in k8s/tools/check.py")
+            fail(f"{relative} does not exist (not committed yet? if it moved, update CONFIG_SOURCES in k8s/tools/check.py)")
             continue
         source = path.read_text()
         for match in re.finditer(r"((?:#\[[^\n]*\]\s*\n)*)pub struct (\w+) \{\n(.*?)\n\}", source, re.S):
