@@ -33,6 +33,7 @@ pub struct UpOptions {
 struct Trust {
     router: Secret<String>,
     auth: Secret<String>,
+    credit: Secret<String>,
     stores: Secret<String>,
 }
 
@@ -41,6 +42,7 @@ impl Trust {
         Self {
             router: internal_token::generate_seed(),
             auth: internal_token::generate_seed(),
+            credit: internal_token::generate_seed(),
             stores: internal_token::generate_seed(),
         }
     }
@@ -49,6 +51,7 @@ impl Trust {
         let trusted_issuers = [
             (ROUTER_ISSUER, &self.router),
             ("auth", &self.auth),
+            ("credit", &self.credit),
             ("stores", &self.stores),
         ]
         .into_iter()
@@ -56,6 +59,7 @@ impl Trust {
         .collect::<anyhow::Result<_>>()?;
         let signing_key = match service {
             "auth" => Some(self.auth.clone()),
+            "credit" => Some(self.credit.clone()),
             "stores" => Some(self.stores.clone()),
             _ => None,
         };
@@ -107,16 +111,22 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     };
 
     let users = c9pay_users::build(&users_config).await?;
-    let credit = c9pay_credit::build(&credit_config).await?;
     let users_url = format!("http://{}", users.address());
-    let credit_url = format!("http://{}", credit.address());
     let auth = c9pay_auth::build(&AuthConfig::new(
         LOOPBACK,
         sqlite(&data_dir, "auth"),
         trust.config_for("auth")?,
-        users_url,
+        users_url.clone(),
     ))
     .await?;
+    let auth_jwks_url = format!("http://{}/.well-known/jwks.json", auth.address());
+    let credit = c9pay_credit::build(
+        &credit_config
+            .with_users_url(users_url)
+            .with_auth_jwks_url(auth_jwks_url),
+    )
+    .await?;
+    let credit_url = format!("http://{}", credit.address());
     let stores = c9pay_stores::build(&StoresConfig::new(
         LOOPBACK,
         sqlite(&data_dir, "stores"),

@@ -12,12 +12,45 @@ pub struct CreditConfig {
     /// The ledger database. No default.
     pub database: DatabaseConfig,
     /// Issuers whose internal tokens are accepted: `router` for GraphQL, `stores` for the
-    /// internal endpoints. Credit calls no other service, so it needs no signing key.
+    /// internal endpoints; `signing_key` lets credit ask users whether a recipient exists.
     pub internal: InternalTrustConfig,
+    /// Base URL of the users service (recipient checks for `sendCredits`), e.g.
+    /// `http://users:8080`. Without it, `sendCredits` refuses every recipient.
+    #[serde(default)]
+    pub users_url: Option<String>,
+    /// Auth's JWKS, which verifies payment codes, e.g.
+    /// `http://auth:8080/.well-known/jwks.json`. Without it, every code is refused.
+    #[serde(default)]
+    pub auth_jwks_url: Option<String>,
+    /// Largest single top-up. Default 1000000.
+    #[serde(default = "default_top_up_max")]
+    pub top_up_max: i64,
+    /// Most a person may top up per UTC day. Default 2000000.
+    #[serde(default = "default_top_up_daily_max")]
+    pub top_up_daily_max: i64,
+    /// How long an authorised payment waits for its capture before the hold expires and
+    /// the credit returns to the payer. Default 120000.
+    #[serde(default = "default_hold_lifetime_ms")]
+    pub hold_lifetime_ms: i64,
+    /// How often expired holds are swept. Default 1000.
+    #[serde(default = "default_hold_sweep_interval_ms")]
+    pub hold_sweep_interval_ms: u64,
 }
 
 fn default_listen_address() -> String {
     "0.0.0.0:8080".to_string()
+}
+fn default_top_up_max() -> i64 {
+    1_000_000
+}
+fn default_top_up_daily_max() -> i64 {
+    2_000_000
+}
+fn default_hold_lifetime_ms() -> i64 {
+    120_000
+}
+fn default_hold_sweep_interval_ms() -> u64 {
+    1_000
 }
 
 impl CreditConfig {
@@ -30,6 +63,38 @@ impl CreditConfig {
             listen_address: listen_address.into(),
             database,
             internal,
+            users_url: None,
+            auth_jwks_url: None,
+            top_up_max: default_top_up_max(),
+            top_up_daily_max: default_top_up_daily_max(),
+            hold_lifetime_ms: default_hold_lifetime_ms(),
+            hold_sweep_interval_ms: default_hold_sweep_interval_ms(),
         }
+    }
+
+    pub fn with_users_url(mut self, users_url: impl Into<String>) -> Self {
+        self.users_url = Some(users_url.into());
+        self
+    }
+
+    pub fn with_auth_jwks_url(mut self, auth_jwks_url: impl Into<String>) -> Self {
+        self.auth_jwks_url = Some(auth_jwks_url.into());
+        self
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.top_up_max > 0 && self.top_up_daily_max >= self.top_up_max,
+            "top-up limits must be positive, daily at least single"
+        );
+        anyhow::ensure!(
+            self.hold_lifetime_ms >= 1_000,
+            "hold_lifetime_ms must be at least 1000"
+        );
+        anyhow::ensure!(
+            self.hold_sweep_interval_ms >= 10,
+            "hold_sweep_interval_ms must be at least 10"
+        );
+        Ok(())
     }
 }

@@ -228,3 +228,123 @@ pub async fn accounts_out_of_balance(database: &Database) -> Result<Vec<AccountI
         .map(|row| Ok(AccountId::parse(&row.try_get::<String, _>("id")?)?))
         .collect()
 }
+
+/// One line of an account's history.
+#[derive(Clone, Debug)]
+pub struct HistoryLine {
+    pub transfer: Transfer,
+    /// Whether the account was credited (money came in) or debited.
+    pub incoming: bool,
+    pub counterparty_kind: OwnerKind,
+    pub counterparty_owner_id: String,
+}
+
+/// Filters on history, all optional.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryFilter {
+    pub kinds: Vec<TransferKind>,
+    pub incoming: Option<bool>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// An account's transfers, newest first, after the `(created_at_ms, id)` cursor.
+pub async fn history(
+    database: &Database,
+    account_id: &AccountId,
+    before: Option<(i64, String)>,
+    limit: i64,
+    filter: &HistoryFilter,
+) -> Result<Vec<HistoryLine>, CreditError> {
+    let mut sql = String::from(
+        "select transfer.id, transfer.debit_account_id, transfer.credit_account_id, transfer.amount, transfer.kind,
+                transfer.reference, transfer.memo, transfer.created_at_ms,
+                counterparty.owner_kind as counterparty_kind, counterparty.owner_id as counterparty_owner_id
+         from transfer
+         join account counterparty on counterparty.id =
+             case when transfer.debit_account_id = $1 then transfer.credit_account_id else transfer.debit_account_id end
+         where (transfer.debit_account_id = $1 or transfer.credit_account_id = $1)",
+    );
+    let mut next = 2;
+    // Every value is bound as a parameter; only placeholders are formatted into the SQL.
+    let mut query_parts: Vec<QueryValue> = Vec::new();
+    if let Some((created_at_ms, id)) = before {
+        sql.push_str(&format!(
+            " and (transfer.created_at_ms < ${next} or (transfer.created_at_ms = ${next} and transfer.id < ${}))",
+            next + 1
+        ));
+        next += 2;
+        query_parts.push(QueryValue::Int(created_at_ms));
+        query_parts.push(QueryValue::Text(id));
+    }
+    if !filter.kinds.is_empty() {
+        sql.push_str(&format!(
+            " and transfer.kind in ({})",
+            placeholders(next, filter.kinds.len())
+        ));
+        next += filter.kinds.len();
+        query_parts.extend(
+            filter
+                .kinds
+                .iter()
+                .map(|kind| QueryValue::Text(kind.as_str().to_string())),
+        );
+    }
+    match filter.incoming {
+        Some(true) => sql.push_str(" and transfer.credit_account_id = $1"),
+        Some(false) => sql.push_str(" and transfer.debit_account_id = $1"),
+        None => {}
+    }
+    if let Some(since_ms) = filter.since_ms {
+        sql.push_str(&format!(" and transfer.created_at_ms >= ${next}"));
+        next += 1;
+        query_parts.push(QueryValue::Int(since_ms));
+    }
+    if let Some(until_ms) = filter.until_ms {
+        sql.push_str(&format!(" and transfer.created_at_ms < ${next}"));
+        next += 1;
+        query_parts.push(QueryValue::Int(until_ms));
+    }
+    sql.push_str(&format!(
+        " order by transfer.created_at_ms desc, transfer.id desc limit ${next}"
+    ));
+    query_parts.push(QueryValue::Int(limit));
+
+    let mut query = sqlx::query(&sql).bind(account_id.as_str());
+    for value in query_parts {
+        query = match value {
+            QueryValue::Int(value) => query.bind(value),
+            QueryValue::Text(value) => query.bind(value),
+        };
+    }
+    let rows = query.fetch_all(database.pool()).await?;
+    rows.iter()
+        .map(|row| {
+            let transfer = Transfer {
+                id: crate::domain::TransferId::parse(&row.try_get::<String, _>("id")?)?,
+                debit_account_id: AccountId::parse(&row.try_get::<String, _>("debit_account_id")?)?,
+                credit_account_id: AccountId::parse(
+                    &row.try_get::<String, _>("credit_account_id")?,
+                )?,
+                amount: Amount::from_stored(row.try_get("amount")?),
+                kind: TransferKind::parse(&row.try_get::<String, _>("kind")?)?,
+                reference: row.try_get("reference")?,
+                memo: row.try_get("memo")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+            };
+            Ok(HistoryLine {
+                incoming: &transfer.credit_account_id == account_id,
+                transfer,
+                counterparty_kind: OwnerKind::parse(
+                    &row.try_get::<String, _>("counterparty_kind")?,
+                )?,
+                counterparty_owner_id: row.try_get("counterparty_owner_id")?,
+            })
+        })
+        .collect()
+}
+
+enum QueryValue {
+    Int(i64),
+    Text(String),
+}

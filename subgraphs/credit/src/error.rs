@@ -5,6 +5,20 @@ use thiserror::Error;
 pub mod code {
     pub const INSUFFICIENT_CREDIT: &str = "INSUFFICIENT_CREDIT";
     pub const CONFLICT: &str = "CONFLICT";
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+    pub const INVALID_IDEMPOTENCY_KEY: &str = "INVALID_IDEMPOTENCY_KEY";
+    pub const TOP_UP_LIMIT_EXCEEDED: &str = "TOP_UP_LIMIT_EXCEEDED";
+    pub const FUNDING_DECLINED: &str = "FUNDING_DECLINED";
+    pub const RECIPIENT_NOT_FOUND: &str = "RECIPIENT_NOT_FOUND";
+    pub const INVALID_MEMO: &str = "INVALID_MEMO";
+    pub const PAYMENT_CODE_INVALID: &str = "PAYMENT_CODE_INVALID";
+    pub const PAYMENT_CODE_EXPIRED: &str = "PAYMENT_CODE_EXPIRED";
+    pub const PAYMENT_CODE_USED: &str = "PAYMENT_CODE_USED";
+    pub const HOLD_EXPIRED: &str = "HOLD_EXPIRED";
+    pub const HOLD_VOIDED: &str = "HOLD_VOIDED";
+    pub const ALREADY_POSTED: &str = "ALREADY_POSTED";
+    pub const REFUND_EXCEEDS_PAYMENT: &str = "REFUND_EXCEEDS_PAYMENT";
+    pub const PAYMENT_NOT_CAPTURED: &str = "PAYMENT_NOT_CAPTURED";
 }
 
 #[derive(Debug, Error)]
@@ -24,6 +38,38 @@ pub enum CreditError {
     SelfTransfer,
     #[error("this store already has an account with another owner")]
     StoreOwnerConflict,
+    #[error("this idempotency key was used before with a different request")]
+    IdempotencyKeyReused,
+    #[error("an idempotency key is 1 to 64 characters of letters, digits, '-' and '_'")]
+    InvalidIdempotencyKey,
+    #[error("{0}")]
+    TopUpLimitExceeded(String),
+    #[error("the funding provider declined the top-up: {0}")]
+    FundingDeclined(String),
+    #[error("no such recipient")]
+    RecipientNotFound,
+    #[error("a memo may have at most 140 characters and no control characters")]
+    InvalidMemo,
+    #[error("the payment code is not valid: {0}")]
+    PaymentCodeInvalid(String),
+    #[error("the payment code has expired; ask for a new one")]
+    PaymentCodeExpired,
+    #[error("the payment code has already been used")]
+    PaymentCodeUsed,
+    #[error("the payment's authorisation expired before it was captured")]
+    HoldExpired,
+    #[error("the payment's authorisation was voided")]
+    HoldVoided,
+    #[error("the payment was already captured")]
+    AlreadyPosted,
+    #[error("refunds may not exceed the payment")]
+    RefundExceedsPayment,
+    #[error("only a captured payment can be refunded")]
+    PaymentNotCaptured,
+    #[error("no such payment")]
+    PaymentNotFound,
+    #[error("a service credit depends on is unavailable; try again with the same idempotency key")]
+    Unavailable(String),
     /// A stored value that breaks a rule the schema should have enforced.
     #[error("corrupt ledger row: {0}")]
     Corrupt(String),
@@ -43,6 +89,22 @@ impl ClientError for CreditError {
             Self::Forbidden(_) => Some(shared::FORBIDDEN),
             Self::AccountNotFound => Some(shared::NOT_FOUND),
             Self::StoreOwnerConflict => Some(code::CONFLICT),
+            Self::IdempotencyKeyReused => Some(code::IDEMPOTENCY_KEY_REUSED),
+            Self::InvalidIdempotencyKey => Some(code::INVALID_IDEMPOTENCY_KEY),
+            Self::TopUpLimitExceeded(_) => Some(code::TOP_UP_LIMIT_EXCEEDED),
+            Self::FundingDeclined(_) => Some(code::FUNDING_DECLINED),
+            Self::RecipientNotFound => Some(code::RECIPIENT_NOT_FOUND),
+            Self::InvalidMemo => Some(code::INVALID_MEMO),
+            Self::PaymentCodeInvalid(_) => Some(code::PAYMENT_CODE_INVALID),
+            Self::PaymentCodeExpired => Some(code::PAYMENT_CODE_EXPIRED),
+            Self::PaymentCodeUsed => Some(code::PAYMENT_CODE_USED),
+            Self::HoldExpired => Some(code::HOLD_EXPIRED),
+            Self::HoldVoided => Some(code::HOLD_VOIDED),
+            Self::AlreadyPosted => Some(code::ALREADY_POSTED),
+            Self::RefundExceedsPayment => Some(code::REFUND_EXCEEDS_PAYMENT),
+            Self::PaymentNotCaptured => Some(code::PAYMENT_NOT_CAPTURED),
+            Self::PaymentNotFound => Some(shared::NOT_FOUND),
+            Self::Unavailable(_) => Some(shared::UNAVAILABLE),
             // Overflow of a stored balance is a broken invariant, not the client's doing.
             Self::InvalidAmount(AmountError::Overflow)
             | Self::SelfTransfer

@@ -466,3 +466,27 @@ pub async fn expired_holds(
         .map(|row| Ok(HoldId::parse(&row.try_get::<String, _>("id")?)?))
         .collect()
 }
+
+/// Writes the outbox row for a movement someone watches, in the movement's transaction.
+pub async fn record_event(
+    transaction: &mut Tx,
+    transfer: &Transfer,
+    payer: Option<&c9pay_platform::id::UserId>,
+    store: Option<&c9pay_platform::id::StoreId>,
+    recipient: Option<&c9pay_platform::id::UserId>,
+) -> Result<(), CreditError> {
+    sqlx::query(
+        "insert into ledger_event (transfer_id, kind, amount, payer_user_id, store_id, recipient_user_id, created_at_ms)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(transfer.id.as_str())
+    .bind(transfer.kind.as_str())
+    .bind(transfer.amount.get())
+    .bind(payer.map(|id| id.as_str()))
+    .bind(store.map(|id| id.as_str()))
+    .bind(recipient.map(|id| id.as_str()))
+    .bind(transfer.created_at_ms)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}

@@ -4,16 +4,22 @@
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod funding;
+pub mod idempotency;
 mod internal;
 pub mod ledger;
+pub mod operations;
 mod schema;
+mod sweeper;
 
 use c9pay_platform::{
     database::{Database, Migrations},
     graphql,
     http::Application,
+    money::Amount,
     service::Subgraph,
 };
 
@@ -33,15 +39,32 @@ pub fn schema_sdl() -> String {
     schema::sdl()
 }
 
-/// Connects, migrates and binds; the returned application is ready to run.
+/// Connects, migrates and binds; the returned application is ready to run. Also starts
+/// the sweeper that expires holds whose capture never came.
 pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
+    config.validate()?;
     let subgraph =
         Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let services = schema::Services {
+        funding: std::sync::Arc::new(funding::DemoFundingProvider),
+        directory: directory::UserDirectory::new(
+            config.users_url.as_deref(),
+            subgraph.signer.clone(),
+        )?,
+        top_up_limits: operations::TopUpLimits {
+            single_max: Amount::parse_positive(config.top_up_max)?,
+            daily_max: Amount::parse_positive(config.top_up_daily_max)?,
+        },
+    };
     let routes = graphql::endpoint(
-        schema::build(subgraph.database.clone()),
+        schema::build(subgraph.database.clone(), services),
         subgraph.verifier.clone(),
     )
     .merge(internal::routes(subgraph.database.clone()));
+    tokio::spawn(sweeper::expire_holds_forever(
+        subgraph.database.clone(),
+        std::time::Duration::from_millis(config.hold_sweep_interval_ms),
+    ));
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

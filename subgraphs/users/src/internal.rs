@@ -1,4 +1,5 @@
-//! Endpoints for other services, not in the supergraph: auth creates a profile at sign-up.
+//! Endpoints for other services, not in the supergraph: auth creates a profile at sign-up;
+//! credit asks whether a recipient exists.
 
 use axum::{
     Json, Router,
@@ -17,7 +18,10 @@ use crate::{db, error::UsersError};
 
 pub fn routes(database: Database) -> Router {
     Router::new()
-        .route("/internal/profiles/{user_id}", put(create_profile))
+        .route(
+            "/internal/profiles/{user_id}",
+            put(create_profile).get(profile_exists),
+        )
         .with_state(database)
 }
 
@@ -47,6 +51,32 @@ async fn create_profile(
         Ok(profile) => {
             Json(json!({ "userId": profile.user_id, "displayName": profile.display_name }))
                 .into_response()
+        }
+        Err(error) => error_response(&error),
+    }
+}
+
+/// Whether a person exists, for credit before it sends them credits (200 or 404).
+async fn profile_exists(
+    Caller(caller): Caller,
+    State(database): State<Database>,
+    Path(user_id): Path<String>,
+) -> Response {
+    if caller.kind != c9pay_platform::internal_token::PrincipalKind::Service {
+        return (StatusCode::FORBIDDEN, Json(json!({ "code": "FORBIDDEN" }))).into_response();
+    }
+    let result = async {
+        let user_id = UserId::parse(&user_id)?;
+        db::find_profile(&database, &user_id).await
+    }
+    .await;
+    match result {
+        Ok(Some(profile)) => {
+            Json(json!({ "userId": profile.user_id, "displayName": profile.display_name }))
+                .into_response()
+        }
+        Ok(None) | Err(UsersError::InvalidId(_)) => {
+            (StatusCode::NOT_FOUND, Json(json!({ "code": "NOT_FOUND" }))).into_response()
         }
         Err(error) => error_response(&error),
     }

@@ -3,7 +3,8 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, SimpleObject,
+    Context, Object,
+    connection::Connection,
     dataloader::{DataLoader, Loader},
 };
 use c9pay_platform::{
@@ -13,20 +14,59 @@ use c9pay_platform::{
     money::Amount,
 };
 
+use super::history::{self, HistoryFilter, LedgerEntry};
 use crate::{db, domain::Account, error::CreditError};
 
 /// A person's credit.
-#[derive(SimpleObject)]
-pub struct Wallet {
-    /// Credits available to spend (1 credit = 1 KRW).
-    pub balance: Amount,
+pub struct Wallet(pub Option<Account>);
+
+#[Object]
+impl Wallet {
+    /// Credits in the wallet (1 credit = 1 KRW), including any reserved by payments that
+    /// are being authorised.
+    async fn balance(&self) -> Amount {
+        self.0
+            .as_ref()
+            .map_or(Amount::ZERO, |account| account.balance)
+    }
+
+    /// Credits that can be spent now: the balance less reservations.
+    async fn available(&self) -> Amount {
+        self.0.as_ref().map_or(Amount::ZERO, Account::available)
+    }
+
+    /// What came in and went out, newest first.
+    async fn history(
+        &self,
+        context: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<HistoryFilter>,
+    ) -> async_graphql::Result<Connection<String, LedgerEntry>> {
+        history::page(context, self.0.as_ref(), first, after, filter).await
+    }
 }
 
 /// A store's takings.
-#[derive(SimpleObject)]
-pub struct StoreAccount {
+pub struct StoreAccount(pub Account);
+
+#[Object]
+impl StoreAccount {
     /// Credits the store has received, net of refunds.
-    pub balance: Amount,
+    async fn balance(&self) -> Amount {
+        self.0.balance
+    }
+
+    /// Payments and refunds, newest first.
+    async fn history(
+        &self,
+        context: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<HistoryFilter>,
+    ) -> async_graphql::Result<Connection<String, LedgerEntry>> {
+        history::page(context, Some(&self.0), first, after, filter).await
+    }
 }
 
 /// Accounts by owner; one query per batch of entity representations.

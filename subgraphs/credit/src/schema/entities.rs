@@ -5,7 +5,6 @@ use c9pay_platform::{
     error::GraphQLResultExt,
     graphql::require_user,
     id::{StoreId, UserId},
-    money::Amount,
 };
 
 use super::account::{StoreAccount, Wallet, load_store_account, load_user_account};
@@ -30,9 +29,7 @@ impl User {
             return Err(CreditError::Forbidden("only its owner may read a wallet")).graphql();
         }
         let account = load_user_account(context, self.id.clone()).await?;
-        Ok(Wallet {
-            balance: account.map_or(Amount::ZERO, |account| account.balance),
-        })
+        Ok(Wallet(account))
     }
 }
 
@@ -55,9 +52,7 @@ impl Store {
         let viewer = require_user(context)?;
         let account = load_store_account(context, self.id.clone()).await?;
         match account {
-            Some(account) if account.is_readable_by(&viewer) => Ok(Some(StoreAccount {
-                balance: account.balance,
-            })),
+            Some(account) if account.is_readable_by(&viewer) => Ok(Some(StoreAccount(account))),
             _ => Err(CreditError::Forbidden(
                 "only the store's owner may read its account",
             ))

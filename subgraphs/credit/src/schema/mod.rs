@@ -1,37 +1,58 @@
-//! The credit subgraph's GraphQL schema: it adds `User.wallet` and `Store.account` to
-//! entities that other subgraphs own, and has no root fields of its own yet.
+//! The credit subgraph's GraphQL schema: `User.wallet` and `Store.account` on entities
+//! other subgraphs own, their histories, and the money-moving mutations.
 
 mod account;
 mod entities;
+mod history;
+mod money;
 
 use std::sync::Arc;
 
 use async_graphql::{
-    EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
+    EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
 };
 use c9pay_platform::database::Database;
 
 pub use account::AccountLoader;
 
+use crate::{directory::UserDirectory, funding::FundingProvider, operations::TopUpLimits};
+
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
 pub struct Query(entities::EntityQuery);
 
-pub type CreditSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(money::MoneyMutation);
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).enable_federation()
+pub type CreditSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).enable_federation()
 }
 
-/// The schema with its data: the database and the account loader.
-pub fn build(database: Database) -> CreditSchema {
+/// What resolvers need besides the database.
+pub struct Services {
+    pub funding: Arc<dyn FundingProvider>,
+    pub directory: UserDirectory,
+    pub top_up_limits: TopUpLimits,
+}
+
+/// The schema with its data.
+pub fn build(database: Database, services: Services) -> CreditSchema {
     let loader = DataLoader::new(
         AccountLoader {
             database: database.clone(),
         },
         tokio::spawn,
     );
-    builder().data(database).data(Arc::new(loader)).finish()
+    builder()
+        .data(database)
+        .data(Arc::new(loader))
+        .data(services.funding)
+        .data(services.directory)
+        .data(services.top_up_limits)
+        .finish()
 }
 
 /// The exported federation SDL (`schema/credit.graphql`).

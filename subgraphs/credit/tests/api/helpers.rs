@@ -15,19 +15,38 @@ pub struct TestCredit {
     pub trust: TestTrust,
     /// The same database the service uses, for seeding and for checking what it wrote.
     pub database: Database,
+    /// The users service's database, to create the people credit may send credits to.
+    pub users_database: Database,
     pub http: reqwest::Client,
     _database: TestDatabase,
+    _users_database: TestDatabase,
 }
 
 /// Starts credit with a fresh database. It trusts the router and the stores service.
 pub async fn spawn_credit(backend: Backend) -> TestCredit {
-    let trust = TestTrust::new(&["stores", "users"]);
+    let trust = TestTrust::new(&["stores", "credit", "users"]);
+    // The real users service, which credit asks whether a recipient exists.
+    let users_database = fresh_database(backend).await;
+    let users_config = c9pay_users::UsersConfig::new(
+        "127.0.0.1:0",
+        users_database.config.clone(),
+        trust.config_for("users"),
+    );
+    let users = c9pay_users::build(&users_config)
+        .await
+        .expect("building the users subgraph");
+    let users_url = format!("http://{}", users.address());
+    tokio::spawn(users.run_until(std::future::pending()));
+    let users_database_handle = c9pay_users::open_database(&users_config)
+        .await
+        .expect("opening the users database");
     let test_database = fresh_database(backend).await;
     let config = CreditConfig::new(
         "127.0.0.1:0",
         test_database.config.clone(),
         trust.config_for("credit"),
-    );
+    )
+    .with_users_url(users_url);
     let application = c9pay_credit::build(&config)
         .await
         .expect("building the credit subgraph");
@@ -41,8 +60,10 @@ pub async fn spawn_credit(backend: Backend) -> TestCredit {
         address,
         trust,
         database,
+        users_database: users_database_handle,
         http: reqwest::Client::new(),
         _database: test_database,
+        _users_database: users_database,
     }
 }
 
@@ -95,6 +116,27 @@ impl TestCredit {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// A person that exists in the users service.
+    pub async fn person(&self, name: &str) -> UserId {
+        let user_id = UserId::generate();
+        let display_name = c9pay_platform::text::DisplayName::parse(name).expect("a display name");
+        c9pay_users::db::create_profile(&self.users_database, &user_id, &display_name)
+            .await
+            .expect("creating a profile");
+        user_id
+    }
+
+    pub async fn execute_as(
+        &self,
+        user_id: &UserId,
+        query: &str,
+        variables: Value,
+    ) -> TestResponse {
+        self.graphql
+            .execute(Some(&self.trust.user(user_id)), query, variables)
+            .await
     }
 
     pub async fn grant(&self, user_id: &UserId, amount: i64) {

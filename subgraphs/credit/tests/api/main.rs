@@ -9,5 +9,6 @@ mod helpers;
 mod holds;
 mod internal;
 mod ledger;
+mod money;
 mod sdl;
 mod wallet;

@@ -188,7 +188,50 @@ async fn a_graphql_request_without_an_internal_token_is_refused(backend: Backend
     assert_eq!(response.error_code(), "UNAUTHENTICATED");
 }
 
+async fn services_can_ask_whether_a_person_exists(backend: Backend) {
+    let app = spawn_users(backend).await;
+    let ada = app.profile_created("Ada").await;
+    let ask = |user_id: String, authorization: Option<String>| {
+        let url = format!("{}/internal/profiles/{user_id}", app.url);
+        async move {
+            let mut request = reqwest::Client::new().get(url);
+            if let Some(authorization) = authorization {
+                request = request.header("authorization", authorization);
+            }
+            request
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+                .unwrap_or_default()
+        }
+    };
+
+    assert_eq!(
+        ask(ada.to_string(), Some(app.trust.service("stores"))).await,
+        200
+    );
+    assert_eq!(
+        ask(
+            UserId::generate().to_string(),
+            Some(app.trust.service("stores"))
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        ask("not-an-id".to_string(), Some(app.trust.service("stores"))).await,
+        404
+    );
+    assert_eq!(
+        ask(ada.to_string(), Some(app.trust.user(&ada))).await,
+        403,
+        "people may not probe for others"
+    );
+    assert_eq!(ask(ada.to_string(), None).await, 401);
+}
+
 on_both_backends!(
+    services_can_ask_whether_a_person_exists,
     me_is_the_profile_auth_created,
     creating_a_profile_twice_keeps_the_first,
     an_empty_display_name_is_refused_and_changes_nothing,
