@@ -1,6 +1,9 @@
 //! Configuration of the auth subgraph (`C9PAY_AUTH__…`).
 
-use c9pay_platform::{database::DatabaseConfig, internal_token::InternalTrustConfig};
+use c9pay_platform::{
+    database::DatabaseConfig, internal_token::InternalTrustConfig,
+    payment_code::LIFETIME_MAX_S as PAYMENT_CODE_LIFETIME_MAX_S,
+};
 use serde::Deserialize;
 
 /// The longest an access token may live (DESIGN: ≤ 15 minutes).
@@ -23,6 +26,10 @@ pub struct AuthConfig {
     /// How long a log-in session lasts. Default 2592000 (30 days).
     #[serde(default = "default_session_lifetime_s")]
     pub session_lifetime_s: i64,
+    /// How long a payment code (the QR a person shows at a till) stays valid. Default 120;
+    /// at most 180 (`payment_code::LIFETIME_MAX_S`), which verifiers enforce too.
+    #[serde(default = "default_payment_code_lifetime_s")]
+    pub payment_code_lifetime_s: i64,
 }
 
 fn default_listen_address() -> String {
@@ -33,6 +40,9 @@ fn default_access_token_lifetime_s() -> i64 {
 }
 fn default_session_lifetime_s() -> i64 {
     30 * 24 * 3600
+}
+fn default_payment_code_lifetime_s() -> i64 {
+    120
 }
 
 impl AuthConfig {
@@ -49,6 +59,7 @@ impl AuthConfig {
             users_url: users_url.into(),
             access_token_lifetime_s: default_access_token_lifetime_s(),
             session_lifetime_s: default_session_lifetime_s(),
+            payment_code_lifetime_s: default_payment_code_lifetime_s(),
         }
     }
 
@@ -60,6 +71,10 @@ impl AuthConfig {
         anyhow::ensure!(
             self.session_lifetime_s > 0,
             "session_lifetime_s must be positive"
+        );
+        anyhow::ensure!(
+            (1..=PAYMENT_CODE_LIFETIME_MAX_S).contains(&self.payment_code_lifetime_s),
+            "payment_code_lifetime_s must be between 1 and {PAYMENT_CODE_LIFETIME_MAX_S}"
         );
         Ok(())
     }

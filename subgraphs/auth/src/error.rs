@@ -30,6 +30,8 @@ pub enum AuthError {
     Hashing(#[from] HashingError),
     #[error("signing: {0}")]
     Signing(String),
+    #[error("rendering a QR code: {0}")]
+    QrCode(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -47,7 +49,7 @@ impl ClientError for AuthError {
             Self::Unauthenticated => Some(code::UNAUTHENTICATED),
             Self::Forbidden => Some(code::FORBIDDEN),
             Self::ProfilesUnavailable(_) => Some(code::UNAVAILABLE),
-            Self::Hashing(_) | Self::Signing(_) | Self::Database(_) => None,
+            Self::Hashing(_) | Self::Signing(_) | Self::QrCode(_) | Self::Database(_) => None,
         }
     }
 }

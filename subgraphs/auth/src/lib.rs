@@ -51,6 +51,7 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
     let lifetimes = schema::Lifetimes {
         access_token_s: config.access_token_lifetime_s,
         session_s: config.session_lifetime_s,
+        payment_code_s: config.payment_code_lifetime_s,
     };
     let schema = schema::build(subgraph.database.clone(), signer, profiles, lifetimes);
     let routes = graphql::endpoint(schema, subgraph.verifier.clone()).merge(

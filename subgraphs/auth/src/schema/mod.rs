@@ -2,6 +2,7 @@
 
 mod account;
 mod entities;
+mod payment_code;
 
 use std::sync::Arc;
 
@@ -18,15 +19,16 @@ pub struct Query(entities::EntityQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(account::AccountMutation);
+pub struct Mutation(account::AccountMutation, payment_code::PaymentCodeMutation);
 
 pub type AuthSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Token lifetimes, from the configuration.
+/// Token and payment-code lifetimes, from the configuration.
 #[derive(Clone, Copy)]
 pub struct Lifetimes {
     pub access_token_s: i64,
     pub session_s: i64,
+    pub payment_code_s: i64,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {

@@ -5,4 +5,5 @@
 mod helpers;
 mod internal_trust;
 mod log_in;
+mod payment_code;
 mod sign_up;
