@@ -1,12 +1,13 @@
 //! Endpoints for other services, not in the supergraph: stores opens a store's account
-//! before it creates the store.
+//! before it creates the store, and drives payments (authorise, capture, void, refund).
 
 use axum::{
     Json, Router,
+    extract::FromRef,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::put,
+    routing::{get, post, put},
 };
 use c9pay_platform::{
     database::Database,
@@ -17,18 +18,136 @@ use c9pay_platform::{
 use serde::Deserialize;
 use serde_json::json;
 
+use std::sync::Arc;
+
+use c9pay_platform::jwks::JwksClient;
+
 use crate::{
     db,
     error::{CreditError, code},
+    payments,
 };
 
-pub fn routes(database: Database) -> Router {
+/// What the internal endpoints need.
+#[derive(Clone)]
+pub struct Internal {
+    pub database: Database,
+    pub jwks: Arc<JwksClient>,
+    pub hold_lifetime_ms: i64,
+}
+
+impl FromRef<Internal> for Database {
+    fn from_ref(internal: &Internal) -> Database {
+        internal.database.clone()
+    }
+}
+
+pub fn routes(internal: Internal) -> Router {
     Router::new()
         .route(
             "/internal/store-accounts/{store_id}",
             put(ensure_store_account),
         )
-        .with_state(database)
+        .route("/internal/payments/authorize", post(authorize))
+        .route("/internal/payments/{payment_id}", get(payment_status))
+        .route("/internal/payments/{payment_id}/capture", post(capture))
+        .route("/internal/payments/{payment_id}/void", post(void))
+        .route("/internal/refunds", post(refund))
+        .with_state(internal)
+}
+
+/// A 403 for any caller but the stores service.
+fn refuse_unless_stores(caller: &c9pay_platform::internal_token::Principal) -> Option<Response> {
+    (!caller.is_service("stores")).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "code": shared::FORBIDDEN })),
+        )
+            .into_response()
+    })
+}
+
+fn respond<T: serde::Serialize>(result: Result<T, CreditError>, what: &str) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => error_response(&error, what),
+    }
+}
+
+async fn authorize(
+    Caller(caller): Caller,
+    State(internal): State<Internal>,
+    Json(request): Json<payments::AuthorizeRequest>,
+) -> Response {
+    if let Some(refusal) = refuse_unless_stores(&caller) {
+        return refusal;
+    }
+    respond(
+        payments::authorize(
+            &internal.database,
+            &internal.jwks,
+            internal.hold_lifetime_ms,
+            request,
+        )
+        .await,
+        "authorising a payment",
+    )
+}
+
+async fn capture(
+    Caller(caller): Caller,
+    State(database): State<Database>,
+    Path(payment_id): Path<String>,
+) -> Response {
+    if let Some(refusal) = refuse_unless_stores(&caller) {
+        return refusal;
+    }
+    respond(
+        payments::capture(&database, &payment_id).await,
+        "capturing a payment",
+    )
+}
+
+async fn void(
+    Caller(caller): Caller,
+    State(database): State<Database>,
+    Path(payment_id): Path<String>,
+) -> Response {
+    if let Some(refusal) = refuse_unless_stores(&caller) {
+        return refusal;
+    }
+    respond(
+        payments::void(&database, &payment_id).await,
+        "voiding a payment",
+    )
+}
+
+async fn payment_status(
+    Caller(caller): Caller,
+    State(database): State<Database>,
+    Path(payment_id): Path<String>,
+) -> Response {
+    if let Some(refusal) = refuse_unless_stores(&caller) {
+        return refusal;
+    }
+    respond(
+        payments::status(&database, &payment_id).await,
+        "reading a payment",
+    )
+}
+
+async fn refund(
+    Caller(caller): Caller,
+    State(database): State<Database>,
+    Json(request): Json<payments::RefundRequest>,
+) -> Response {
+    if let Some(refusal) = refuse_unless_stores(&caller) {
+        return refusal;
+    }
+    respond(
+        payments::refund(&database, request).await,
+        "refunding a payment",
+    )
 }
 
 #[derive(Deserialize)]
@@ -67,15 +186,20 @@ async fn ensure_store_account(
             "balance": account.balance.to_string(),
         }))
         .into_response(),
-        Err(error) => error_response(&error),
+        Err(error) => error_response(&error, "opening a store account"),
     }
 }
 
-fn error_response(error: &CreditError) -> Response {
+fn error_response(error: &CreditError, what: &str) -> Response {
     match error.code() {
         Some(client_code) => {
             let status = match client_code {
-                code::CONFLICT => StatusCode::CONFLICT,
+                code::CONFLICT
+                | code::IDEMPOTENCY_KEY_REUSED
+                | code::HOLD_EXPIRED
+                | code::HOLD_VOIDED
+                | code::ALREADY_POSTED => StatusCode::CONFLICT,
+                shared::UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
                 shared::FORBIDDEN => StatusCode::FORBIDDEN,
                 shared::NOT_FOUND => StatusCode::NOT_FOUND,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -87,7 +211,7 @@ fn error_response(error: &CreditError) -> Response {
                 .into_response()
         }
         None => {
-            tracing::error!(error = %c9pay_platform::error::chain(error), "opening a store account");
+            tracing::error!(error = %c9pay_platform::error::chain(error), "{what}");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Json(json!({ "code": shared::INTERNAL })),

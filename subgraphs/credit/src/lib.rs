@@ -12,6 +12,7 @@ pub mod idempotency;
 mod internal;
 pub mod ledger;
 pub mod operations;
+pub mod payments;
 mod schema;
 mod sweeper;
 
@@ -19,6 +20,7 @@ use c9pay_platform::{
     database::{Database, Migrations},
     graphql,
     http::Application,
+    jwks::{JwksClient, JwksClientLimits, KeySet},
     money::Amount,
     service::Subgraph,
 };
@@ -60,7 +62,15 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
         schema::build(subgraph.database.clone(), services),
         subgraph.verifier.clone(),
     )
-    .merge(internal::routes(subgraph.database.clone()));
+    .merge(internal::routes(internal::Internal {
+        database: subgraph.database.clone(),
+        jwks: std::sync::Arc::new(match &config.auth_jwks_url {
+            Some(url) => JwksClient::new(url.clone(), JwksClientLimits::default())?,
+            // Without auth's keys no payment code verifies: every one is refused.
+            None => JwksClient::fixed(KeySet::default()),
+        }),
+        hold_lifetime_ms: config.hold_lifetime_ms,
+    }));
     tokio::spawn(sweeper::expire_holds_forever(
         subgraph.database.clone(),
         std::time::Duration::from_millis(config.hold_sweep_interval_ms),

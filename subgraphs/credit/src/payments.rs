@@ -1,0 +1,433 @@
+//! Consumer-presented QR payments, as the stores service drives them (DESIGN, flow 1):
+//! authorise (verify the payment code, reserve the credit, spend the code), then capture
+//! (post the hold) or void it; refunds later. Every step is idempotent by the payment id,
+//! which is the store's sale id, so a time-out between stores and credit is resolved by
+//! asking again with the same id, never by guessing.
+
+use c9pay_platform::{
+    database::{Database, ResultExt},
+    id::{StoreId, UserId},
+    jwks::JwksClient,
+    money::Amount,
+    payment_code::{self, PaymentCodeError},
+    time::now_ms,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::{
+    db,
+    domain::{HoldId, HoldStatus, OwnerKind, RefundId, SaleId, TransferKind},
+    error::CreditError,
+    idempotency,
+    ledger::{self, Movement, Tx, Unresolved},
+};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    pub payment_id: String,
+    pub store_id: String,
+    /// Decimal string or integer, as the `Amount` scalar.
+    pub amount: serde_json::Value,
+    pub payment_code: String,
+}
+
+/// Where a payment stands, as every endpoint reports it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentState {
+    pub payment_id: String,
+    pub status: &'static str,
+    pub hold_id: String,
+    pub payer_user_id: String,
+    pub store_id: String,
+    pub amount: String,
+    pub refunded: String,
+    pub expires_at_ms: i64,
+    pub transfer_id: Option<String>,
+}
+
+pub fn parse_amount(value: &serde_json::Value) -> Result<Amount, CreditError> {
+    let number = match value {
+        serde_json::Value::String(text) => text.parse::<i64>().ok(),
+        serde_json::Value::Number(number) => number.as_i64(),
+        _ => None,
+    };
+    let number = number.ok_or(CreditError::InvalidAmount(
+        c9pay_platform::money::AmountError::NotPositive,
+    ))?;
+    Ok(Amount::parse_positive(number)?)
+}
+
+fn code_error(error: PaymentCodeError) -> CreditError {
+    match error {
+        PaymentCodeError::Expired => CreditError::PaymentCodeExpired,
+        PaymentCodeError::KeysUnavailable(reason) => CreditError::Unavailable(reason),
+        other => CreditError::PaymentCodeInvalid(other.to_string()),
+    }
+}
+
+/// Verifies the code, reserves the amount on the payer's wallet and spends the code, in
+/// one transaction. A repeat with the same payment id and request returns the payment's
+/// current state; with another request, `IDEMPOTENCY_KEY_REUSED`.
+pub async fn authorize(
+    database: &Database,
+    jwks: &JwksClient,
+    hold_lifetime_ms: i64,
+    request: AuthorizeRequest,
+) -> Result<PaymentState, CreditError> {
+    let payment_id = SaleId::parse(&request.payment_id)?;
+    let store_id = StoreId::parse(&request.store_id)?;
+    let amount = parse_amount(&request.amount)?;
+    let hash = idempotency::request_hash(
+        "authorize",
+        &(
+            store_id.as_str(),
+            amount.get(),
+            request.payment_code.as_str(),
+        ),
+    )?;
+    if let Some((stored_hash, state)) = find(database, &payment_id).await? {
+        return if stored_hash == hash {
+            Ok(state)
+        } else {
+            Err(CreditError::IdempotencyKeyReused)
+        };
+    }
+    let now = now_ms();
+    let code = payment_code::verify_with_refresh(&request.payment_code, jwks, now)
+        .await
+        .map_err(code_error)?;
+    let store = db::find_account_by_owner(database, OwnerKind::Store, store_id.as_str())
+        .await?
+        .ok_or(CreditError::AccountNotFound)?;
+    let wallet = db::ensure_user_account(database, &code.payer).await?;
+
+    let mut transaction = database.begin_write().await?;
+    let hold = ledger::place_hold(
+        &mut transaction,
+        &wallet.reference(),
+        &store.reference(),
+        amount,
+        now + hold_lifetime_ms,
+    )
+    .await?;
+    let inserted = sqlx::query(
+        "insert into payment (id, store_id, payer_user_id, amount, code_id, hold_id, request_hash, created_at_ms)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(payment_id.as_str())
+    .bind(store_id.as_str())
+    .bind(code.payer.as_str())
+    .bind(amount.get())
+    .bind(&code.code_id)
+    .bind(hold.id.as_str())
+    .bind(&hash)
+    .bind(now)
+    .execute(&mut *transaction)
+    .await;
+    if let Err(error) = inserted {
+        drop(transaction);
+        return match error {
+            sqlx::Error::Database(database_error) if database_error.is_unique_violation() => {
+                // Either this code was spent already, or a concurrent request with the
+                // same payment id won the race; the stored payment tells which.
+                match find(database, &payment_id).await? {
+                    Some((stored_hash, state)) if stored_hash == hash => Ok(state),
+                    Some(_) => Err(CreditError::IdempotencyKeyReused),
+                    None => Err(CreditError::PaymentCodeUsed),
+                }
+            }
+            other => Err(other.into()),
+        };
+    }
+    transaction.commit().await?;
+    find(database, &payment_id)
+        .await?
+        .map(|(_, state)| state)
+        .ok_or(CreditError::PaymentNotFound)
+}
+
+/// Posts the payment's hold: the money moves to the store, and the payment event is
+/// written in the same transaction. Capturing a captured payment returns it again.
+pub async fn capture(database: &Database, payment_id: &str) -> Result<PaymentState, CreditError> {
+    let payment_id = SaleId::parse(payment_id)?;
+    let (_, state) = find(database, &payment_id)
+        .await?
+        .ok_or(CreditError::PaymentNotFound)?;
+    if state.status == HoldStatus::Posted.as_str() {
+        return Ok(state);
+    }
+    let store = db::find_account_by_owner(database, OwnerKind::Store, &state.store_id)
+        .await?
+        .ok_or(CreditError::AccountNotFound)?;
+    let hold_id = HoldId::parse(&state.hold_id)?;
+    let mut transaction = database.begin_write().await?;
+    match ledger::post_hold(
+        &mut transaction,
+        &hold_id,
+        &store.reference(),
+        TransferKind::Payment,
+        Some(payment_id.as_str()),
+        now_ms(),
+    )
+    .await?
+    {
+        Ok(transfer) => {
+            let payer = UserId::parse(&state.payer_user_id)?;
+            let store_id = StoreId::parse(&state.store_id)?;
+            ledger::record_event(
+                &mut transaction,
+                &transfer,
+                Some(&payer),
+                Some(&store_id),
+                None,
+            )
+            .await?;
+            transaction.commit().await?;
+        }
+        Err(unresolved) => {
+            drop(transaction);
+            refuse(unresolved)?;
+        }
+    }
+    find(database, &payment_id)
+        .await?
+        .map(|(_, state)| state)
+        .ok_or(CreditError::PaymentNotFound)
+}
+
+fn refuse(unresolved: Unresolved) -> Result<(), CreditError> {
+    match unresolved {
+        Unresolved::Already(HoldStatus::Posted, _) => Ok(()),
+        Unresolved::Already(HoldStatus::Voided, _) => Err(CreditError::HoldVoided),
+        Unresolved::Already(HoldStatus::Expired | HoldStatus::Pending, _)
+        | Unresolved::PastExpiry => Err(CreditError::HoldExpired),
+        Unresolved::NotFound => Err(CreditError::PaymentNotFound),
+    }
+}
+
+/// Releases the payment's hold without moving money. Voiding a voided or expired payment
+/// returns it again; voiding a captured one is `ALREADY_POSTED`.
+pub async fn void(database: &Database, payment_id: &str) -> Result<PaymentState, CreditError> {
+    let payment_id = SaleId::parse(payment_id)?;
+    let (_, state) = find(database, &payment_id)
+        .await?
+        .ok_or(CreditError::PaymentNotFound)?;
+    let hold_id = HoldId::parse(&state.hold_id)?;
+    let mut transaction = database.begin_write().await?;
+    match ledger::release_hold(&mut transaction, &hold_id, HoldStatus::Voided, now_ms()).await? {
+        Ok(()) => transaction.commit().await?,
+        Err(Unresolved::Already(HoldStatus::Posted, _)) => return Err(CreditError::AlreadyPosted),
+        Err(Unresolved::PastExpiry) => {
+            // Past its time but not yet swept: expire it now, which releases it the same.
+            ledger::release_hold(&mut transaction, &hold_id, HoldStatus::Expired, now_ms())
+                .await?
+                .ok();
+            transaction.commit().await?;
+        }
+        Err(Unresolved::Already(_, _)) => {}
+        Err(Unresolved::NotFound) => return Err(CreditError::PaymentNotFound),
+    }
+    find(database, &payment_id)
+        .await?
+        .map(|(_, state)| state)
+        .ok_or(CreditError::PaymentNotFound)
+}
+
+pub async fn status(database: &Database, payment_id: &str) -> Result<PaymentState, CreditError> {
+    let payment_id = SaleId::parse(payment_id)?;
+    find(database, &payment_id)
+        .await?
+        .map(|(_, state)| state)
+        .ok_or(CreditError::PaymentNotFound)
+}
+
+/// The payment with its request hash, and where its hold stands. A pending hold past its
+/// expiry reads as `expired`: it can no longer be captured, whether or not the sweeper
+/// has reached it.
+async fn find(
+    database: &Database,
+    payment_id: &SaleId,
+) -> Result<Option<(String, PaymentState)>, CreditError> {
+    let row = sqlx::query(
+        "select payment.id, payment.store_id, payment.payer_user_id, payment.amount, payment.refunded, payment.request_hash,
+                hold.id as hold_id, hold.status, hold.expires_at_ms, hold.transfer_id
+         from payment join hold on hold.id = payment.hold_id where payment.id = $1",
+    )
+    .bind(payment_id.as_str())
+    .fetch_optional(database.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut status = HoldStatus::parse(&row.try_get::<String, _>("status")?)?;
+    let expires_at_ms: i64 = row.try_get("expires_at_ms")?;
+    if status == HoldStatus::Pending && expires_at_ms <= now_ms() {
+        status = HoldStatus::Expired;
+    }
+    Ok(Some((
+        row.try_get("request_hash")?,
+        PaymentState {
+            payment_id: row.try_get("id")?,
+            status: status.as_str(),
+            hold_id: row.try_get("hold_id")?,
+            payer_user_id: row.try_get("payer_user_id")?,
+            store_id: row.try_get("store_id")?,
+            amount: row.try_get::<i64, _>("amount")?.to_string(),
+            refunded: row.try_get::<i64, _>("refunded")?.to_string(),
+            expires_at_ms,
+            transfer_id: row.try_get("transfer_id")?,
+        },
+    )))
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundRequest {
+    pub refund_id: String,
+    pub payment_id: String,
+    pub amount: serde_json::Value,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundState {
+    pub refund_id: String,
+    pub payment_id: String,
+    pub amount: String,
+    pub transfer_id: String,
+}
+
+pub const REASON_LENGTH_MAX_CHARS: usize = 200;
+
+/// Returns part or all of a captured payment to its payer: at most the payment in total
+/// (a conditional update on the payment's refunded total), paid from the store's
+/// account, idempotent by refund id.
+pub async fn refund(
+    database: &Database,
+    request: RefundRequest,
+) -> Result<RefundState, CreditError> {
+    let refund_id = RefundId::parse(&request.refund_id)?;
+    let payment_id = SaleId::parse(&request.payment_id)?;
+    let amount = parse_amount(&request.amount)?;
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_LENGTH_MAX_CHARS {
+        return Err(CreditError::InvalidMemo);
+    }
+    let hash = idempotency::request_hash("refund", &(payment_id.as_str(), amount.get(), reason))?;
+    if let Some((stored_hash, state)) = find_refund(database, &refund_id).await? {
+        return if stored_hash == hash {
+            Ok(state)
+        } else {
+            Err(CreditError::IdempotencyKeyReused)
+        };
+    }
+    let (_, payment) = find(database, &payment_id)
+        .await?
+        .ok_or(CreditError::PaymentNotFound)?;
+    if payment.status != HoldStatus::Posted.as_str() {
+        return Err(CreditError::PaymentNotCaptured);
+    }
+    let payer = UserId::parse(&payment.payer_user_id)?;
+    let store = db::find_account_by_owner(database, OwnerKind::Store, &payment.store_id)
+        .await?
+        .ok_or(CreditError::AccountNotFound)?;
+    let wallet = db::ensure_user_account(database, &payer).await?;
+
+    let mut transaction = database.begin_write().await?;
+    let counted = sqlx::query(
+        "update payment set refunded = refunded + $1 where id = $2 and refunded + $1 <= amount",
+    )
+    .bind(amount.get())
+    .bind(payment_id.as_str())
+    .execute(&mut *transaction)
+    .await?;
+    if counted.rows_affected() != 1 {
+        return Err(CreditError::RefundExceedsPayment);
+    }
+    let movement = Movement {
+        debit: &store.reference(),
+        credit: &wallet.reference(),
+        amount,
+        kind: TransferKind::Refund,
+        reference: Some(refund_id.as_str()),
+        memo: Some(reason),
+    };
+    let transfer = ledger::post(&mut transaction, movement).await?;
+    let store_id = StoreId::parse(&payment.store_id)?;
+    ledger::record_event(
+        &mut transaction,
+        &transfer,
+        Some(&payer),
+        Some(&store_id),
+        Some(&payer),
+    )
+    .await?;
+    insert_refund(
+        &mut transaction,
+        &refund_id,
+        &payment_id,
+        amount,
+        reason,
+        &hash,
+        transfer.id.as_str(),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(RefundState {
+        refund_id: refund_id.to_string(),
+        payment_id: payment_id.to_string(),
+        amount: amount.to_string(),
+        transfer_id: transfer.id.to_string(),
+    })
+}
+
+async fn insert_refund(
+    transaction: &mut Tx,
+    refund_id: &RefundId,
+    payment_id: &SaleId,
+    amount: Amount,
+    reason: &str,
+    hash: &str,
+    transfer_id: &str,
+) -> Result<(), CreditError> {
+    sqlx::query(
+        "insert into refund (id, payment_id, amount, reason, request_hash, transfer_id, created_at_ms)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(refund_id.as_str())
+    .bind(payment_id.as_str())
+    .bind(amount.get())
+    .bind(reason)
+    .bind(hash)
+    .bind(transfer_id)
+    .bind(now_ms())
+    .execute(&mut **transaction)
+    .await
+    // A concurrent refund with the same id committed first: this one rolls back whole.
+    .on_unique_violation(|| CreditError::IdempotencyKeyReused)?;
+    Ok(())
+}
+
+async fn find_refund(
+    database: &Database,
+    refund_id: &RefundId,
+) -> Result<Option<(String, RefundState)>, CreditError> {
+    let row = sqlx::query(
+        "select id, payment_id, amount, request_hash, transfer_id from refund where id = $1",
+    )
+    .bind(refund_id.as_str())
+    .fetch_optional(database.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((
+        row.try_get("request_hash")?,
+        RefundState {
+            refund_id: row.try_get("id")?,
+            payment_id: row.try_get("payment_id")?,
+            amount: row.try_get::<i64, _>("amount")?.to_string(),
+            transfer_id: row.try_get("transfer_id")?,
+        },
+    )))
+}
