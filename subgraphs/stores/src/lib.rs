@@ -1,5 +1,5 @@
-//! The stores subgraph: merchants' stores and their catalogues. (Kiosks and sales come
-//! with their own issues.)
+//! The stores subgraph: merchants' stores, their catalogues, and sales paid with
+//! payment codes through credit. (Kiosks come with their own issue.)
 
 pub mod config;
 mod credit;
@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+mod sales;
 mod schema;
 
 use c9pay_platform::{

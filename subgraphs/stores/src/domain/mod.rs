@@ -1,4 +1,6 @@
-//! Catalogue rules, without I/O.
+//! Catalogue and sale rules, without I/O.
+
+pub mod sale;
 
 use thiserror::Error;
 

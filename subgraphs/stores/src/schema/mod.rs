@@ -3,6 +3,7 @@
 mod entities;
 mod loaders;
 mod product;
+mod sale;
 mod store;
 
 use std::sync::Arc;
@@ -14,11 +15,11 @@ use crate::credit::CreditClient;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(store::StoreQuery, entities::EntityQuery);
+pub struct Query(store::StoreQuery, sale::SaleQuery, entities::EntityQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(store::StoreMutation, product::ProductMutation);
+pub struct Mutation(store::StoreMutation, product::ProductMutation, sale::SaleMutation);
 
 pub type StoresSchema = Schema<Query, Mutation, EmptySubscription>;
 

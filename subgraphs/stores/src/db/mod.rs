@@ -1,4 +1,6 @@
-//! Store and product queries.
+//! Store and product queries; sales and refunds in [`sale`].
+
+pub mod sale;
 
 use std::collections::HashMap;
 
@@ -169,4 +171,21 @@ pub async fn find_products_by_stores(database: &Database, store_ids: &[StoreId])
         products.entry(product.store_id.clone()).or_default().push(product);
     }
     Ok(products)
+}
+
+/// The products among `ids` that belong to `store_id`, by id; ids of other stores' (or
+/// no) products are simply absent, which the caller reports as `PRODUCT_NOT_IN_STORE`.
+pub async fn find_store_products_by_ids(database: &Database, store_id: &StoreId, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, StoresError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!("select {PRODUCT_COLUMNS} from product where store_id = $1 and id in ({})", placeholders(2, ids.len()));
+    let mut query = sqlx::query(&sql).bind(store_id.as_str());
+    for id in ids {
+        query = query.bind(id.as_str());
+    }
+    let rows = query.fetch_all(database.pool()).await?;
+    rows.iter()
+        .map(|row| product_from_row(row).map(|product| (product.id.clone(), product)))
+        .collect()
 }
