@@ -135,6 +135,15 @@ impl TestTrust {
         }
     }
 
+    /// The router's private seed, for a test router that must sign as the router these
+    /// services trust.
+    pub fn router_seed(&self) -> Secret<String> {
+        match self.seeds.get(ROUTER_ISSUER) {
+            Some(seed) => seed.clone(),
+            None => panic!("TestTrust always holds a router key"),
+        }
+    }
+
     pub fn authorization_for(&self, principal: &Principal) -> String {
         match self.router.sign(principal) {
             Ok(token) => format!("Bearer {token}"),

@@ -1,0 +1,148 @@
+//! Verifying the access tokens auth issues: EdDSA JWTs whose keys auth publishes as a
+//! JWKS. The platform's JWKS client keeps the keys in memory and fetches them again when
+//! a token names a key id it does not know (auth rotated its key), but never more often
+//! than `jwks_refresh_interval_min_ms`, so forged key ids cannot make the router hammer
+//! auth; and after `jwks_cache_age_max_ms`, so a retired key stops verifying.
+//!
+//! Only EdDSA is accepted. The algorithm comes from the router, never from the token:
+//! a token that says `alg: none`, or `HS256` in the hope that the public key is used as
+//! an HMAC secret, is refused before any key is looked at.
+
+use c9pay_platform::{
+    id::UserId,
+    jwks::{JwksClient, JwksClientLimits, JwksError},
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use serde::Deserialize;
+
+use crate::config::AccessTokenConfig;
+
+/// Why an access token was refused. The message is safe to show the client.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthenticationError {
+    #[error("the Authorization header must be `Bearer <access token>`")]
+    NotBearer,
+    #[error("the access token is malformed")]
+    Malformed,
+    #[error("access tokens must be signed with EdDSA")]
+    WrongAlgorithm,
+    #[error("the access token names no signing key")]
+    NoKeyId,
+    #[error("the access token was signed with an unknown key")]
+    UnknownKey,
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is invalid")]
+    Invalid,
+}
+
+/// What a verified access token vouches for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub user_id: UserId,
+    pub session_id: String,
+}
+
+#[derive(Deserialize)]
+struct AccessClaims {
+    sub: String,
+    kind: String,
+    sid: String,
+}
+
+pub struct AccessTokenVerifier {
+    jwks: JwksClient,
+    validation: Validation,
+}
+
+impl AccessTokenVerifier {
+    pub fn new(jwks_url: &str, config: &AccessTokenConfig) -> anyhow::Result<Self> {
+        let jwks = JwksClient::new(
+            jwks_url,
+            JwksClientLimits {
+                fetch_timeout_ms: config.jwks_fetch_timeout_ms,
+                refresh_interval_min_ms: config.jwks_refresh_interval_min_ms,
+                cache_age_max_ms: config.jwks_cache_age_max_ms,
+            },
+        )?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[config.issuer.as_str()]);
+        validation.set_audience(&[config.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = config.leeway_s;
+        Ok(Self { jwks, validation })
+    }
+
+    /// Verifies an `Authorization` header value.
+    pub async fn verify_authorization(
+        &self,
+        header: &str,
+    ) -> Result<VerifiedToken, AuthenticationError> {
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or(AuthenticationError::NotBearer)?;
+        self.verify(token).await
+    }
+
+    /// Verifies a bare access token.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, AuthenticationError> {
+        // `decode_header` refuses `alg: none` itself: jsonwebtoken has no such algorithm.
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| AuthenticationError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthenticationError::WrongAlgorithm);
+        }
+        let key_id = header.kid.ok_or(AuthenticationError::NoKeyId)?;
+        let key = self.key(&key_id).await?;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => AuthenticationError::Expired,
+                _ => AuthenticationError::Invalid,
+            })?
+            .claims;
+        // Kiosk and admin tokens get their own kinds and checks (DPoP, session cookie);
+        // until the router knows them, only user tokens are accepted.
+        if claims.kind != "user" {
+            return Err(AuthenticationError::Invalid);
+        }
+        let user_id = UserId::parse(&claims.sub).map_err(|_| AuthenticationError::Invalid)?;
+        Ok(VerifiedToken {
+            user_id,
+            session_id: claims.sid,
+        })
+    }
+
+    /// Whether the router holds auth's keys (fetching them if it holds none yet).
+    pub async fn is_ready(&self) -> bool {
+        self.jwks.get().await.is_ok_and(|keys| !keys.is_empty())
+    }
+
+    /// Fetches the JWKS now (at start-up). A failure is logged, not fatal: auth may
+    /// start after the router, and the keys are fetched again on first use.
+    pub async fn prefetch(&self) {
+        match self.jwks.refresh().await {
+            Ok(keys) => tracing::info!(keys = keys.len(), "loaded auth's JWKS"),
+            Err(error) => tracing::warn!(%error, "auth's JWKS is not available yet"),
+        }
+    }
+
+    /// The key `key_id` names: from the cache, else from a fresh JWKS (a key rotation),
+    /// which the JWKS client fetches at most once per minimum interval.
+    async fn key(&self, key_id: &str) -> Result<DecodingKey, AuthenticationError> {
+        let unavailable = |error: JwksError| {
+            tracing::warn!(%error, "auth's JWKS is unavailable");
+            AuthenticationError::UnknownKey
+        };
+        let keys = self.jwks.get().await.map_err(unavailable)?;
+        if let Some(key) = keys.get(key_id) {
+            return Ok(key.clone());
+        }
+        let keys = self.jwks.refresh().await.map_err(unavailable)?;
+        keys.get(key_id)
+            .cloned()
+            .ok_or(AuthenticationError::UnknownKey)
+    }
+}

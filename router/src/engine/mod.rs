@@ -1,0 +1,516 @@
+//! The query engine: parsing, validation, query planning and plan execution over the
+//! supergraph, on The Guild's Hive Router crates (`hive-router-query-planner`,
+//! `hive-router-plan-executor`, and `graphql-tools` for the GraphQL AST).
+//!
+//! This is the only module that touches those crates. Everything outside sees the small
+//! surface below — [`Engine`], an opaque [`Document`], [`OperationShape`], an opaque
+//! [`PlannedOperation`] and plain errors — so that moving to the maintained `hive-router`
+//! crate (or another engine) is a change to this module alone.
+//!
+//! What the executor does NOT do, and the pipeline therefore does before calling it:
+//! validate the document against the public schema (the planner assumes a valid one),
+//! and decide who may run it. Client headers never reach this module: the executor sees
+//! exactly one header, the internal token the pipeline signed, and forwards it to every
+//! subgraph.
+
+mod analysis;
+mod fetch_metrics;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
+
+use graphql_tools::{
+    parser::query::Document as AstDocument,
+    validation::{
+        rules::defaults::default_rules_validation_plan,
+        validate::{ValidationPlan, validate},
+    },
+};
+use hive_router_config::{
+    headers::HeadersConfig, subscriptions::SupergraphSubscriptionsConfig,
+    traffic_shaping::{SupergraphTrafficShapingConfig, TrafficShapingConfig},
+};
+use hive_router_internal::telemetry::{
+    TelemetryContext, traces::spans::graphql::GraphQLOperationSpan,
+};
+use hive_router_plan_executor::{
+    SubgraphExecutorMap,
+    execution::{
+        client_request_details::{ClientRequestDetails, JwtRequestDetails, OperationDetails},
+        operation_name::OperationNameFactory,
+        plan::{
+            CoerceVariablesPayload, ExecutionResultExtensions, QueryPlanExecutionOpts,
+            QueryPlanExecutionResult, execute_query_plan,
+        },
+    },
+    extensions::plan::ExtensionsPlan,
+    headers::{compile::compile_headers_plan, plan::HeaderRulesPlan, response::ResponseHeaderSink},
+    introspection::{
+        partition::partition_operation,
+        resolve::IntrospectionContext,
+        schema::{SchemaMetadata, SchemaWithMetadata},
+    },
+    plugin_context::{PluginContext, PluginRequestState, RouterHttpRequest},
+    plugin_trait::RouterPluginBoxed,
+    projection::plan::FieldProjectionPlan,
+    request_context::SharedRequestContext,
+};
+use hive_router_query_planner::{
+    ast::{normalization::normalize_operation, operation::OperationDefinition},
+    graph::PlannerOverrideContext,
+    planner::{Planner, QueryPlannerOptions, plan_nodes::QueryPlan, query_plan::QUERY_PLAN_KIND},
+    state::supergraph_state::OperationKind as PlannerOperationKind,
+    utils::{cancellation::CancellationToken, parsing::safe_parse_schema},
+};
+use serde_json::json;
+
+pub use analysis::{OperationShape, SelectionError};
+
+use crate::metrics::RouterMetrics;
+
+/// The three kinds of GraphQL operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationKind {
+    Query,
+    Mutation,
+    Subscription,
+}
+
+impl OperationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Mutation => "mutation",
+            Self::Subscription => "subscription",
+        }
+    }
+
+    /// The root type of this kind in the public schema.
+    pub fn root_type_name(self) -> &'static str {
+        match self {
+            Self::Query => "Query",
+            Self::Mutation => "Mutation",
+            Self::Subscription => "Subscription",
+        }
+    }
+}
+
+/// How the engine reaches the subgraphs.
+pub struct EngineOptions {
+    /// Subgraph name → GraphQL endpoint URL. Must name every subgraph of the supergraph,
+    /// and nothing else.
+    pub subgraph_endpoints: BTreeMap<String, String>,
+    /// Subgraph name → fetch time-out.
+    pub subgraph_timeouts: BTreeMap<String, Duration>,
+    /// Time-out of a fetch from a subgraph not in `subgraph_timeouts`.
+    pub default_timeout: Duration,
+    pub plan_cache_size_max: u64,
+    pub metrics: RouterMetrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the supergraph does not parse: {0}")]
+    Supergraph(String),
+    #[error("the query planner refused the supergraph: {0}")]
+    Planner(String),
+    #[error("no URL is configured for subgraph {0:?} of the supergraph")]
+    MissingSubgraphUrl(String),
+    #[error("a URL is configured for {0:?}, which is not a subgraph of the supergraph")]
+    UnknownSubgraph(String),
+    #[error("setting up the executor: {0}")]
+    Executor(String),
+}
+
+/// A parsed GraphQL document.
+pub struct Document(AstDocument<'static, String>);
+
+/// Why a document does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("the document has more than {tokens_max} tokens")]
+    TooManyTokens { tokens_max: usize },
+    #[error("the document nests too deeply to parse")]
+    TooDeep,
+    #[error("{0}")]
+    Syntax(String),
+}
+
+/// One validation rule a document breaks.
+#[derive(Debug)]
+pub struct ValidationFailure {
+    pub message: String,
+    /// (line, column), 1-based.
+    pub locations: Vec<(usize, usize)>,
+}
+
+/// An operation normalized and planned, ready to execute any number of times.
+pub struct PlannedOperation {
+    kind: OperationKind,
+    plan: QueryPlan,
+    operation_for_plan: Arc<OperationDefinition>,
+    introspection_operation: Option<Arc<OperationDefinition>>,
+    projection_plan: Arc<Vec<FieldProjectionPlan>>,
+    root_type_name: String,
+}
+
+impl PlannedOperation {
+    pub fn kind(&self) -> OperationKind {
+        self.kind
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The client's document cannot be normalized against the schema (a client error
+    /// validation did not catch).
+    #[error("{0}")]
+    Normalization(String),
+    /// The planner failed on a valid operation: a router bug or a supergraph problem.
+    #[error("query planning failed: {0}")]
+    Planning(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The variables do not fit the operation's variable definitions.
+    #[error("{0}")]
+    Variables(String),
+    /// The executor failed as a whole (not one fetch: those become errors in the body).
+    #[error("executing the query plan: {0}")]
+    Failed(String),
+}
+
+/// A GraphQL response body, ready to send.
+pub struct ExecutionOutput {
+    pub body: Vec<u8>,
+    pub error_count: usize,
+}
+
+/// The loaded supergraph with everything derived from it.
+pub struct Engine {
+    planner: Planner,
+    metadata: Arc<SchemaMetadata>,
+    executors: Arc<SubgraphExecutorMap>,
+    headers_plan: Arc<HeaderRulesPlan>,
+    validation_plan: ValidationPlan,
+    plugins: Arc<Vec<RouterPluginBoxed>>,
+    /// Plans by operation name and normalized operation text. The key is the text, not
+    /// a hash of it: a hash collision would run one client's operation with another's plan.
+    plans: moka::sync::Cache<String, Arc<PlannedOperation>>,
+}
+
+impl Engine {
+    pub fn load(supergraph_sdl: &str, options: EngineOptions) -> Result<Self, EngineError> {
+        let document = safe_parse_schema(supergraph_sdl)
+            .map_err(|error| EngineError::Supergraph(error.to_string()))?;
+        let planner = Planner::new_from_supergraph(&document, QueryPlannerOptions::default())
+            .map_err(|error| EngineError::Planner(error.to_string()))?;
+        let metadata = Arc::new(planner.consumer_schema.schema_metadata());
+
+        // The URLs written into the supergraph are defaults; configuration replaces every
+        // one of them, and a subgraph without a configured URL is a start-up error rather
+        // than a silent fetch from a URL that may resolve to something else.
+        let mut endpoints = HashMap::new();
+        for name in planner.supergraph.subgraph_endpoint_map.keys() {
+            let url = options
+                .subgraph_endpoints
+                .get(name)
+                .ok_or_else(|| EngineError::MissingSubgraphUrl(name.clone()))?;
+            endpoints.insert(name.clone(), url.clone());
+        }
+        if let Some(unknown) = options
+            .subgraph_endpoints
+            .keys()
+            .find(|name| !endpoints.contains_key(*name))
+        {
+            return Err(EngineError::UnknownSubgraph(unknown.clone()));
+        }
+
+        let executors = SubgraphExecutorMap::from_http_endpoint_map(
+            &endpoints,
+            traffic_shaping(&options)?,
+            Default::default(),
+            SupergraphSubscriptionsConfig::default(),
+            None,
+            Arc::new(TelemetryContext::from_propagation_config(
+                &Default::default(),
+                &Default::default(),
+            )),
+            Arc::new(Default::default()),
+        )
+        .map_err(|error| EngineError::Executor(error.to_string()))?;
+
+        // The pipeline hands the executor a header map holding only the internal token;
+        // this rule forwards it to every subgraph.
+        let headers_config: HeadersConfig = serde_json::from_value(json!({
+            "all": { "request": [ { "propagate": { "named": ["authorization"] } } ] }
+        }))
+        .map_err(|error| EngineError::Executor(error.to_string()))?;
+        let headers_plan = compile_headers_plan(&headers_config)
+            .map_err(|error| EngineError::Executor(error.to_string()))?;
+
+        let plugins: Vec<RouterPluginBoxed> =
+            vec![Box::new(fetch_metrics::FetchMetrics::new(options.metrics))];
+
+        Ok(Self {
+            planner,
+            metadata,
+            executors: Arc::new(executors),
+            headers_plan: Arc::new(headers_plan),
+            validation_plan: default_rules_validation_plan(),
+            plugins: Arc::new(plugins),
+            plans: moka::sync::Cache::new(options.plan_cache_size_max),
+        })
+    }
+
+    /// The subgraphs of the supergraph.
+    pub fn subgraph_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .planner
+            .supergraph
+            .subgraph_endpoint_map
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Parses a document, refusing one with more than `tokens_max` tokens before the
+    /// parser builds anything for it.
+    pub fn parse(&self, query: &str, tokens_max: usize) -> Result<Document, ParseError> {
+        match graphql_tools::parser::parse_query_with_token_limit::<String>(query, tokens_max) {
+            Ok(document) => Ok(Document(document.into_static())),
+            Err(error) => {
+                let message = error.to_string();
+                if message.contains("Token limit exceeded") {
+                    Err(ParseError::TooManyTokens { tokens_max })
+                } else if message.contains("Recursion limit exceeded") {
+                    Err(ParseError::TooDeep)
+                } else {
+                    Err(ParseError::Syntax(message))
+                }
+            }
+        }
+    }
+
+    /// Validates a document against the public schema.
+    pub fn validate(&self, document: &Document) -> Vec<ValidationFailure> {
+        validate(
+            &self.planner.consumer_schema.document,
+            &document.0,
+            &self.validation_plan,
+        )
+        .into_iter()
+        .map(|error| ValidationFailure {
+            message: error.message,
+            locations: error
+                .locations
+                .iter()
+                .map(|position| (position.line, position.column))
+                .collect(),
+        })
+        .collect()
+    }
+
+    /// Picks the operation to run and measures it.
+    pub fn shape(
+        &self,
+        document: &Document,
+        operation_name: Option<&str>,
+    ) -> Result<OperationShape, SelectionError> {
+        let operation = analysis::select_operation(&document.0, operation_name)?;
+        Ok(analysis::shape(&document.0, operation))
+    }
+
+    /// Normalizes and plans the chosen operation, from the plan cache when the same
+    /// normalized operation was planned before.
+    pub fn plan(
+        &self,
+        document: &Document,
+        operation_name: Option<&str>,
+    ) -> Result<Arc<PlannedOperation>, PlanError> {
+        let normalized = normalize_operation(&self.planner.supergraph, &document.0, operation_name)
+            .map_err(|error| PlanError::Normalization(error.to_string()))?;
+        let operation = normalized.operation;
+        let key = format!(
+            "{}\n{}",
+            normalized.operation_name.as_deref().unwrap_or_default(),
+            operation
+        );
+        if let Some(planned) = self.plans.get(&key) {
+            return Ok(planned);
+        }
+        let kind = match operation.operation_kind {
+            None | Some(PlannerOperationKind::Query) => OperationKind::Query,
+            Some(PlannerOperationKind::Mutation) => OperationKind::Mutation,
+            Some(PlannerOperationKind::Subscription) => OperationKind::Subscription,
+        };
+        let (root_type_name, projection_plan) =
+            FieldProjectionPlan::from_operation(&operation, &self.metadata);
+        let root_type_name = root_type_name.to_string();
+        let partitioned = partition_operation(operation);
+        // An operation the router answers alone (introspection such as `__type`) leaves
+        // nothing for the subgraphs; the planner fails on an empty selection rather than
+        // returning an empty plan, so the empty plan is made here.
+        let plan = if partitioned.downstream_operation.selection_set.items.is_empty() {
+            QueryPlan {
+                kind: QUERY_PLAN_KIND,
+                node: None,
+            }
+        } else {
+            self.planner
+                .plan_from_normalized_operation(
+                    &partitioned.downstream_operation,
+                    PlannerOverrideContext::default(),
+                    &CancellationToken::new(),
+                )
+                .map_err(|error| PlanError::Planning(error.to_string()))?
+        };
+        let planned = Arc::new(PlannedOperation {
+            kind,
+            plan,
+            operation_for_plan: Arc::new(partitioned.downstream_operation),
+            introspection_operation: partitioned.introspection_operation.map(Arc::new),
+            projection_plan: Arc::new(projection_plan),
+            root_type_name,
+        });
+        self.plans.insert(key, planned.clone());
+        Ok(planned)
+    }
+
+    /// Executes a planned operation: coerces the variables, fetches from the subgraphs
+    /// with `authorization` as the only header, and merges the answers.
+    pub async fn execute(
+        &self,
+        planned: &PlannedOperation,
+        query: &str,
+        operation_name: Option<&str>,
+        variables: serde_json::Map<String, serde_json::Value>,
+        authorization: &str,
+    ) -> Result<ExecutionOutput, ExecuteError> {
+        let mut raw_variables = HashMap::with_capacity(variables.len());
+        for (name, value) in variables {
+            let value = sonic_rs::to_value(&value)
+                .map_err(|error| ExecuteError::Variables(error.to_string()))?;
+            raw_variables.insert(name, value);
+        }
+        let variables_map = hive_router_plan_executor::variables::collect_variables(
+            &planned.operation_for_plan,
+            &mut raw_variables,
+            &self.metadata,
+        )
+        .map_err(|error| ExecuteError::Variables(error.to_string()))?;
+        let variable_values = Arc::new(CoerceVariablesPayload { variables_map });
+
+        let mut headers = ntex::http::HeaderMap::new();
+        let value = ntex::http::header::HeaderValue::from_str(authorization)
+            .map_err(|error| ExecuteError::Failed(error.to_string()))?;
+        headers.insert(ntex::http::header::AUTHORIZATION, value);
+        let headers = Arc::new(headers);
+
+        // The executor wants the client's request for its expression language and its
+        // telemetry, neither of which the router uses; it gets a neutral description.
+        let method = http::Method::POST;
+        let url = http::Uri::from_static("http://router/graphql");
+        let match_info = ntex::router::Path::new(url.clone());
+        let plugin_state = PluginRequestState {
+            plugins: self.plugins.clone(),
+            router_http_request: RouterHttpRequest {
+                uri: &url,
+                method: &method,
+                version: http::Version::HTTP_11,
+                headers: &headers,
+                path: "/graphql",
+                query_string: "",
+                match_info: &match_info,
+            },
+            context: Arc::new(PluginContext::default()),
+            request_context: SharedRequestContext::default(),
+        };
+        let planner_kind = match planned.kind {
+            OperationKind::Query => PlannerOperationKind::Query,
+            OperationKind::Mutation => PlannerOperationKind::Mutation,
+            OperationKind::Subscription => PlannerOperationKind::Subscription,
+        };
+        let result = execute_query_plan(QueryPlanExecutionOpts {
+            query_plan: &planned.plan,
+            operation_for_plan: planned.operation_for_plan.clone(),
+            projection_plan: planned.projection_plan.clone(),
+            headers_plan: self.headers_plan.clone(),
+            extensions_plan: Arc::new(ExtensionsPlan::default()),
+            variable_values: variable_values.clone(),
+            extensions: ExecutionResultExtensions::default(),
+            client_request: Arc::new(ClientRequestDetails {
+                method: &method,
+                url: &url,
+                headers: headers.clone(),
+                operation: OperationDetails {
+                    name: operation_name,
+                    query,
+                    kind: planned.kind.as_str(),
+                },
+                jwt: Arc::new(JwtRequestDetails::Unauthenticated),
+                path_params: Default::default(),
+            }),
+            introspection_context: Arc::new(IntrospectionContext {
+                query: planned.introspection_operation.clone(),
+                schema: self.planner.consumer_schema.document.clone(),
+                metadata: self.metadata.clone(),
+                variables: variable_values,
+            }),
+            operation_type_name: planned.root_type_name.clone(),
+            operation_kind: planner_kind,
+            executors: self.executors.clone(),
+            jwt_auth_forwarding: None,
+            graphql_error_recorder: None,
+            demand_control_context: None,
+            initial_errors: Vec::new(),
+            span: GraphQLOperationSpan::default(),
+            plugin_req_state: Some(plugin_state),
+            operation_name_factory: OperationNameFactory::default(),
+            response_header_sink: ResponseHeaderSink::default(),
+            error_masking_runtime: Arc::new(None),
+            connection_fingerprint: None,
+        })
+        .await
+        .map_err(|error| ExecuteError::Failed(error.to_string()))?;
+        match result {
+            QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
+                body: output.body,
+                error_count: output.error_count,
+            }),
+            QueryPlanExecutionResult::Stream(_) => Err(ExecuteError::Failed(
+                "the plan produced a stream, but subscriptions are not served yet".to_string(),
+            )),
+        }
+    }
+}
+
+/// Per-subgraph time-outs; request de-duplication off, because every request carries its
+/// own internal token and so never matches another.
+fn traffic_shaping(options: &EngineOptions) -> Result<SupergraphTrafficShapingConfig, EngineError> {
+    let subgraphs: serde_json::Map<String, serde_json::Value> = options
+        .subgraph_timeouts
+        .iter()
+        .map(|(name, timeout)| {
+            (
+                name.clone(),
+                json!({ "request_timeout": format!("{}ms", timeout.as_millis()) }),
+            )
+        })
+        .collect();
+    let config: TrafficShapingConfig = serde_json::from_value(json!({
+        "all": {
+            "dedupe_enabled": false,
+            "request_timeout": format!("{}ms", options.default_timeout.as_millis()),
+        },
+        "subgraphs": subgraphs,
+    }))
+    .map_err(|error| EngineError::Executor(format!("traffic shaping: {error}")))?;
+    Ok(SupergraphTrafficShapingConfig::from(&config))
+}

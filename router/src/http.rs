@@ -1,0 +1,371 @@
+//! GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/): `POST /graphql`
+//! with a JSON body, `GET /graphql` with URL parameters for queries only, the response
+//! media type chosen from `Accept`, and GraphiQL for a browser asking for HTML.
+//!
+//! POST requires `Content-Type: application/json`. Besides being what the specification
+//! asks, that makes every cross-origin POST a CORS-preflighted request, so a web page
+//! elsewhere cannot make a visitor's browser send a mutation (CSRF).
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde_json::Value;
+
+use crate::{
+    error::RouterError,
+    graphiql,
+    pipeline::{Answer, Caller, GraphQLRequest, Pipeline, Transport},
+};
+
+/// `application/graphql-response+json`, the specification's media type.
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The media type of a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/graphql-response+json`: errors before execution get HTTP 4xx.
+    GraphQLResponseJson,
+    /// `application/json`, for clients that predate the specification: 200 for every
+    /// well-formed request, errors in the body only.
+    Json,
+}
+
+impl MediaType {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphQLResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Endpoint {
+    pipeline: Arc<Pipeline>,
+    body_size_max_bytes: usize,
+}
+
+/// `GET` and `POST /graphql`.
+pub fn routes(pipeline: Arc<Pipeline>) -> Router {
+    let body_size_max_bytes = pipeline.limits.body_size_max_bytes;
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .with_state(Endpoint {
+            pipeline,
+            body_size_max_bytes,
+        })
+}
+
+#[tracing::instrument(skip_all)]
+async fn graphql_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Body) -> Response {
+    let request_id = new_request_id();
+    let media_type = match negotiate(&headers) {
+        Ok(media_type) => media_type,
+        Err(error) => return refusal(MediaType::Json, &request_id, &error),
+    };
+    let request = match read_post(&headers, body, endpoint.body_size_max_bytes).await {
+        Ok(request) => request,
+        Err(error) => return refusal(media_type, &request_id, &error),
+    };
+    serve(&endpoint, &headers, media_type, &request_id, request).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn graphql_get(
+    State(endpoint): State<Endpoint>,
+    headers: HeaderMap,
+    Query(parameters): Query<HashMap<String, String>>,
+) -> Response {
+    let request_id = new_request_id();
+    if !parameters.contains_key("query") && accepts_html(&headers) {
+        return Html(graphiql::PAGE).into_response();
+    }
+    let media_type = match negotiate(&headers) {
+        Ok(media_type) => media_type,
+        Err(error) => return refusal(MediaType::Json, &request_id, &error),
+    };
+    let request = match read_get(&parameters) {
+        Ok(request) => request,
+        Err(error) => return refusal(media_type, &request_id, &error),
+    };
+    serve(&endpoint, &headers, media_type, &request_id, request).await
+}
+
+async fn serve(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    media_type: MediaType,
+    request_id: &str,
+    request: GraphQLRequest,
+) -> Response {
+    // A header that is not valid text cannot be a bearer token; it is passed on as an
+    // empty one so that it is refused like any other bad credential.
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default());
+    let caller = Caller {
+        authorization,
+        request_id,
+    };
+    match endpoint.pipeline.run(request, caller).await {
+        Ok(Answer { body, .. }) => with_headers(
+            (StatusCode::OK, body).into_response(),
+            media_type,
+            request_id,
+        ),
+        Err(error) => refusal(media_type, request_id, &error),
+    }
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+fn refusal(media_type: MediaType, request_id: &str, error: &RouterError) -> Response {
+    let status = error.status(media_type == MediaType::GraphQLResponseJson);
+    let body = serde_json::json!({ "errors": error.errors() });
+    let mut response = with_headers(
+        (status, body.to_string()).into_response(),
+        media_type,
+        request_id,
+    );
+    let headers = response.headers_mut();
+    match error {
+        RouterError::Unauthenticated(_) => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        RouterError::MethodNotAllowed(_) => {
+            headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        _ => {}
+    }
+    response
+}
+
+fn with_headers(mut response: Response, media_type: MediaType, request_id: &str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type.content_type()),
+    );
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Picks the response media type from `Accept`: no header means `application/json`;
+/// `*/*` and `application/*` mean `application/json` (what a legacy client expects); of
+/// the two JSON types the higher quality wins, the specification's type on a tie.
+pub fn negotiate(headers: &HeaderMap) -> Result<MediaType, RouterError> {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Ok(MediaType::Json);
+    };
+    let accept = accept.to_str().map_err(|_| RouterError::NotAcceptable)?;
+    if accept.trim().is_empty() {
+        return Ok(MediaType::Json);
+    }
+    let mut best: Option<(MediaType, f32)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|parameter| parameter.trim().strip_prefix("q="))
+            .find_map(|value| value.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if quality <= 0.0 {
+            continue;
+        }
+        let media_type = match essence.as_str() {
+            GRAPHQL_RESPONSE_JSON => MediaType::GraphQLResponseJson,
+            "application/json" | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        let better = match best {
+            None => true,
+            Some((current, current_quality)) => {
+                quality > current_quality
+                    || (quality == current_quality
+                        && media_type == MediaType::GraphQLResponseJson
+                        && current != MediaType::GraphQLResponseJson)
+            }
+        };
+        if better {
+            best = Some((media_type, quality));
+        }
+    }
+    best.map(|(media_type, _)| media_type)
+        .ok_or(RouterError::NotAcceptable)
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+}
+
+async fn read_post(
+    headers: &HeaderMap,
+    body: Body,
+    size_max_bytes: usize,
+) -> Result<GraphQLRequest, RouterError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .ok_or(RouterError::UnsupportedMediaType)?
+        .to_ascii_lowercase();
+    let mut parts = content_type.split(';').map(str::trim);
+    if parts.next() != Some("application/json") {
+        return Err(RouterError::UnsupportedMediaType);
+    }
+    if parts.any(|parameter| {
+        parameter
+            .strip_prefix("charset=")
+            .is_some_and(|charset| !charset.trim_matches('"').eq_ignore_ascii_case("utf-8"))
+    }) {
+        return Err(RouterError::UnsupportedMediaType);
+    }
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared_length.is_some_and(|length| length > size_max_bytes) {
+        return Err(RouterError::PayloadTooLarge { size_max_bytes });
+    }
+    let bytes = axum::body::to_bytes(body, size_max_bytes)
+        .await
+        .map_err(|error| {
+            if error.to_string().contains("length limit") {
+                RouterError::PayloadTooLarge { size_max_bytes }
+            } else {
+                RouterError::BadRequest(format!("reading the request body: {error}"))
+            }
+        })?;
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|error| RouterError::BadRequest(format!("the body is not JSON: {error}")))?;
+    let Value::Object(mut body) = body else {
+        return Err(RouterError::BadRequest(
+            "the body must be a JSON object".to_string(),
+        ));
+    };
+    let query = match body.remove("query") {
+        Some(Value::String(query)) => query,
+        _ => {
+            return Err(RouterError::BadRequest(
+                "the body must have a string `query`".to_string(),
+            ));
+        }
+    };
+    let operation_name = match body.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name),
+        Some(_) => {
+            return Err(RouterError::BadRequest(
+                "`operationName` must be a string".to_string(),
+            ));
+        }
+    };
+    let variables = object_or_null(body.remove("variables"), "variables")?;
+    // Extensions are accepted (the specification requires it) but none is used yet.
+    object_or_null(body.remove("extensions"), "extensions")?;
+    Ok(GraphQLRequest {
+        query,
+        operation_name,
+        variables,
+        transport: Transport::Post,
+    })
+}
+
+fn read_get(parameters: &HashMap<String, String>) -> Result<GraphQLRequest, RouterError> {
+    let query = parameters
+        .get("query")
+        .cloned()
+        .ok_or_else(|| RouterError::BadRequest("the `query` parameter is missing".to_string()))?;
+    let json_parameter = |name: &str| -> Result<Option<Value>, RouterError> {
+        parameters
+            .get(name)
+            .map(|text| {
+                serde_json::from_str(text).map_err(|error| {
+                    RouterError::BadRequest(format!("`{name}` is not JSON: {error}"))
+                })
+            })
+            .transpose()
+    };
+    let variables = object_or_null(json_parameter("variables")?, "variables")?;
+    object_or_null(json_parameter("extensions")?, "extensions")?;
+    Ok(GraphQLRequest {
+        query,
+        operation_name: parameters.get("operationName").cloned(),
+        variables,
+        transport: Transport::Get,
+    })
+}
+
+fn object_or_null(
+    value: Option<Value>,
+    name: &str,
+) -> Result<serde_json::Map<String, Value>, RouterError> {
+    match value {
+        None | Some(Value::Null) => Ok(serde_json::Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(RouterError::BadRequest(format!(
+            "`{name}` must be a JSON object"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Result<MediaType, RouterError> {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(header::ACCEPT, value);
+        }
+        negotiate(&headers)
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_over_the_limit_is_too_large_even_without_a_length() {
+        let chunk: Result<axum::body::Bytes, std::io::Error> =
+            Ok(axum::body::Bytes::from(vec![b' '; 2_000]));
+        let body = Body::from_stream(futures::stream::iter(vec![chunk]));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+
+        let result = read_post(&headers, body, 1_024).await;
+
+        assert!(matches!(result, Err(RouterError::PayloadTooLarge { size_max_bytes: 1_024 })));
+    }
+
+    #[test]
+    fn the_media_type_follows_accept() {
+        assert_eq!(accept("").ok(), Some(MediaType::Json));
+        assert_eq!(accept("*/*").ok(), Some(MediaType::Json));
+        assert_eq!(accept("application/json").ok(), Some(MediaType::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9").ok(),
+            Some(MediaType::GraphQLResponseJson)
+        );
+        assert_eq!(
+            accept("application/json, application/graphql-response+json").ok(),
+            Some(MediaType::GraphQLResponseJson)
+        );
+        assert_eq!(
+            accept("application/graphql-response+json;q=0.5, application/json").ok(),
+            Some(MediaType::Json)
+        );
+        assert!(accept("text/plain").is_err());
+        assert!(accept("application/json;q=0").is_err());
+    }
+}

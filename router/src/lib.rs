@@ -1,0 +1,120 @@
+//! The router: the one public GraphQL endpoint of c9pay.
+//!
+//! It loads the composed supergraph, verifies each client's access token, refuses what
+//! the request may not do (anonymous callers, over-limit documents), and executes the
+//! rest across the subgraphs with a short-lived internal token it signs itself. The
+//! client's own headers never reach a subgraph.
+//!
+//! Layout: [`config`]; [`engine`] (the only module that knows the query engine is Hive
+//! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
+//! [`http`] (GraphQL over HTTP); [`metrics`].
+
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod error;
+mod graphiql;
+pub mod http;
+pub mod metrics;
+pub mod pipeline;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::{http::StatusCode, middleware};
+use c9pay_platform::{
+    http::{Application, ReadinessCheck, operational_routes},
+    internal_token::{InternalTokenSigner, ROUTER_ISSUER},
+    metrics::{Metrics, track_http},
+};
+use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+
+pub use config::RouterConfig;
+
+use crate::{
+    auth::AccessTokenVerifier,
+    engine::{Engine, EngineOptions},
+    metrics::RouterMetrics,
+    pipeline::Pipeline,
+};
+
+pub const NAME: &str = "router";
+
+/// Loads the supergraph, prepares the engine and binds; the returned application is
+/// ready to run.
+pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
+    config.validate()?;
+    // The executor's HTTP client is built with rustls; with more than one crypto
+    // provider linked into the binary, rustls needs to be told which one to use.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let supergraph = tokio::fs::read_to_string(&config.supergraph_path)
+        .await
+        .with_context(|| format!("reading the supergraph {}", config.supergraph_path.display()))?;
+    let metrics = Metrics::new(NAME)?;
+    let router_metrics = RouterMetrics::register(&metrics)?;
+    let engine = Engine::load(&supergraph, engine_options(config, router_metrics.clone()))?;
+    tracing::info!(subgraphs = ?engine.subgraph_names(), "loaded the supergraph");
+
+    let verifier = AccessTokenVerifier::new(&config.jwks_url, &config.access_tokens)?;
+    verifier.prefetch().await;
+    let signer = InternalTokenSigner::new(ROUTER_ISSUER, &config.internal_signing_key)
+        .context("internal_signing_key")?;
+    let pipeline = Arc::new(Pipeline {
+        engine,
+        verifier,
+        signer,
+        limits: config.limits.clone(),
+        anonymous_root_fields: pipeline::split_root_fields(&config.anonymous_root_fields),
+        metrics: router_metrics,
+    });
+
+    let ready_pipeline = pipeline.clone();
+    let ready: ReadinessCheck = Arc::new(move || {
+        let pipeline = ready_pipeline.clone();
+        Box::pin(async move { pipeline.verifier.is_ready().await })
+    });
+    let app = http::routes(pipeline)
+        .merge(operational_routes(metrics.clone(), ready))
+        .layer(middleware::from_fn_with_state(metrics, track_http))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(config.limits.request_timeout_ms),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::new());
+    // The platform's standard layers are not used as a whole: their body limit answers
+    // 413 in plain text, and the router answers with a GraphQL error (`PAYLOAD_TOO_LARGE`)
+    // from its own limit.
+    Ok(Application::bind(NAME, &config.listen_address, app).await?)
+}
+
+fn engine_options(config: &RouterConfig, metrics: RouterMetrics) -> EngineOptions {
+    let subgraph_endpoints: BTreeMap<String, String> = config
+        .subgraph_urls
+        .iter()
+        .map(|(name, base_url)| {
+            (
+                name.clone(),
+                format!("{}/graphql", base_url.trim_end_matches('/')),
+            )
+        })
+        .collect();
+    let subgraph_timeouts = config
+        .subgraph_urls
+        .keys()
+        .map(|name| {
+            (
+                name.clone(),
+                Duration::from_millis(config.limits.subgraph_timeout_ms(name)),
+            )
+        })
+        .collect();
+    EngineOptions {
+        subgraph_endpoints,
+        subgraph_timeouts,
+        default_timeout: Duration::from_millis(config.limits.subgraph_timeout_ms),
+        plan_cache_size_max: u64::try_from(config.limits.plan_cache_size_max).unwrap_or(u64::MAX),
+        metrics,
+    }
+}

@@ -1,0 +1,141 @@
+//! Stage 6: sign the internal token for this request and execute the plan, then make the
+//! errors fit for the client. Errors a subgraph returned pass through unchanged (with
+//! the paths the executor rewrote into the client's operation). Errors the executor
+//! produced itself — a fetch that timed out, a subgraph that could not be reached or
+//! answered garbage — name internal hosts and crates, so they are logged in full and the
+//! client gets a stable code and the request id.
+
+use c9pay_platform::internal_token::Principal;
+use serde_json::Value;
+
+use super::{Answer, GraphQLRequest, Pipeline};
+use crate::{
+    engine::{ExecuteError, PlannedOperation},
+    error::{RouterError, code},
+};
+
+/// Codes of the executor's own failures (`SubgraphExecutorError`, `PlanExecutionError`
+/// in hive-router-plan-executor); no c9pay subgraph uses these prefixes.
+fn is_executor_code(code: &str) -> bool {
+    code.starts_with("SUBGRAPH_")
+        || code.starts_with("SUBREQUEST_")
+        || matches!(code, "PROJECTION_FAILURE" | "HEADER_PROPAGATION_FAILURE")
+}
+
+const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
+
+pub(super) async fn execute(
+    pipeline: &Pipeline,
+    planned: &PlannedOperation,
+    request: &GraphQLRequest,
+    principal: &Principal,
+) -> Result<Answer, RouterError> {
+    let request_id = principal.request_id.as_str();
+    let internal = |what: &str, error: &dyn std::fmt::Display| {
+        tracing::error!(request_id, error = %error, "{what}");
+        RouterError::Internal {
+            request_id: request_id.to_string(),
+        }
+    };
+    let token = pipeline
+        .signer
+        .sign(principal)
+        .map_err(|error| internal("signing the internal token", &error))?;
+    let output = pipeline
+        .engine
+        .execute(
+            planned,
+            &request.query,
+            request.operation_name.as_deref(),
+            request.variables.clone(),
+            &format!("Bearer {token}"),
+        )
+        .await
+        .map_err(|error| match error {
+            ExecuteError::Variables(message) => RouterError::Variables(message),
+            ExecuteError::Failed(message) => internal("executing the plan", &message),
+        })?;
+    if output.error_count == 0 {
+        return Ok(Answer {
+            body: output.body,
+            first_error_code: None,
+        });
+    }
+    let mut body: Value = serde_json::from_slice(&output.body)
+        .map_err(|error| internal("reading the executor's response", &error))?;
+    mask_executor_errors(&mut body, request_id);
+    let first_error_code = body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_string);
+    let body = serde_json::to_vec(&body)
+        .map_err(|error| internal("writing the response", &error))?;
+    Ok(Answer {
+        body,
+        first_error_code,
+    })
+}
+
+fn mask_executor_errors(body: &mut Value, request_id: &str) {
+    let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for error in errors {
+        let executor_code = error["extensions"]["code"]
+            .as_str()
+            .filter(|code| is_executor_code(code))
+            .map(str::to_string);
+        let Some(executor_code) = executor_code else {
+            continue;
+        };
+        let service = error["extensions"]["service"]
+            .as_str()
+            .unwrap_or("a")
+            .to_string();
+        tracing::error!(
+            request_id,
+            subgraph = %service,
+            code = %executor_code,
+            message = %error["message"],
+            "a subgraph fetch failed"
+        );
+        let (code, message) = if executor_code == EXECUTOR_TIMEOUT_CODE {
+            (
+                code::SUBGRAPH_TIMEOUT,
+                format!("the {service} service did not answer in time (request id {request_id})"),
+            )
+        } else {
+            (
+                code::INTERNAL,
+                format!("internal error (request id {request_id})"),
+            )
+        };
+        error["message"] = Value::from(message);
+        error["extensions"] = serde_json::json!({ "code": code, "requestId": request_id });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn executor_errors_are_masked_and_subgraph_errors_pass_through() {
+        let mut body = json!({
+            "data": null,
+            "errors": [
+                { "message": "Request to subgraph timed out", "extensions": { "code": "SUBGRAPH_REQUEST_TIMEOUT", "service": "credit" } },
+                { "message": "Failed to send request to subgraph: tcp connect error 10.0.0.7:8080", "extensions": { "code": "SUBREQUEST_HTTP_ERROR", "service": "stores" } },
+                { "message": "not enough credit", "path": ["pay"], "extensions": { "code": "INSUFFICIENT_CREDIT" } },
+            ]
+        });
+        mask_executor_errors(&mut body, "req-1");
+        assert_eq!(body["errors"][0]["extensions"], json!({ "code": "SUBGRAPH_TIMEOUT", "requestId": "req-1" }));
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|message| message.contains("credit")));
+        assert_eq!(body["errors"][1]["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+        assert!(!body.to_string().contains("10.0.0.7"));
+        assert_eq!(body["errors"][2]["extensions"]["code"], "INSUFFICIENT_CREDIT");
+        assert_eq!(body["errors"][2]["path"], json!(["pay"]));
+    }
+}

@@ -1,0 +1,29 @@
+//! Stage 3: validate the document against the public schema, and check that the chosen
+//! operation may run over the transport it came by (no mutations over GET).
+
+use super::{Pipeline, Transport};
+use crate::{
+    engine::{Document, OperationKind, OperationShape},
+    error::RouterError,
+};
+
+pub(super) fn validate(
+    pipeline: &Pipeline,
+    document: &Document,
+    shape: &OperationShape,
+    transport: Transport,
+) -> Result<(), RouterError> {
+    // GraphQL over HTTP: a GET that would mutate is refused with 405 whether or not the
+    // document is valid, so it is checked first.
+    if shape.kind == OperationKind::Mutation && transport == Transport::Get {
+        return Err(RouterError::MethodNotAllowed(shape.kind.as_str()));
+    }
+    let failures = pipeline.engine.validate(document);
+    if !failures.is_empty() {
+        return Err(RouterError::Validation(failures));
+    }
+    if shape.kind == OperationKind::Subscription {
+        return Err(RouterError::SubscriptionsUnsupported);
+    }
+    Ok(())
+}

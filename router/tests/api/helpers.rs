@@ -1,0 +1,327 @@
+//! The whole platform on port 0: users, credit, auth and stores, each with a fresh
+//! database on the backend under test, all trusting one test router key; and the router
+//! in front of them, loading the committed supergraph. Typed helpers send GraphQL the way
+//! a client would.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use base64::{
+    Engine as _,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use c9pay_auth::AuthConfig;
+use c9pay_platform::{
+    database::{Backend, Database},
+    testing::{TestDatabase, TestResponse, TestTrust, fresh_database},
+};
+use c9pay_router::RouterConfig;
+use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestRouter {
+    /// `http://127.0.0.1:<port>` of the router.
+    pub address: String,
+    /// Subgraph name → base URL, for calling subgraphs directly.
+    pub subgraphs: BTreeMap<String, String>,
+    pub trust: TestTrust,
+    pub auth_database: Database,
+    pub http: reqwest::Client,
+    _databases: Vec<TestDatabase>,
+}
+
+pub fn supergraph_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schema/supergraph.graphql")
+}
+
+pub async fn spawn_router(backend: Backend) -> TestRouter {
+    spawn_router_with(backend, |_| {}).await
+}
+
+fn started<T>(what: &str, result: anyhow::Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!("building {what}: {error:#}"),
+    }
+}
+
+/// Starts everything; `adjust` may change the router's configuration first.
+pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut RouterConfig)) -> TestRouter {
+    // Logs show only when a test fails (the test runner captures them otherwise).
+    c9pay_platform::telemetry::init(c9pay_platform::telemetry::LogFormat::Pretty);
+    let trust = TestTrust::new(&["auth", "stores"]);
+    let mut databases = Vec::new();
+
+    let database = fresh_database(backend).await;
+    let users = started(
+        "users",
+        c9pay_users::build(&c9pay_users::UsersConfig::new(
+            "127.0.0.1:0",
+            database.config.clone(),
+            trust.config_for("users"),
+        ))
+        .await,
+    );
+    databases.push(database);
+    let users_url = format!("http://{}", users.address());
+    tokio::spawn(users.run_until(std::future::pending()));
+
+    let database = fresh_database(backend).await;
+    let credit = started(
+        "credit",
+        c9pay_credit::build(&c9pay_credit::CreditConfig::new(
+            "127.0.0.1:0",
+            database.config.clone(),
+            trust.config_for("credit"),
+        ))
+        .await,
+    );
+    databases.push(database);
+    let credit_url = format!("http://{}", credit.address());
+    tokio::spawn(credit.run_until(std::future::pending()));
+
+    let database = fresh_database(backend).await;
+    let auth_config = AuthConfig::new(
+        "127.0.0.1:0",
+        database.config.clone(),
+        trust.config_for("auth"),
+        users_url.clone(),
+    );
+    let auth = started("auth", c9pay_auth::build(&auth_config).await);
+    let auth_database = started("the auth database", c9pay_auth::open_database(&auth_config).await);
+    databases.push(database);
+    let auth_url = format!("http://{}", auth.address());
+    tokio::spawn(auth.run_until(std::future::pending()));
+
+    let database = fresh_database(backend).await;
+    let stores = started(
+        "stores",
+        c9pay_stores::build(&c9pay_stores::StoresConfig::new(
+            "127.0.0.1:0",
+            database.config.clone(),
+            trust.config_for("stores"),
+            credit_url.clone(),
+        ))
+        .await,
+    );
+    databases.push(database);
+    let stores_url = format!("http://{}", stores.address());
+    tokio::spawn(stores.run_until(std::future::pending()));
+
+    let subgraphs: BTreeMap<String, String> = [
+        ("auth", auth_url.clone()),
+        ("credit", credit_url),
+        ("stores", stores_url),
+        ("users", users_url),
+    ]
+    .into_iter()
+    .map(|(name, url)| (name.to_string(), url))
+    .collect();
+    let mut config = RouterConfig::new(
+        "127.0.0.1:0",
+        supergraph_path(),
+        subgraphs.clone(),
+        format!("{auth_url}/.well-known/jwks.json"),
+        trust.router_seed(),
+    );
+    adjust(&mut config);
+    let router = started("the router", c9pay_router::build(&config).await);
+    let address = format!("http://{}", router.address());
+    tokio::spawn(router.run_until(std::future::pending()));
+
+    TestRouter {
+        address,
+        subgraphs,
+        trust,
+        auth_database,
+        http: reqwest::Client::new(),
+        _databases: databases,
+    }
+}
+
+pub const SIGN_UP: &str = "mutation SignUp($input: SignUpInput!) {
+    signUp(input: $input) { accessToken tokenType user { id email } }
+}";
+pub const LOG_IN: &str = "mutation LogIn($input: LogInInput!) {
+    logIn(input: $input) { accessToken user { id } }
+}";
+
+impl TestRouter {
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.address)
+    }
+
+    /// Posts `query` with `variables`, and `headers` as given (names and values).
+    pub async fn post_with(&self, headers: &[(&str, &str)], query: &str, variables: Value) -> TestResponse {
+        let mut request = self
+            .http
+            .post(self.graphql_url())
+            .json(&json!({ "query": query, "variables": variables }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request).await
+    }
+
+    /// Posts as a client with an optional `Authorization` header value.
+    pub async fn post(&self, authorization: Option<&str>, query: &str, variables: Value) -> TestResponse {
+        match authorization {
+            Some(authorization) => {
+                self.post_with(&[("authorization", authorization)], query, variables)
+                    .await
+            }
+            None => self.post_with(&[], query, variables).await,
+        }
+    }
+
+    /// Signs up through the router and returns the access token.
+    pub async fn sign_up(&self, email: &str, display_name: &str) -> String {
+        let input = json!({ "email": email, "password": PASSWORD, "displayName": display_name });
+        let response = self.post(None, SIGN_UP, json!({ "input": input })).await;
+        token_of(&response.data()["signUp"])
+    }
+
+    /// Logs in through the router and returns the access token.
+    pub async fn log_in(&self, email: &str) -> String {
+        let input = json!({ "email": email, "password": PASSWORD });
+        let response = self.post(None, LOG_IN, json!({ "input": input })).await;
+        token_of(&response.data()["logIn"])
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        match self.http.get(format!("{}{path}", self.address)).send().await {
+            Ok(response) => response,
+            Err(error) => panic!("GET {path}: {error}"),
+        }
+    }
+
+    /// The router's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap_or_default()
+    }
+
+    /// The key auth signs access tokens with: (key id, seed), read from its database.
+    pub async fn auth_signing_key(&self) -> (String, [u8; 32]) {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "select kid, private_seed from signing_key where retired_at_ms is null
+             order by created_at_ms desc, kid desc limit 1",
+        )
+        .fetch_one(self.auth_database.pool())
+        .await
+        .unwrap_or_else(|error| panic!("reading auth's signing key: {error}"));
+        let kid: String = row.try_get("kid").unwrap_or_default();
+        let seed: String = row.try_get("private_seed").unwrap_or_default();
+        let seed: [u8; 32] = STANDARD
+            .decode(seed)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .unwrap_or_else(|| panic!("auth's seed is not 32 bytes"));
+        (kid, seed)
+    }
+
+    /// Publishes a new key in auth's JWKS (as a key rotation would) and returns it.
+    pub async fn add_auth_signing_key(&self) -> (String, [u8; 32]) {
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let public_key = key.verifying_key().to_bytes();
+        let kid = format!("rotated-{}", URL_SAFE_NO_PAD.encode(&public_key[..8]));
+        sqlx::query(
+            "insert into signing_key (kid, private_seed, public_key, created_at_ms) values ($1, $2, $3, $4)",
+        )
+        .bind(&kid)
+        .bind(STANDARD.encode(key.to_bytes()))
+        .bind(STANDARD.encode(public_key))
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(self.auth_database.pool())
+        .await
+        .unwrap_or_else(|error| panic!("adding a signing key: {error}"));
+        (kid, key.to_bytes())
+    }
+}
+
+
+pub async fn read(request: reqwest::RequestBuilder) -> TestResponse {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => panic!("sending a request: {error}"),
+    };
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    TestResponse { status, body }
+}
+
+fn token_of(payload: &Value) -> String {
+    match payload["accessToken"].as_str() {
+        Some(token) => token.to_string(),
+        None => panic!("no access token in {payload:#}"),
+    }
+}
+
+/// The value of metric `name` with exactly these labels (besides `service`), if present.
+pub fn metric(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, label_text) = series.split_once('{')?;
+        if series_name != name {
+            return None;
+        }
+        let mut found: Vec<(String, String)> = label_text
+            .trim_end_matches('}')
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (key.to_string(), value.trim_matches('"').to_string()))
+            .filter(|(key, _)| key != "service")
+            .collect();
+        found.sort();
+        let mut wanted: Vec<(String, String)> = labels
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        wanted.sort();
+        (found == wanted).then(|| value.parse().ok()).flatten()
+    })
+}
+
+/// Claims like auth's, for `subject`, expiring `expires_in_s` from now.
+pub fn claims(subject: &str, expires_in_s: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": "c9pay-auth", "aud": "c9pay", "sub": subject, "kind": "user",
+        "sid": "session", "jti": "jti", "iat": now, "exp": now + expires_in_s,
+    })
+}
+
+/// An EdDSA token over `claims` signed with `seed`, naming key `kid`.
+pub fn sign_eddsa(claims: &Value, kid: &str, seed: &[u8; 32]) -> String {
+    let der = SigningKey::from_bytes(seed)
+        .to_pkcs8_der()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(der.as_bytes()))
+        .unwrap_or_else(|error| panic!("signing: {error}"))
+}
+
+/// The user id inside an access token (read without verifying: tests only).
+pub fn subject_of(token: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    claims["sub"].as_str().unwrap_or_default().to_string()
+}
+
+/// A token made of the given header and claims and a garbage signature part.
+pub fn unsigned_token(header: &Value, claims: &Value, signature: &str) -> String {
+    format!(
+        "{}.{}.{signature}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
