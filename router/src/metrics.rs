@@ -29,6 +29,7 @@ pub struct RouterMetrics {
     fetches: IntCounterVec,
     fetch_duration: HistogramVec,
     fetch_errors: IntCounterVec,
+    plan_cache: IntCounterVec,
     operation_names: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -86,7 +87,15 @@ impl RouterMetrics {
             ),
             &["subgraph", "kind"],
         )?;
+        let plan_cache = IntCounterVec::new(
+            Opts::new(
+                "query_plan_cache_lookups_total",
+                "Query plan cache lookups, by result (`hit` or `miss`)",
+            ),
+            &["result"],
+        )?;
         let registry = metrics.registry();
+        registry.register(Box::new(plan_cache.clone()))?;
         registry.register(Box::new(operations.clone()))?;
         registry.register(Box::new(operation_duration.clone()))?;
         registry.register(Box::new(operation_errors.clone()))?;
@@ -100,6 +109,7 @@ impl RouterMetrics {
             fetches,
             fetch_duration,
             fetch_errors,
+            plan_cache,
             operation_names: Arc::new(Mutex::new(HashSet::new())),
         })
     }
@@ -140,6 +150,12 @@ impl RouterMetrics {
                 .with_label_values(&[operation, code])
                 .inc();
         }
+    }
+
+    /// One lookup in the query plan cache.
+    pub fn record_plan_cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.plan_cache.with_label_values(&[result]).inc();
     }
 
     /// One fetch from `subgraph`.

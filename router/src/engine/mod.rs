@@ -198,6 +198,7 @@ pub struct Engine {
     headers_plan: Arc<HeaderRulesPlan>,
     validation_plan: ValidationPlan,
     plugins: Arc<Vec<RouterPluginBoxed>>,
+    metrics: RouterMetrics,
     /// Plans by operation name and normalized operation text. The key is the text, not
     /// a hash of it: a hash collision would run one client's operation with another's plan.
     plans: moka::sync::Cache<String, Arc<PlannedOperation>>,
@@ -254,7 +255,7 @@ impl Engine {
             .map_err(|error| EngineError::Executor(error.to_string()))?;
 
         let plugins: Vec<RouterPluginBoxed> =
-            vec![Box::new(fetch_metrics::FetchMetrics::new(options.metrics))];
+            vec![Box::new(fetch_metrics::FetchMetrics::new(options.metrics.clone()))];
 
         Ok(Self {
             planner,
@@ -263,6 +264,7 @@ impl Engine {
             headers_plan: Arc::new(headers_plan),
             validation_plan: default_rules_validation_plan(),
             plugins: Arc::new(plugins),
+            metrics: options.metrics,
             plans: moka::sync::Cache::new(options.plan_cache_size_max),
         })
     }
@@ -342,7 +344,9 @@ impl Engine {
             normalized.operation_name.as_deref().unwrap_or_default(),
             operation
         );
-        if let Some(planned) = self.plans.get(&key) {
+        let cached = self.plans.get(&key);
+        self.metrics.record_plan_cache(cached.is_some());
+        if let Some(planned) = cached {
             return Ok(planned);
         }
         let kind = match operation.operation_kind {

@@ -64,6 +64,7 @@ pub(super) async fn execute(
     let mut body: Value = serde_json::from_slice(&output.body)
         .map_err(|error| internal("reading the executor's response", &error))?;
     mask_executor_errors(&mut body, request_id);
+    rewrite_entity_paths(&mut body);
     let first_error_code = body["errors"][0]["extensions"]["code"]
         .as_str()
         .map(str::to_string);
@@ -114,6 +115,47 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
     }
 }
 
+/// Gives an error raised inside an entity fetch the path the client wrote.
+///
+/// The executor maps `["_entities", <index>, …]` onto the client's operation itself, but
+/// async-graphql (7.2) reports errors inside `_entities` without the index
+/// (`["_entities", "wallet"]`), which the executor leaves alone. The executor does say
+/// where in the client's operation the fetch was spliced in (`affectedPath`, such as
+/// `store.owner`), which is all the path needs, unless the entities sit in a list
+/// (`me.stores.@.owner`): then which item failed is unknown, and the path stops at the
+/// list, which is where the client will find the nulls.
+fn rewrite_entity_paths(body: &mut Value) {
+    let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for error in errors {
+        let Some(path) = error.get("path").and_then(Value::as_array) else {
+            continue;
+        };
+        let unmapped = path.first().and_then(Value::as_str) == Some("_entities")
+            && !path.get(1).is_some_and(Value::is_u64);
+        let affected_path = error["extensions"]["affectedPath"].as_str();
+        let (true, Some(affected_path)) = (unmapped, affected_path) else {
+            continue;
+        };
+        let mut rewritten: Vec<Value> = Vec::new();
+        let mut inside_list = false;
+        for segment in affected_path.split('.') {
+            if segment == "@" {
+                inside_list = true;
+                break;
+            }
+            // A type condition is written onto its field: `owner|[User]`.
+            let field = segment.split("|[").next().unwrap_or(segment);
+            rewritten.push(Value::from(field));
+        }
+        if !inside_list {
+            rewritten.extend(path.iter().skip(1).cloned());
+        }
+        error["path"] = Value::Array(rewritten);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -137,5 +179,22 @@ mod tests {
         assert!(!body.to_string().contains("10.0.0.7"));
         assert_eq!(body["errors"][2]["extensions"]["code"], "INSUFFICIENT_CREDIT");
         assert_eq!(body["errors"][2]["path"], json!(["pay"]));
+    }
+
+    #[test]
+    fn entity_errors_without_an_index_get_the_clients_path() {
+        let mut body = json!({ "errors": [
+            { "message": "a", "path": ["_entities", "wallet"], "extensions": { "affectedPath": "store.owner" } },
+            { "message": "b", "path": ["_entities", "wallet", "balance"], "extensions": { "affectedPath": "me.stores.@.owner" } },
+            { "message": "c", "path": ["store", "owner", "wallet"], "extensions": { "affectedPath": "store.owner" } },
+            { "message": "d", "path": ["_entities", "wallet"] },
+            { "message": "e", "path": ["_entities", "wallet"], "extensions": { "affectedPath": "node|[User].friend" } },
+        ]});
+        rewrite_entity_paths(&mut body);
+        assert_eq!(body["errors"][0]["path"], json!(["store", "owner", "wallet"]));
+        assert_eq!(body["errors"][1]["path"], json!(["me", "stores"]));
+        assert_eq!(body["errors"][2]["path"], json!(["store", "owner", "wallet"]));
+        assert_eq!(body["errors"][3]["path"], json!(["_entities", "wallet"]));
+        assert_eq!(body["errors"][4]["path"], json!(["node", "friend", "wallet"]));
     }
 }

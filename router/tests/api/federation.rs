@@ -104,10 +104,46 @@ async fn introspection_and_typename_need_no_sign_in(backend: Backend) {
 async fn the_same_operation_is_planned_once_and_answered_every_time(backend: Backend) {
     let router = spawn_router(backend).await;
     let token = bearer(&router.sign_up("ada@example.com", "Ada").await);
-    for _ in 0..3 {
-        let response = router.post(Some(&token), "{ me { displayName } }", json!({})).await;
+    let misses_before = metric(&router.metrics().await, "c9pay_query_plan_cache_lookups_total", &[("result", "miss")]);
+    // The same operation, written three ways that normalize alike.
+    for query in [
+        "{ me { displayName } }",
+        "query { me { displayName } }",
+        "{ me { ...Name } } fragment Name on User { displayName }",
+    ] {
+        let response = router.post(Some(&token), query, json!({})).await;
         assert_eq!(response.data()["me"]["displayName"], "Ada");
     }
+    let metrics = router.metrics().await;
+    let misses = metric(&metrics, "c9pay_query_plan_cache_lookups_total", &[("result", "miss")]);
+    assert_eq!(misses, misses_before.map(|misses| misses + 1.0).or(Some(1.0)), "{metrics}");
+    assert_eq!(metric(&metrics, "c9pay_query_plan_cache_lookups_total", &[("result", "hit")]), Some(2.0), "{metrics}");
+}
+
+async fn an_error_inside_an_entity_fetch_keeps_the_clients_path(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let ada = bearer(&router.sign_up("ada@example.com", "Ada").await);
+    let bob = bearer(&router.sign_up("bob@example.com", "Bob").await);
+    let opened = router
+        .post(Some(&ada), OPEN_STORE, json!({ "input": { "name": "Ada's Coffee" } }))
+        .await;
+    let store_id = opened.data()["openStore"]["id"].as_str().unwrap_or_default().to_string();
+
+    // Bob may see the store and its owner's name, but not the owner's wallet (credit
+    // refuses, inside an entity fetch the client never wrote).
+    let response = router
+        .post(
+            Some(&bob),
+            "query($id: ID!) { store(id: $id) { name owner { displayName wallet { balance } } } }",
+            json!({ "id": store_id }),
+        )
+        .await;
+
+    assert_eq!(response.status, 200);
+    assert_eq!(response.error_code(), "FORBIDDEN", "{:#}", response.body);
+    assert_eq!(response.body["errors"][0]["path"], json!(["store", "owner", "wallet"]), "{:#}", response.body);
+    // `wallet` and `owner` are non-null, so the null reaches the nullable `store`.
+    assert_eq!(response.body["data"], json!({ "store": null }));
 }
 
 on_both_backends!(
@@ -116,4 +152,5 @@ on_both_backends!(
     a_subgraph_error_passes_through_with_its_code_and_path,
     introspection_and_typename_need_no_sign_in,
     the_same_operation_is_planned_once_and_answered_every_time,
+    an_error_inside_an_entity_fetch_keeps_the_clients_path,
 );
