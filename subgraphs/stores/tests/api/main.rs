@@ -5,5 +5,7 @@
 mod demo;
 mod helpers;
 mod products;
+mod refunds;
+mod sales;
 mod sdl;
 mod stores;

@@ -1,0 +1,302 @@
+//! Selling with a payment code, against the real credit subgraph: the total comes from
+//! the catalogue, every refusal has its code and moves no money, and a retry never
+//! charges twice.
+
+use c9pay_platform::{database::Backend, id::UserId, on_both_backends, time::now_ms};
+use serde_json::json;
+
+use crate::helpers::{
+    BAGEL_PRICE, COFFEE_PRICE, ProxyMode, error_sale_id, key, sale_id_of, spawn_stores, spawn_stores_behind_proxy,
+};
+
+async fn selling_charges_exactly_the_catalogue_total_and_records_the_sale_paid(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(20_000).await;
+    let total = 2 * COFFEE_PRICE + BAGEL_PRICE;
+
+    let response = app
+        .sell(&app.trust.user(&shop.owner), &shop.store_id, &[(&shop.coffee, 2), (&shop.bagel, 1)], &app.codes.code_for(&shop.payer), &key())
+        .await;
+
+    let sale = &response.data()["sell"];
+    assert_eq!(sale["status"], "PAID");
+    assert_eq!(sale["total"], total.to_string());
+    assert_eq!(sale["payer"]["id"], shop.payer.as_str());
+    assert_eq!(sale["store"]["id"], shop.store_id.as_str());
+    assert_eq!(sale["failureCode"], json!(null));
+    assert_eq!(sale["refunded"], "0");
+    assert_eq!(
+        sale["lines"],
+        json!([
+            { "productId": shop.coffee, "name": "Coffee", "unitPrice": "4500", "quantity": 2, "lineTotal": "9000" },
+            { "productId": shop.bagel, "name": "Bagel", "unitPrice": "3200", "quantity": 1, "lineTotal": "3200" },
+        ])
+    );
+    assert!(sale["id"].as_str().is_some_and(|id| id.starts_with("sal_")), "{sale:#}");
+    assert_eq!(app.balance_of(&shop.payer).await, 20_000 - total);
+    assert_eq!(app.store_balance(&shop.store_id).await, total);
+    let read = app.sale(&shop.owner, sale["id"].as_str().unwrap_or_default()).await;
+    assert_eq!(read.data()["sale"]["status"], "PAID");
+}
+
+async fn a_kiosk_of_the_store_may_sell(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(10_000).await;
+
+    let response = app.sell(&app.kiosk_of(&shop.store_id), &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+
+    assert_eq!(response.data()["sell"]["status"], "PAID");
+    assert_eq!(app.balance_of(&shop.payer).await, 10_000 - COFFEE_PRICE);
+}
+
+async fn a_kiosk_of_another_store_is_forbidden_and_nothing_moves(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(10_000).await;
+    let other_store = app.open_store_ok(&UserId::generate(), "Elsewhere").await;
+
+    let response = app.sell(&app.kiosk_of(&other_store), &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+
+    assert_eq!(response.error_code(), "FORBIDDEN");
+    assert_eq!(app.sale_count().await, 0);
+    assert_eq!(app.balance_of(&shop.payer).await, 10_000);
+}
+
+async fn someone_who_does_not_own_the_store_is_forbidden(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(10_000).await;
+    let stranger = UserId::generate();
+
+    let response = app.sell(&app.trust.user(&stranger), &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+
+    assert_eq!(response.error_code(), "FORBIDDEN");
+    let anonymous = app.sell(&app.trust.anonymous(), &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+    assert_eq!(anonymous.error_code(), "UNAUTHENTICATED");
+    assert_eq!(app.sale_count().await, 0);
+    assert_eq!(app.balance_of(&shop.payer).await, 10_000);
+}
+
+async fn a_zero_negative_or_too_large_quantity_is_refused_and_nothing_is_recorded(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(10_000).await;
+
+    for quantity in [0, -1, -5, 100] {
+        let response = app
+            .sell(&app.trust.user(&shop.owner), &shop.store_id, &[(&shop.bagel, 1), (&shop.coffee, quantity)], &app.codes.code_for(&shop.payer), &key())
+            .await;
+        assert_eq!(response.error_code(), "QUANTITY_INVALID", "quantity {quantity}");
+    }
+
+    assert_eq!(app.sale_count().await, 0);
+    assert_eq!(app.balance_of(&shop.payer).await, 10_000);
+    assert_eq!(app.store_balance(&shop.store_id).await, 0);
+}
+
+async fn an_empty_cart_is_refused(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(10_000).await;
+
+    let response = app.sell(&app.trust.user(&shop.owner), &shop.store_id, &[], &app.codes.code_for(&shop.payer), &key()).await;
+
+    assert_eq!(response.error_code(), "INVALID_INPUT");
+    assert_eq!(app.sale_count().await, 0);
+}
+
+async fn a_product_of_another_store_is_refused_and_nothing_is_recorded(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(10_000).await;
+    let other_owner = UserId::generate();
+    let other_store = app.open_store_ok(&other_owner, "Elsewhere").await;
+    let cheap = app.add_product_ok(&other_owner, &other_store, "Cheap thing", 1).await;
+
+    let response = app.sell(&app.trust.user(&shop.owner), &shop.store_id, &[(&shop.coffee, 1), (&cheap, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+
+    assert_eq!(response.error_code(), "PRODUCT_NOT_IN_STORE");
+    assert_eq!(app.sale_count().await, 0);
+    assert_eq!(app.balance_of(&shop.payer).await, 10_000);
+}
+
+async fn insufficient_credit_fails_the_sale_and_moves_no_money(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(COFFEE_PRICE - 1).await;
+
+    let response = app.sell(&app.trust.user(&shop.owner), &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+
+    assert_eq!(response.error_code(), "INSUFFICIENT_CREDIT");
+    let sale = app.sale(&shop.owner, &error_sale_id(&response)).await;
+    assert_eq!(sale.data()["sale"]["status"], "FAILED");
+    assert_eq!(sale.data()["sale"]["failureCode"], "INSUFFICIENT_CREDIT");
+    assert_eq!(sale.data()["sale"]["payer"], json!(null));
+    assert_eq!(app.balance_of(&shop.payer).await, COFFEE_PRICE - 1);
+    assert_eq!(app.store_balance(&shop.store_id).await, 0);
+}
+
+async fn expired_forged_and_spent_codes_are_refused_with_their_codes_and_move_no_money(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(20_000).await;
+    let owner = app.trust.user(&shop.owner);
+    let sell = |code: String| {
+        let owner = owner.clone();
+        let app = &app;
+        let store_id = shop.store_id.clone();
+        let coffee = shop.coffee.clone();
+        async move { app.sell(&owner, &store_id, &[(&coffee, 1)], &code, &key()).await }
+    };
+
+    let expired = app.codes.code_issued_at(&shop.payer, now_ms() - 200_000, 120);
+    assert_eq!(sell(expired).await.error_code(), "PAYMENT_CODE_EXPIRED");
+    assert_eq!(sell(app.codes.forged_code_for(&shop.payer)).await.error_code(), "PAYMENT_CODE_INVALID");
+    assert_eq!(sell("not-a-payment-code".to_string()).await.error_code(), "PAYMENT_CODE_INVALID");
+    assert_eq!(sell(String::new()).await.error_code(), "PAYMENT_CODE_INVALID");
+
+    let code = app.codes.code_for(&shop.payer);
+    assert_eq!(sell(code.clone()).await.data()["sell"]["status"], "PAID");
+    let reused = sell(code).await;
+    assert_eq!(reused.error_code(), "PAYMENT_CODE_USED");
+    let failed = app.sale(&shop.owner, &error_sale_id(&reused)).await;
+    assert_eq!(failed.data()["sale"]["failureCode"], "PAYMENT_CODE_USED");
+
+    assert_eq!(app.balance_of(&shop.payer).await, 20_000 - COFFEE_PRICE, "only the one good sale was charged");
+    assert_eq!(app.store_balance(&shop.store_id).await, COFFEE_PRICE);
+}
+
+async fn a_retry_with_the_same_key_returns_the_same_sale_and_charges_once(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(20_000).await;
+    let code = app.codes.code_for(&shop.payer);
+    let idempotency_key = key();
+    let owner = app.trust.user(&shop.owner);
+
+    let first = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 2)], &code, &idempotency_key).await;
+    let second = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 2)], &code, &idempotency_key).await;
+
+    assert_eq!(first.data()["sell"], second.data()["sell"]);
+    assert_eq!(app.sale_count().await, 1);
+    assert_eq!(app.balance_of(&shop.payer).await, 20_000 - 2 * COFFEE_PRICE);
+    assert_eq!(app.store_balance(&shop.store_id).await, 2 * COFFEE_PRICE);
+}
+
+async fn a_failed_sale_replays_its_refusal_for_the_same_key(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(100).await;
+    let code = app.codes.code_for(&shop.payer);
+    let idempotency_key = key();
+    let owner = app.trust.user(&shop.owner);
+
+    let first = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &idempotency_key).await;
+    app.grant(&shop.payer, 10_000).await;
+    let second = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &idempotency_key).await;
+
+    assert_eq!(first.error_code(), "INSUFFICIENT_CREDIT");
+    assert_eq!(second.error_code(), "INSUFFICIENT_CREDIT", "the first outcome stands");
+    assert_eq!(error_sale_id(&first), error_sale_id(&second));
+    assert_eq!(app.balance_of(&shop.payer).await, 10_100);
+}
+
+async fn reusing_the_key_with_another_cart_is_refused_and_charges_nothing_more(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(20_000).await;
+    let code = app.codes.code_for(&shop.payer);
+    let idempotency_key = key();
+    let owner = app.trust.user(&shop.owner);
+    app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &idempotency_key).await.data();
+
+    let other_cart = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 2)], &code, &idempotency_key).await;
+    let other_code = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &idempotency_key).await;
+
+    assert_eq!(other_cart.error_code(), "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(other_code.error_code(), "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(app.sale_count().await, 1);
+    assert_eq!(app.balance_of(&shop.payer).await, 20_000 - COFFEE_PRICE);
+}
+
+async fn a_malformed_idempotency_key_is_refused(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(20_000).await;
+
+    for bad in ["", "has space", &"k".repeat(65)] {
+        let response = app.sell(&app.trust.user(&shop.owner), &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), bad).await;
+        assert_eq!(response.error_code(), "INVALID_IDEMPOTENCY_KEY", "{bad:?}");
+    }
+    assert_eq!(app.sale_count().await, 0);
+}
+
+async fn concurrent_retries_with_the_same_key_charge_once(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(20_000).await;
+    let code = app.codes.code_for(&shop.payer);
+    let idempotency_key = key();
+    let owner = app.trust.user(&shop.owner);
+
+    let items = [(shop.bagel.as_str(), 1)];
+    let attempts = (0..4).map(|_| app.sell(&owner, &shop.store_id, &items, &code, &idempotency_key));
+    let responses = futures::future::join_all(attempts).await;
+
+    let paid: Vec<String> = responses.iter().map(sale_id_of).collect();
+    assert!(paid.iter().all(|id| id == &paid[0]), "one sale: {paid:?}");
+    assert!(responses.iter().all(|response| response.data()["sell"]["status"] == "PAID"), "{responses:#?}");
+    assert_eq!(app.sale_count().await, 1);
+    assert_eq!(app.balance_of(&shop.payer).await, 20_000 - BAGEL_PRICE);
+}
+
+async fn when_credit_does_not_answer_the_sale_stays_pending_and_a_retry_settles_it_once(backend: Backend) {
+    let app = spawn_stores_behind_proxy(backend).await;
+    let shop = app.shop(20_000).await;
+    let code = app.codes.code_for(&shop.payer);
+    let idempotency_key = key();
+    let owner = app.trust.user(&shop.owner);
+
+    // Credit takes the payment but stores never hears back.
+    app.proxy().set(ProxyMode::LoseAnswers);
+    let lost = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &idempotency_key).await;
+    assert_eq!(lost.error_code(), "SERVICE_UNAVAILABLE");
+    let sale_id = error_sale_id(&lost);
+    assert_eq!(app.sale(&shop.owner, &sale_id).await.data()["sale"]["status"], "PENDING");
+
+    // Then credit cannot be reached at all: still unknown, still pending, never guessed.
+    app.proxy().set(ProxyMode::Refuse);
+    let refused = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &idempotency_key).await;
+    assert_eq!(refused.error_code(), "SERVICE_UNAVAILABLE");
+    assert_eq!(error_sale_id(&refused), sale_id);
+    assert_eq!(app.sale(&shop.owner, &sale_id).await.data()["sale"]["status"], "PENDING");
+
+    app.proxy().set(ProxyMode::Forward);
+    let settled = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &idempotency_key).await;
+
+    assert_eq!(settled.data()["sell"]["status"], "PAID");
+    assert_eq!(sale_id_of(&settled), sale_id);
+    assert_eq!(app.sale_count().await, 1);
+    assert_eq!(app.balance_of(&shop.payer).await, 20_000 - COFFEE_PRICE, "charged exactly once");
+    assert_eq!(app.store_balance(&shop.store_id).await, COFFEE_PRICE);
+}
+
+async fn only_the_owner_or_a_kiosk_of_the_store_may_read_a_sale(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(20_000).await;
+    let response = app.sell(&app.trust.user(&shop.owner), &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+    let sale_id = sale_id_of(&response);
+
+    assert_eq!(app.sale(&UserId::generate(), &sale_id).await.error_code(), "FORBIDDEN");
+    assert_eq!(app.sale(&shop.payer, &sale_id).await.error_code(), "FORBIDDEN");
+    let kiosk = app.graphql.execute(Some(&app.kiosk_of(&shop.store_id)), "query ($id: ID!) { sale(id: $id) { id status } }", json!({ "id": sale_id })).await;
+    assert_eq!(kiosk.data()["sale"]["status"], "PAID");
+    assert_eq!(app.sale(&shop.owner, "sal_0123456789abcdef0123456789abcdef").await.data()["sale"], json!(null));
+}
+
+on_both_backends!(
+    selling_charges_exactly_the_catalogue_total_and_records_the_sale_paid,
+    a_kiosk_of_the_store_may_sell,
+    a_kiosk_of_another_store_is_forbidden_and_nothing_moves,
+    someone_who_does_not_own_the_store_is_forbidden,
+    a_zero_negative_or_too_large_quantity_is_refused_and_nothing_is_recorded,
+    an_empty_cart_is_refused,
+    a_product_of_another_store_is_refused_and_nothing_is_recorded,
+    insufficient_credit_fails_the_sale_and_moves_no_money,
+    expired_forged_and_spent_codes_are_refused_with_their_codes_and_move_no_money,
+    a_retry_with_the_same_key_returns_the_same_sale_and_charges_once,
+    a_failed_sale_replays_its_refusal_for_the_same_key,
+    reusing_the_key_with_another_cart_is_refused_and_charges_nothing_more,
+    a_malformed_idempotency_key_is_refused,
+    concurrent_retries_with_the_same_key_charge_once,
+    when_credit_does_not_answer_the_sale_stays_pending_and_a_retry_settles_it_once,
+    only_the_owner_or_a_kiosk_of_the_store_may_read_a_sale,
+);
