@@ -46,6 +46,7 @@ enum Target {
     Users,
     Credit,
     Stores,
+    Router,
 }
 
 #[tokio::main]
@@ -78,6 +79,7 @@ async fn run_target(target: Target, file: Option<PathBuf>) -> anyhow::Result<()>
         Target::Users => c9pay_users::build(&config::load(file, "C9PAY_USERS")?).await?,
         Target::Credit => c9pay_credit::build(&config::load(file, "C9PAY_CREDIT")?).await?,
         Target::Stores => c9pay_stores::build(&config::load(file, "C9PAY_STORES")?).await?,
+        Target::Router => c9pay_router::build(&config::load(file, "C9PAY_ROUTER")?).await?,
     };
     Ok(application.run_until_stopped().await?)
 }

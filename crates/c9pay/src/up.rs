@@ -1,7 +1,8 @@
 //! `c9pay up`: every part in one process, on SQLite files, with demo data.
 //!
-//! Subgraphs listen on ephemeral loopback ports: they are internal (they accept only
-//! tokens signed by the router or by a trusted service), so nobody needs their addresses.
+//! The router listens on one well-known address; subgraphs listen on ephemeral loopback
+//! ports: they are internal (they accept only tokens signed by the router or by a trusted
+//! service), so nobody needs their addresses.
 
 use std::{future::Future, path::PathBuf, pin::Pin};
 
@@ -13,6 +14,7 @@ use c9pay_platform::{
     http::{Application, shutdown_signal},
     internal_token::{self, InternalTrustConfig, ROUTER_ISSUER},
 };
+use c9pay_router::RouterConfig;
 use c9pay_stores::StoresConfig;
 use c9pay_users::UsersConfig;
 use clap::Args;
@@ -20,6 +22,9 @@ use tokio::task::JoinSet;
 
 #[derive(Args)]
 pub struct UpOptions {
+    /// Where the router listens: the one address to use.
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    listen: String,
     /// Where the SQLite files live.
     #[arg(long, default_value = "./data")]
     data_dir: PathBuf,
@@ -82,6 +87,9 @@ fn sqlite(data_dir: &std::path::Path, name: &str) -> DatabaseConfig {
 
 const LOOPBACK: &str = "127.0.0.1:0";
 
+/// The composed supergraph, built into the binary.
+const SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
+
 pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     let data_dir = options.data_dir;
     std::fs::create_dir_all(&data_dir)?;
@@ -135,53 +143,90 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     ))
     .await?;
 
-    println!();
-    println!("c9pay is up: SQLite files in {}", data_dir.display());
-    for application in [&auth, &users, &credit, &stores] {
-        println!(
-            "  subgraph {:<7} http://{}/graphql (internal: needs a router-signed token)",
-            application.name(),
-            application.address()
-        );
+    // The supergraph this binary was built with (it is the contract the subgraphs above
+    // export), written next to the data so that `up` works from any directory.
+    let supergraph_path = data_dir.join("supergraph.graphql");
+    std::fs::write(&supergraph_path, SUPERGRAPH)?;
+    let subgraph_urls = [&auth, &users, &credit, &stores]
+        .iter()
+        .map(|application| {
+            (
+                application.name().to_string(),
+                format!("http://{}", application.address()),
+            )
+        })
+        .collect();
+    let jwks_url = format!("http://{}/.well-known/jwks.json", auth.address());
+    // Subgraphs first, so that the router finds auth's keys when it starts.
+    let mut running = Running::new();
+    for application in [auth, users, credit, stores] {
+        running.start(application);
     }
-    println!(
-        "  router:  not part of this build yet (the router issue); until it lands the subgraphs above"
-    );
-    println!(
-        "           are reachable only with internal tokens, as they will be behind the router."
-    );
+    let router = c9pay_router::build(&RouterConfig::new(
+        options.listen,
+        supergraph_path,
+        subgraph_urls,
+        jwks_url,
+        trust.router.clone(),
+    ))
+    .await?;
+
+    println!();
+    println!("c9pay is up at http://{}/graphql", router.address());
+    println!("  open it in a browser for the GraphQL console; POST GraphQL to it with");
+    println!("  `Authorization: Bearer <accessToken from logIn>`");
+    println!("  data:    SQLite files in {}", data_dir.display());
     if let Some(seeded) = seeded {
         println!("  demo:    {seeded}");
     }
+    println!(
+        "  try:     mutation {{ logIn(input: {{ email: \"ada@demo.c9pay\", password: \"{}\" }}) {{ accessToken }} }}",
+        crate::demo::PASSWORD
+    );
     println!("Stop with Ctrl-C.");
 
-    serve_all(vec![auth, users, credit, stores]).await
+    running.start(router);
+    running.until_stopped().await
 }
 
-/// Runs every application until Ctrl-C or SIGTERM, then lets each drain; the first that
-/// fails stops the rest.
-async fn serve_all(applications: Vec<Application>) -> anyhow::Result<()> {
-    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
-    let mut running = JoinSet::new();
-    for application in applications {
-        let mut stopped = stop.subscribe();
+/// Applications serving until Ctrl-C or SIGTERM, when each drains; the first that fails
+/// stops the rest.
+struct Running {
+    stop: tokio::sync::broadcast::Sender<()>,
+    tasks: JoinSet<(&'static str, std::io::Result<()>)>,
+}
+
+impl Running {
+    fn new() -> Self {
+        Self {
+            stop: tokio::sync::broadcast::channel(1).0,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    fn start(&mut self, application: Application) {
+        let mut stopped = self.stop.subscribe();
         let signal: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let _ = stopped.recv().await;
         });
-        running.spawn(async move { (application.name(), application.run_until(signal).await) });
+        self.tasks
+            .spawn(async move { (application.name(), application.run_until(signal).await) });
     }
-    let mut outcome = Ok(());
-    tokio::select! {
-        () = shutdown_signal() => {}
-        Some(finished) = running.join_next() => {
-            outcome = match finished {
-                Ok((name, Ok(()))) => Err(anyhow::anyhow!("{name} stopped unexpectedly")),
-                Ok((name, Err(error))) => Err(anyhow::anyhow!("{name} failed: {error}")),
-                Err(error) => Err(anyhow::anyhow!("a server task failed: {error}")),
-            };
+
+    async fn until_stopped(mut self) -> anyhow::Result<()> {
+        let mut outcome = Ok(());
+        tokio::select! {
+            () = shutdown_signal() => {}
+            Some(finished) = self.tasks.join_next() => {
+                outcome = match finished {
+                    Ok((name, Ok(()))) => Err(anyhow::anyhow!("{name} stopped unexpectedly")),
+                    Ok((name, Err(error))) => Err(anyhow::anyhow!("{name} failed: {error}")),
+                    Err(error) => Err(anyhow::anyhow!("a server task failed: {error}")),
+                };
+            }
         }
+        let _ = self.stop.send(());
+        while self.tasks.join_next().await.is_some() {}
+        outcome
     }
-    let _ = stop.send(());
-    while running.join_next().await.is_some() {}
-    outcome
 }
