@@ -15,6 +15,7 @@ pub mod jwks;
 pub mod metrics;
 pub mod money;
 pub mod payment_code;
+pub mod qr;
 pub mod service;
 pub mod telemetry;
 pub mod text;

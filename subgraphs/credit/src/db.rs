@@ -229,6 +229,18 @@ pub async fn accounts_out_of_balance(database: &Database) -> Result<Vec<AccountI
         .collect()
 }
 
+/// An account's own-row balance inside a transaction (user accounts have no shards).
+pub async fn account_balance_in(
+    transaction: &mut crate::ledger::Tx,
+    account_id: &AccountId,
+) -> Result<Amount, CreditError> {
+    let row = sqlx::query("select balance from account where id = $1")
+        .bind(account_id.as_str())
+        .fetch_one(&mut **transaction)
+        .await?;
+    Ok(Amount::from_stored(row.try_get("balance")?))
+}
+
 /// One line of an account's history.
 #[derive(Clone, Debug)]
 pub struct HistoryLine {

@@ -19,6 +19,10 @@ pub mod code {
     pub const ALREADY_POSTED: &str = "ALREADY_POSTED";
     pub const REFUND_EXCEEDS_PAYMENT: &str = "REFUND_EXCEEDS_PAYMENT";
     pub const PAYMENT_NOT_CAPTURED: &str = "PAYMENT_NOT_CAPTURED";
+    pub const PAYMENT_REQUEST_INVALID: &str = "PAYMENT_REQUEST_INVALID";
+    pub const PAYMENT_REQUEST_EXPIRED: &str = "PAYMENT_REQUEST_EXPIRED";
+    pub const PAYMENT_REQUEST_PAID: &str = "PAYMENT_REQUEST_PAID";
+    pub const INVALID_LIFETIME: &str = "INVALID_LIFETIME";
 }
 
 #[derive(Debug, Error)]
@@ -68,6 +72,14 @@ pub enum CreditError {
     PaymentNotCaptured,
     #[error("no such payment")]
     PaymentNotFound,
+    #[error("this is not a valid c9pay payment request")]
+    PaymentRequestInvalid,
+    #[error("the payment request has expired; ask the store for a new one")]
+    PaymentRequestExpired,
+    #[error("the payment request has already been paid")]
+    PaymentRequestPaid,
+    #[error("a payment request may stay open between 1 and 900 seconds")]
+    InvalidLifetime,
     #[error("a service credit depends on is unavailable; try again with the same idempotency key")]
     Unavailable(String),
     /// A stored value that breaks a rule the schema should have enforced.
@@ -104,6 +116,10 @@ impl ClientError for CreditError {
             Self::RefundExceedsPayment => Some(code::REFUND_EXCEEDS_PAYMENT),
             Self::PaymentNotCaptured => Some(code::PAYMENT_NOT_CAPTURED),
             Self::PaymentNotFound => Some(shared::NOT_FOUND),
+            Self::PaymentRequestInvalid => Some(code::PAYMENT_REQUEST_INVALID),
+            Self::PaymentRequestExpired => Some(code::PAYMENT_REQUEST_EXPIRED),
+            Self::PaymentRequestPaid => Some(code::PAYMENT_REQUEST_PAID),
+            Self::InvalidLifetime => Some(code::INVALID_LIFETIME),
             Self::Unavailable(_) => Some(shared::UNAVAILABLE),
             // Overflow of a stored balance is a broken invariant, not the client's doing.
             Self::InvalidAmount(AmountError::Overflow)

@@ -55,6 +55,15 @@ fn check_amount(amount: Amount) -> Result<Amount, CreditError> {
 
 /// Moves money now: debit, credit and the immutable transfer row, in `transaction`.
 pub async fn post(transaction: &mut Tx, movement: Movement<'_>) -> Result<Transfer, CreditError> {
+    post_with_id(transaction, movement, TransferId::generate()).await
+}
+
+/// [`post`], with the transfer id chosen by the caller (who recorded it elsewhere first).
+pub async fn post_with_id(
+    transaction: &mut Tx,
+    movement: Movement<'_>,
+    transfer_id: TransferId,
+) -> Result<Transfer, CreditError> {
     let amount = check_amount(movement.amount)?;
     if movement.debit.id == movement.credit.id {
         return Err(CreditError::SelfTransfer);
@@ -75,7 +84,7 @@ pub async fn post(transaction: &mut Tx, movement: Movement<'_>) -> Result<Transf
     insert_transfer(
         transaction,
         Transfer {
-            id: TransferId::generate(),
+            id: transfer_id,
             debit_account_id: movement.debit.id.clone(),
             credit_account_id: movement.credit.id.clone(),
             amount,

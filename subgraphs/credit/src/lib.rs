@@ -12,6 +12,7 @@ pub mod idempotency;
 mod internal;
 pub mod ledger;
 pub mod operations;
+pub mod payment_requests;
 pub mod payments;
 mod schema;
 mod sweeper;
@@ -57,6 +58,12 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
             single_max: Amount::parse_positive(config.top_up_max)?,
             daily_max: Amount::parse_positive(config.top_up_daily_max)?,
         },
+        request_keys: config
+            .internal
+            .signing_key
+            .as_ref()
+            .map(payment_requests::RequestKeys::from_seed)
+            .transpose()?,
     };
     let routes = graphql::endpoint(
         schema::build(subgraph.database.clone(), services),

@@ -30,7 +30,7 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    fn of(
+    pub fn of(
         transfer: &Transfer,
         balance_after: Amount,
         counterparty_user_id: Option<&UserId>,

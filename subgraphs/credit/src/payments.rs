@@ -105,14 +105,27 @@ pub async fn authorize(
     let wallet = db::ensure_user_account(database, &code.payer).await?;
 
     let mut transaction = database.begin_write().await?;
-    let hold = ledger::place_hold(
+    let placed = ledger::place_hold(
         &mut transaction,
         &wallet.reference(),
         &store.reference(),
         amount,
         now + hold_lifetime_ms,
     )
-    .await?;
+    .await;
+    let hold = match placed {
+        Ok(hold) => hold,
+        Err(error) => {
+            drop(transaction);
+            // A concurrent request with the same payment id may have reserved the credit
+            // first, leaving too little for this one's reservation: its answer is ours.
+            return match find(database, &payment_id).await? {
+                Some((stored_hash, state)) if stored_hash == hash => Ok(state),
+                Some(_) => Err(CreditError::IdempotencyKeyReused),
+                None => Err(error),
+            };
+        }
+    };
     let inserted = sqlx::query(
         "insert into payment (id, store_id, payer_user_id, amount, code_id, hold_id, request_hash, created_at_ms)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -323,7 +336,31 @@ pub async fn refund(
             Err(CreditError::IdempotencyKeyReused)
         };
     }
-    let (_, payment) = find(database, &payment_id)
+    match refund_new(database, &refund_id, &payment_id, amount, reason, &hash).await {
+        // A concurrent request with the same refund id may have committed while this one
+        // waited for the payment's row: then this one counted the refund twice (refused)
+        // or collided on the refund id, and rolled back. Its answer is the first one.
+        Err(error @ (CreditError::RefundExceedsPayment | CreditError::IdempotencyKeyReused)) => {
+            match find_refund(database, &refund_id).await? {
+                Some((stored_hash, state)) if stored_hash == hash => Ok(state),
+                Some(_) => Err(CreditError::IdempotencyKeyReused),
+                None => Err(error),
+            }
+        }
+        other => other,
+    }
+}
+
+/// A refund whose id was not found: counts it against the payment and moves the money.
+async fn refund_new(
+    database: &Database,
+    refund_id: &RefundId,
+    payment_id: &SaleId,
+    amount: Amount,
+    reason: &str,
+    hash: &str,
+) -> Result<RefundState, CreditError> {
+    let (_, payment) = find(database, payment_id)
         .await?
         .ok_or(CreditError::PaymentNotFound)?;
     if payment.status != HoldStatus::Posted.as_str() {
@@ -366,11 +403,11 @@ pub async fn refund(
     .await?;
     insert_refund(
         &mut transaction,
-        &refund_id,
-        &payment_id,
+        refund_id,
+        payment_id,
         amount,
         reason,
-        &hash,
+        hash,
         transfer.id.as_str(),
     )
     .await?;

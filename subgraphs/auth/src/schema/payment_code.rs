@@ -9,13 +9,9 @@ use c9pay_platform::{
     time::{from_ms, now_ms},
 };
 use chrono::{DateTime, Utc};
-use qrcode::{EcLevel, QrCode, render::svg};
 
 use super::Lifetimes;
 use crate::{error::AuthError, keys::Signer};
-
-/// The smallest side of the rendered QR, in SVG user units (pixels at 100 %).
-const QR_SIZE_MIN_PX: u32 = 256;
 
 /// A payment code, ready to be shown: the raw token (for apps that draw their own QR or
 /// offer a copy button) and the same token as a QR in SVG.
@@ -66,12 +62,7 @@ impl PaymentCodeMutation {
 /// The token as an SVG QR code. Level M survives a scuffed phone screen and still fits
 /// a ~350-byte token in a code a kiosk camera reads at arm's length.
 fn render_svg(token: &str) -> Result<String, AuthError> {
-    let code = QrCode::with_error_correction_level(token.as_bytes(), EcLevel::M)
-        .map_err(|error| AuthError::QrCode(error.to_string()))?;
-    Ok(code
-        .render::<svg::Color>()
-        .min_dimensions(QR_SIZE_MIN_PX, QR_SIZE_MIN_PX)
-        .build())
+    c9pay_platform::qr::svg(token).map_err(AuthError::QrCode)
 }
 
 #[cfg(test)]

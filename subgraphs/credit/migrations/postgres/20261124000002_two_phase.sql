@@ -103,3 +103,18 @@ create table ledger_event (
 create index ledger_event_store on ledger_event (store_id, sequence);
 create index ledger_event_payer on ledger_event (payer_user_id, sequence);
 create index ledger_event_recipient on ledger_event (recipient_user_id, sequence);
+
+-- A merchant-presented QR: the store asks for an amount, a person scans and pays it once.
+create table payment_request (
+    id text primary key check (id like 'prq\_%'),
+    store_id text not null check (store_id like 'sto\_%'),
+    amount bigint not null check (amount > 0 and amount <= 1000000000000),
+    created_by_user_id text not null,
+    expires_at_ms bigint not null,
+    created_at_ms bigint not null,
+    paid_by_user_id text,
+    paid_transfer_id text references transfer (id) deferrable initially deferred,
+    paid_at_ms bigint,
+    check ((paid_transfer_id is null) = (paid_at_ms is null)),
+    check ((paid_transfer_id is null) = (paid_by_user_id is null))
+);

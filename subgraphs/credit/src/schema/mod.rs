@@ -5,6 +5,7 @@ mod account;
 mod entities;
 mod history;
 mod money;
+mod requests;
 
 use std::sync::Arc;
 
@@ -15,15 +16,18 @@ use c9pay_platform::database::Database;
 
 pub use account::AccountLoader;
 
-use crate::{directory::UserDirectory, funding::FundingProvider, operations::TopUpLimits};
+use crate::{
+    directory::UserDirectory, funding::FundingProvider, operations::TopUpLimits,
+    payment_requests::RequestKeys,
+};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(entities::EntityQuery);
+pub struct Query(entities::EntityQuery, requests::RequestQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(money::MoneyMutation);
+pub struct Mutation(money::MoneyMutation, requests::RequestMutation);
 
 pub type CreditSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -36,6 +40,8 @@ pub struct Services {
     pub funding: Arc<dyn FundingProvider>,
     pub directory: UserDirectory,
     pub top_up_limits: TopUpLimits,
+    /// Signs and verifies payment requests; `None` when credit has no signing key.
+    pub request_keys: Option<RequestKeys>,
 }
 
 /// The schema with its data.
@@ -52,6 +58,7 @@ pub fn build(database: Database, services: Services) -> CreditSchema {
         .data(services.funding)
         .data(services.directory)
         .data(services.top_up_limits)
+        .data(services.request_keys)
         .finish()
 }
 
