@@ -51,7 +51,7 @@ fn started<T>(what: &str, result: anyhow::Result<T>) -> T {
 pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut RouterConfig)) -> TestRouter {
     // Logs show only when a test fails (the test runner captures them otherwise).
     c9pay_platform::telemetry::init(c9pay_platform::telemetry::LogFormat::Pretty);
-    let trust = TestTrust::new(&["auth", "stores"]);
+    let trust = TestTrust::new(&["auth", "credit", "stores"]);
     let mut databases = Vec::new();
 
     let database = fresh_database(backend).await;
@@ -69,20 +69,6 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
     tokio::spawn(users.run_until(std::future::pending()));
 
     let database = fresh_database(backend).await;
-    let credit = started(
-        "credit",
-        c9pay_credit::build(&c9pay_credit::CreditConfig::new(
-            "127.0.0.1:0",
-            database.config.clone(),
-            trust.config_for("credit"),
-        ))
-        .await,
-    );
-    databases.push(database);
-    let credit_url = format!("http://{}", credit.address());
-    tokio::spawn(credit.run_until(std::future::pending()));
-
-    let database = fresh_database(backend).await;
     let auth_config = AuthConfig::new(
         "127.0.0.1:0",
         database.config.clone(),
@@ -94,6 +80,22 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
     databases.push(database);
     let auth_url = format!("http://{}", auth.address());
     tokio::spawn(auth.run_until(std::future::pending()));
+
+    // Credit after auth: it verifies payment codes with auth's keys, and asks users
+    // whether the recipient of a gift exists.
+    let database = fresh_database(backend).await;
+    let credit = started(
+        "credit",
+        c9pay_credit::build(
+            &c9pay_credit::CreditConfig::new("127.0.0.1:0", database.config.clone(), trust.config_for("credit"))
+                .with_users_url(users_url.clone())
+                .with_auth_jwks_url(format!("{auth_url}/.well-known/jwks.json")),
+        )
+        .await,
+    );
+    databases.push(database);
+    let credit_url = format!("http://{}", credit.address());
+    tokio::spawn(credit.run_until(std::future::pending()));
 
     let database = fresh_database(backend).await;
     let stores = started(

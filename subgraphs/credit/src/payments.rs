@@ -102,6 +102,22 @@ pub async fn authorize(
     let store = db::find_account_by_owner(database, OwnerKind::Store, store_id.as_str())
         .await?
         .ok_or(CreditError::AccountNotFound)?;
+    // A spent code is refused as spent, whatever the payer's balance is now; the unique
+    // index on `payment.code_id` below still decides races between two first uses.
+    let spent_by: Option<String> = sqlx::query_scalar("select id from payment where code_id = $1")
+        .bind(&code.code_id)
+        .fetch_optional(database.pool())
+        .await?;
+    if let Some(spent_by) = spent_by {
+        // Spent by this very payment (a concurrent retry committed first): its answer is ours.
+        if spent_by == payment_id.as_str() {
+            return match find(database, &payment_id).await? {
+                Some((stored_hash, state)) if stored_hash == hash => Ok(state),
+                _ => Err(CreditError::IdempotencyKeyReused),
+            };
+        }
+        return Err(CreditError::PaymentCodeUsed);
+    }
     let wallet = db::ensure_user_account(database, &code.payer).await?;
 
     let mut transaction = database.begin_write().await?;

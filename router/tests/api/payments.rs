@@ -1,0 +1,134 @@
+//! Money through the router: top-up, a kiosk-side sale paid with the payer's QR code,
+//! refusals, and parallel payments racing for one balance.
+
+use c9pay_platform::{database::Backend, on_both_backends};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestRouter, bearer, spawn_router};
+
+const TOP_UP: &str = "mutation($amount: Amount!, $key: String!) { topUp(input: { amount: $amount, idempotencyKey: $key }) { balanceAfter } }";
+const OPEN_STORE: &str = "mutation { openStore(input: { name: \"Cafe Nine\" }) { id } }";
+const ADD_PRODUCT: &str = "mutation($store: ID!, $name: String!, $price: Amount!) {
+    addProduct(input: { storeId: $store, name: $name, price: $price }) { id }
+}";
+const PAYMENT_CODE: &str = "mutation { issuePaymentCode { token } }";
+const SELL: &str = "mutation($store: ID!, $items: [SaleItemInput!]!, $code: String!, $key: String!) {
+    sell(input: { storeId: $store, items: $items, paymentCode: $code, idempotencyKey: $key }) { id status total payer { displayName } }
+}";
+const WALLET: &str = "{ me { wallet { balance available } } }";
+const TAKINGS: &str = "{ me { stores { account { balance } } } }";
+
+struct Shop {
+    merchant: String,
+    store: String,
+    latte: String,
+}
+
+async fn open_shop(router: &TestRouter) -> Shop {
+    let merchant = bearer(&router.sign_up("minsu@example.com", "Minsu").await);
+    let opened = router.post(Some(&merchant), OPEN_STORE, json!({})).await;
+    let store = opened.data()["openStore"]["id"].as_str().unwrap_or_default().to_string();
+    let added = router.post(Some(&merchant), ADD_PRODUCT, json!({ "store": store, "name": "Latte", "price": "4500" })).await;
+    let latte = added.data()["addProduct"]["id"].as_str().unwrap_or_default().to_string();
+    Shop { merchant, store, latte }
+}
+
+async fn payer_with(router: &TestRouter, email: &str, credits: &str) -> String {
+    let payer = bearer(&router.sign_up(email, "Ada").await);
+    router.post(Some(&payer), TOP_UP, json!({ "amount": credits, "key": "first-top-up" })).await.data();
+    payer
+}
+
+async fn payment_code(router: &TestRouter, payer: &str) -> String {
+    let issued = router.post(Some(payer), PAYMENT_CODE, json!({})).await;
+    issued.data()["issuePaymentCode"]["token"].as_str().unwrap_or_default().to_string()
+}
+
+fn lattes(shop: &Shop, quantity: i64) -> Value {
+    json!([{ "productId": shop.latte, "quantity": quantity }])
+}
+
+async fn balance(router: &TestRouter, token: &str) -> String {
+    let wallet = router.post(Some(token), WALLET, json!({})).await;
+    wallet.data()["me"]["wallet"]["balance"].as_str().unwrap_or_default().to_string()
+}
+
+async fn a_sale_paid_with_a_payment_code_moves_the_catalogue_total_once(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let shop = open_shop(&router).await;
+    let payer = payer_with(&router, "ada@example.com", "10000").await;
+    let code = payment_code(&router, &payer).await;
+    let variables = json!({ "store": shop.store, "items": lattes(&shop, 2), "code": code, "key": "sale-1" });
+
+    let sold = router.post(Some(&shop.merchant), SELL, variables.clone()).await;
+    let retried = router.post(Some(&shop.merchant), SELL, variables).await;
+
+    let sale = &sold.data()["sell"];
+    assert_eq!(sale["status"], "PAID");
+    assert_eq!(sale["total"], "9000", "priced from the catalogue");
+    assert_eq!(sale["payer"]["displayName"], "Ada", "resolved from users through the router");
+    assert_eq!(retried.data()["sell"]["id"], sale["id"], "the same key is the same sale");
+    assert_eq!(balance(&router, &payer).await, "1000");
+    let takings = router.post(Some(&shop.merchant), TAKINGS, json!({})).await;
+    assert_eq!(takings.data()["me"]["stores"][0]["account"]["balance"], "9000");
+}
+
+async fn refused_sales_get_their_codes_and_move_no_money(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let shop = open_shop(&router).await;
+    let payer = payer_with(&router, "ada@example.com", "5000").await;
+    let code = payment_code(&router, &payer).await;
+    let sell = |items: Value, code: String, key: &str| {
+        router.post(Some(&shop.merchant), SELL, json!({ "store": shop.store, "items": items, "code": code, "key": key }))
+    };
+
+    assert_eq!(sell(lattes(&shop, 0), code.clone(), "q0").await.error_code(), "QUANTITY_INVALID");
+    assert_eq!(sell(lattes(&shop, -1), code.clone(), "q-1").await.error_code(), "QUANTITY_INVALID");
+    assert_eq!(sell(lattes(&shop, 2), code.clone(), "short").await.error_code(), "INSUFFICIENT_CREDIT");
+    let mut tampered = code.clone();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    assert_eq!(sell(lattes(&shop, 1), tampered, "forged").await.error_code(), "PAYMENT_CODE_INVALID");
+    sell(lattes(&shop, 1), code.clone(), "paid").await.data();
+    assert_eq!(sell(lattes(&shop, 1), code, "twice").await.error_code(), "PAYMENT_CODE_USED");
+    assert_eq!(balance(&router, &payer).await, "500", "only the one paid sale moved money");
+
+    // Someone who does not own the store cannot sell there.
+    let stranger_code = payment_code(&router, &payer).await;
+    let stranger = bearer(&router.sign_up("mallory@example.com", "Mallory").await);
+    let refused = router
+        .post(Some(&stranger), SELL, json!({ "store": shop.store, "items": lattes(&shop, 1), "code": stranger_code, "key": "x" }))
+        .await;
+    assert_eq!(refused.error_code(), "FORBIDDEN");
+    assert_eq!(balance(&router, &payer).await, "500");
+}
+
+async fn parallel_sales_racing_for_one_balance_succeed_only_as_far_as_it_covers(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let shop = open_shop(&router).await;
+    // 15000 covers three lattes of 4500, not four.
+    let payer = payer_with(&router, "ada@example.com", "15000").await;
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        codes.push(payment_code(&router, &payer).await);
+    }
+
+    let sales = codes.iter().enumerate().map(|(index, code)| {
+        router.post(
+            Some(&shop.merchant),
+            SELL,
+            json!({ "store": shop.store, "items": lattes(&shop, 1), "code": code, "key": format!("race-{index}") }),
+        )
+    });
+    let outcomes = futures::future::join_all(sales).await;
+
+    let paid = outcomes.iter().filter(|outcome| outcome.body["data"]["sell"]["status"] == "PAID").count();
+    let refused = outcomes.iter().filter(|outcome| outcome.body["errors"][0]["extensions"]["code"] == "INSUFFICIENT_CREDIT").count();
+    assert_eq!((paid, refused), (3, 3), "{outcomes:#?}");
+    assert_eq!(balance(&router, &payer).await, "1500");
+}
+
+on_both_backends!(
+    a_sale_paid_with_a_payment_code_moves_the_catalogue_total_once,
+    refused_sales_get_their_codes_and_move_no_money,
+    parallel_sales_racing_for_one_balance_succeed_only_as_far_as_it_covers,
+);
