@@ -8,3 +8,4 @@ mod graphql_over_http;
 mod helpers;
 mod internal_trust;
 mod limits;
+mod payments;
