@@ -1,8 +1,110 @@
-//! The page `GET /graphql` serves to a browser.
+//! GraphiQL, which `GET /graphql` serves to a browser.
 //!
-//! It must not load scripts from a CDN (the router is the trust boundary; a compromised
-//! CDN would run in the admins' origin). Until GraphiQL itself is vendored, this is a
-//! small self-contained console: a query box, a variables box, an access-token box, and
-//! the response, posted to this same endpoint.
+//! Nothing is loaded from a CDN (the router is the trust boundary; a compromised CDN
+//! would run in the admins' origin): GraphiQL is bundled by `web/graphiql` (`npm run
+//! build`) into `router/assets/graphiql/`, committed, and embedded here, so that
+//! `cargo build` needs no node and the page needs no network. The page's
+//! Content-Security-Policy lets it load scripts, styles and data from this origin only.
+//!
+//! The assets are served at fixed paths that the page references with `?v=` and a hash of
+//! their content, so that they can be cached for good: a new build is a new URL.
 
-pub const PAGE: &str = include_str!("graphiql.html");
+use std::sync::LazyLock;
+
+use axum::{
+    http::header,
+    response::{IntoResponse, Response},
+};
+
+/// Where the page loads GraphiQL's script from.
+pub const SCRIPT_PATH: &str = "/graphiql/graphiql.js";
+/// Where the page loads GraphiQL's stylesheet from.
+pub const STYLESHEET_PATH: &str = "/graphiql/graphiql.css";
+
+const SCRIPT: &[u8] = include_bytes!("../assets/graphiql/graphiql.js");
+const STYLESHEET: &[u8] = include_bytes!("../assets/graphiql/graphiql.css");
+const PAGE_TEMPLATE: &str = include_str!("graphiql.html");
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The hash of both assets, which the page puts in their URLs.
+static VERSION: LazyLock<String> =
+    LazyLock::new(|| format!("{:016x}", fnv1a(&[SCRIPT, STYLESHEET])));
+
+static PAGE: LazyLock<String> = LazyLock::new(|| PAGE_TEMPLATE.replace("{{version}}", &VERSION));
+
+/// The HTML page, which loads the bundled assets.
+pub fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        PAGE.as_str(),
+    )
+        .into_response()
+}
+
+/// `GET /graphiql/graphiql.js`.
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// `GET /graphiql/graphiql.css`.
+pub async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, IMMUTABLE),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// 64-bit FNV-1a: not for security, only so that a new build gets new asset URLs.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|part| part.iter())
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_loads_the_bundled_assets_with_their_version() {
+        assert!(!PAGE.contains("{{version}}"));
+        assert!(PAGE.contains(&format!("{SCRIPT_PATH}?v={}", *VERSION)));
+        assert!(PAGE.contains(&format!("{STYLESHEET_PATH}?v={}", *VERSION)));
+        assert!(
+            !PAGE.contains("//"),
+            "the page loads nothing from elsewhere"
+        );
+    }
+
+    #[test]
+    fn the_assets_are_graphiql() {
+        assert!(SCRIPT.windows(8).any(|window| window == b"graphiql"));
+        assert!(
+            STYLESHEET
+                .windows(19)
+                .any(|window| window == b".graphiql-container")
+        );
+    }
+}

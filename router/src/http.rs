@@ -13,7 +13,7 @@ use axum::{
     body::Body,
     extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use serde_json::Value;
@@ -53,11 +53,13 @@ struct Endpoint {
     body_size_max_bytes: usize,
 }
 
-/// `GET` and `POST /graphql`.
+/// `GET` and `POST /graphql`, and GraphiQL's bundled script and stylesheet.
 pub fn routes(pipeline: Arc<Pipeline>) -> Router {
     let body_size_max_bytes = pipeline.limits.body_size_max_bytes;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route(graphiql::SCRIPT_PATH, get(graphiql::script))
+        .route(graphiql::STYLESHEET_PATH, get(graphiql::stylesheet))
         .with_state(Endpoint {
             pipeline,
             body_size_max_bytes,
@@ -86,7 +88,7 @@ async fn graphql_get(
 ) -> Response {
     let request_id = new_request_id();
     if !parameters.contains_key("query") && accepts_html(&headers) {
-        return Html(graphiql::PAGE).into_response();
+        return graphiql::page();
     }
     let media_type = match negotiate(&headers) {
         Ok(media_type) => media_type,

@@ -139,7 +139,7 @@ async fn get_runs_queries_but_not_mutations(backend: Backend) {
     assert_eq!(response.headers().get("allow").and_then(|value| value.to_str().ok()), Some("POST"));
 }
 
-async fn a_browser_gets_the_console_page(backend: Backend) {
+async fn a_browser_gets_graphiql_with_its_bundled_assets(backend: Backend) {
     let router = spawn_router(backend).await;
 
     let response = router
@@ -151,11 +151,43 @@ async fn a_browser_gets_the_console_page(backend: Backend) {
         .unwrap_or_else(|error| panic!("{error}"));
 
     assert_eq!(response.status().as_u16(), 200);
-    let content_type = response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_string();
+    let header = |response: &reqwest::Response, name: &str| {
+        response.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_string()
+    };
+    let content_type = header(&response, "content-type");
     assert!(content_type.starts_with("text/html"), "{content_type}");
+    let policy = header(&response, "content-security-policy");
+    assert!(policy.contains("script-src 'self'"), "{policy}");
     let page = response.text().await.unwrap_or_default();
     assert!(page.contains("<html"));
-    assert!(!page.contains("https://"), "the page must not load anything from elsewhere");
+    assert!(!page.contains("https://") && !page.contains("http://"), "the page must not load anything from elsewhere");
+
+    // The page loads GraphiQL from the router itself, with the content's version in the URL.
+    let script = attribute_starting(&page, "src=\"", "/graphiql/graphiql.js?v=");
+    let stylesheet = attribute_starting(&page, "href=\"", "/graphiql/graphiql.css?v=");
+    for (url, media_type, marker) in [
+        (script, "text/javascript", "GraphiQL"),
+        (stylesheet, "text/css", ".graphiql-container"),
+    ] {
+        let response = router.get(&url).await;
+        assert_eq!(response.status().as_u16(), 200, "{url}");
+        let content_type = header(&response, "content-type");
+        assert!(content_type.starts_with(media_type), "{url}: {content_type}");
+        let cache_control = header(&response, "cache-control");
+        assert!(cache_control.contains("immutable"), "{url}: {cache_control}");
+        let body = response.text().await.unwrap_or_default();
+        assert!(body.contains(marker), "{url} is not GraphiQL's");
+    }
+}
+
+/// The value of the `attribute` (`src="`) in `page` that starts with `prefix`.
+fn attribute_starting(page: &str, attribute: &str, prefix: &str) -> String {
+    page.split(attribute)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|value| value.starts_with(prefix) && value.len() > prefix.len())
+        .unwrap_or_else(|| panic!("the page has no {attribute}{prefix}…: {page}"))
+        .to_string()
 }
 
 async fn operational_endpoints_answer(backend: Backend) {
@@ -194,7 +226,7 @@ on_both_backends!(
     variables_are_coerced_and_bad_ones_refused,
     malformed_requests_are_refused,
     get_runs_queries_but_not_mutations,
-    a_browser_gets_the_console_page,
+    a_browser_gets_graphiql_with_its_bundled_assets,
     operational_endpoints_answer,
     every_response_carries_a_request_id,
 );
