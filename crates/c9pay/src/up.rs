@@ -173,7 +173,7 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
 
     println!();
     println!("c9pay is up at http://{}/graphql", router.address());
-    println!("  open it in a browser for the GraphQL console; POST GraphQL to it with");
+    println!("  open it in a browser for GraphiQL; POST GraphQL to it with");
     println!("  `Authorization: Bearer <accessToken from logIn>`");
     println!("  data:    SQLite files in {}", data_dir.display());
     if let Some(seeded) = seeded {
