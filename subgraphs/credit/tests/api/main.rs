@@ -11,4 +11,5 @@ mod internal;
 mod ledger;
 mod money;
 mod sdl;
+mod simulation;
 mod wallet;
