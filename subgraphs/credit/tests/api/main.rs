@@ -10,6 +10,7 @@ mod holds;
 mod internal;
 mod ledger;
 mod money;
+mod requests;
 mod sdl;
 mod simulation;
 mod wallet;
