@@ -198,7 +198,8 @@ async fn add_to_shard(
     Ok(())
 }
 
-/// Moves what an account's shards hold into its own row, before a checked debit.
+/// Moves what an account's shards hold into its own row, before a checked debit. Shards
+/// are taken in index order, so that two sweeps of one account lock them in the same order.
 ///
 /// Each shard is reduced by exactly the amount read from it (never set to zero), and the
 /// row gains the same sum: a credit that commits to a shard between the read and the
@@ -207,7 +208,7 @@ async fn add_to_shard(
 /// stricter, never looser.
 async fn sweep_shards(transaction: &mut Tx, account_id: &AccountId) -> Result<(), CreditError> {
     let shards = sqlx::query(
-        "select shard, balance from account_shard where account_id = $1 and balance <> 0",
+        "select shard, balance from account_shard where account_id = $1 and balance <> 0 order by shard",
     )
     .bind(account_id.as_str())
     .fetch_all(&mut **transaction)

@@ -245,18 +245,19 @@ pub async fn void(database: &Database, payment_id: &str) -> Result<PaymentState,
         .await?
         .ok_or(CreditError::PaymentNotFound)?;
     let hold_id = HoldId::parse(&state.hold_id)?;
+    let now = now_ms();
+    // A hold past its time that the sweeper has not reached yet is expired, not voided:
+    // release it as what `status` already reports it to be.
+    let outcome = if state.expires_at_ms <= now {
+        HoldStatus::Expired
+    } else {
+        HoldStatus::Voided
+    };
     let mut transaction = database.begin_write().await?;
-    match ledger::release_hold(&mut transaction, &hold_id, HoldStatus::Voided, now_ms()).await? {
+    match ledger::release_hold(&mut transaction, &hold_id, outcome, now).await? {
         Ok(()) => transaction.commit().await?,
         Err(Unresolved::Already(HoldStatus::Posted, _)) => return Err(CreditError::AlreadyPosted),
-        Err(Unresolved::PastExpiry) => {
-            // Past its time but not yet swept: expire it now, which releases it the same.
-            ledger::release_hold(&mut transaction, &hold_id, HoldStatus::Expired, now_ms())
-                .await?
-                .ok();
-            transaction.commit().await?;
-        }
-        Err(Unresolved::Already(_, _)) => {}
+        Err(Unresolved::Already(_, _) | Unresolved::PastExpiry) => {}
         Err(Unresolved::NotFound) => return Err(CreditError::PaymentNotFound),
     }
     find(database, &payment_id)
