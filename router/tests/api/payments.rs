@@ -127,8 +127,72 @@ async fn parallel_sales_racing_for_one_balance_succeed_only_as_far_as_it_covers(
     assert_eq!(balance(&router, &payer).await, "1500");
 }
 
+const REFUND: &str = "mutation($sale: ID!, $amount: Amount!, $key: String!) {
+    refundSale(input: { saleId: $sale, amount: $amount, reason: \"cold\", idempotencyKey: $key }) { id amount status }
+}";
+
+/// The payload of a compact JWS with `change` applied, the signature kept: a forgery.
+fn tamper(token: &str, change: impl Fn(&mut Value)) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: Value = URL_SAFE_NO_PAD
+        .decode(parts.get(1).copied().unwrap_or_default())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null);
+    change(&mut claims);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{}.{payload}.{}", parts.first().copied().unwrap_or_default(), parts.get(2).copied().unwrap_or_default())
+}
+
+async fn forged_codes_foreign_products_reused_keys_and_over_refunds_are_refused(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let shop = open_shop(&router).await;
+    let payer = payer_with(&router, "ada@example.com", "20000").await;
+    let grace = bearer(&router.sign_up("grace@example.com", "Grace").await);
+    let sell = |items: Value, code: String, key: &str| {
+        router.post(Some(&shop.merchant), SELL, json!({ "store": shop.store, "items": items, "code": code, "key": key }))
+    };
+
+    // A code whose payer was changed to someone else, signature kept.
+    let code = payment_code(&router, &payer).await;
+    let grace_id = router.post(Some(&grace), "{ me { id } }", json!({})).await.data()["me"]["id"].clone();
+    let other_payer = tamper(&code, |claims| claims["sub"] = grace_id.clone());
+    assert_eq!(sell(lattes(&shop, 1), other_payer, "payer").await.error_code(), "PAYMENT_CODE_INVALID");
+    // The same code claiming to live an hour longer (payload changed, signature kept).
+    let longer = tamper(&code, |claims| claims["exp"] = json!(claims["exp"].as_i64().unwrap_or_default() + 3_600));
+    assert_eq!(sell(lattes(&shop, 1), longer, "lifetime").await.error_code(), "PAYMENT_CODE_INVALID");
+
+    // A product of another store.
+    let other_merchant = bearer(&router.sign_up("jisoo@example.com", "Jisoo").await);
+    let other_store = router.post(Some(&other_merchant), OPEN_STORE, json!({})).await.data()["openStore"]["id"].clone();
+    let tea = router
+        .post(Some(&other_merchant), ADD_PRODUCT, json!({ "store": other_store, "name": "Tea", "price": "100" }))
+        .await
+        .data()["addProduct"]["id"]
+        .clone();
+    let foreign = json!([{ "productId": tea, "quantity": 1 }]);
+    assert_eq!(sell(foreign, code.clone(), "foreign").await.error_code(), "PRODUCT_NOT_IN_STORE");
+
+    // The key of a paid sale reused for another cart.
+    let sale = sell(lattes(&shop, 1), code.clone(), "sale").await;
+    let sale_id = sale.data()["sell"]["id"].clone();
+    let fresh = payment_code(&router, &payer).await;
+    assert_eq!(sell(lattes(&shop, 2), fresh, "sale").await.error_code(), "IDEMPOTENCY_KEY_REUSED");
+
+    // Refunds: never above the sale, in one go or in parts.
+    let refund = |amount: &str, key: &str| router.post(Some(&shop.merchant), REFUND, json!({ "sale": sale_id, "amount": amount, "key": key }));
+    assert_eq!(refund("4501", "r1").await.error_code(), "REFUND_EXCEEDS_SALE");
+    refund("4000", "r2").await.data();
+    assert_eq!(refund("501", "r3").await.error_code(), "REFUND_EXCEEDS_SALE");
+    refund("500", "r4").await.data();
+
+    assert_eq!(balance(&router, &payer).await, "20000", "one latte paid, fully refunded, nothing else moved");
+}
+
 on_both_backends!(
     a_sale_paid_with_a_payment_code_moves_the_catalogue_total_once,
     refused_sales_get_their_codes_and_move_no_money,
     parallel_sales_racing_for_one_balance_succeed_only_as_far_as_it_covers,
+    forged_codes_foreign_products_reused_keys_and_over_refunds_are_refused,
 );
