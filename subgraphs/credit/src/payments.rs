@@ -172,10 +172,7 @@ pub async fn authorize(
         };
     }
     transaction.commit().await?;
-    find(database, &payment_id)
-        .await?
-        .map(|(_, state)| state)
-        .ok_or(CreditError::PaymentNotFound)
+    current(database, &payment_id).await
 }
 
 /// Posts the payment's hold: the money moves to the store, and the payment event is
@@ -221,10 +218,7 @@ pub async fn capture(database: &Database, payment_id: &str) -> Result<PaymentSta
             refuse(unresolved)?;
         }
     }
-    find(database, &payment_id)
-        .await?
-        .map(|(_, state)| state)
-        .ok_or(CreditError::PaymentNotFound)
+    current(database, &payment_id).await
 }
 
 fn refuse(unresolved: Unresolved) -> Result<(), CreditError> {
@@ -260,15 +254,17 @@ pub async fn void(database: &Database, payment_id: &str) -> Result<PaymentState,
         Err(Unresolved::Already(_, _) | Unresolved::PastExpiry) => {}
         Err(Unresolved::NotFound) => return Err(CreditError::PaymentNotFound),
     }
-    find(database, &payment_id)
-        .await?
-        .map(|(_, state)| state)
-        .ok_or(CreditError::PaymentNotFound)
+    current(database, &payment_id).await
 }
 
 pub async fn status(database: &Database, payment_id: &str) -> Result<PaymentState, CreditError> {
     let payment_id = SaleId::parse(payment_id)?;
-    find(database, &payment_id)
+    current(database, &payment_id).await
+}
+
+/// The payment's current state, or `PaymentNotFound`.
+async fn current(database: &Database, payment_id: &SaleId) -> Result<PaymentState, CreditError> {
+    find(database, payment_id)
         .await?
         .map(|(_, state)| state)
         .ok_or(CreditError::PaymentNotFound)
