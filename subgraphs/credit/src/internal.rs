@@ -3,9 +3,10 @@
 
 use axum::{
     Json, Router,
-    extract::FromRef,
+    extract::{FromRef, FromRequestParts},
     extract::{Path, State},
     http::StatusCode,
+    http::request::Parts,
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
@@ -56,15 +57,25 @@ pub fn routes(internal: Internal) -> Router {
         .with_state(internal)
 }
 
-/// A 403 for any caller but the stores service.
-fn refuse_unless_stores(caller: &c9pay_platform::internal_token::Principal) -> Option<Response> {
-    (!caller.is_service("stores")).then(|| {
-        (
-            StatusCode::FORBIDDEN,
-            Json(json!({ "code": shared::FORBIDDEN })),
-        )
-            .into_response()
-    })
+/// The stores service calling: every endpoint here is for stores alone, so any other
+/// verified caller gets 403 (an unverified one already got 401 from [`Caller`]).
+struct StoresCaller;
+
+impl<S: Send + Sync> FromRequestParts<S> for StoresCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        if caller.is_service("stores") {
+            Ok(StoresCaller)
+        } else {
+            Err((
+                StatusCode::FORBIDDEN,
+                Json(json!({ "code": shared::FORBIDDEN })),
+            )
+                .into_response())
+        }
+    }
 }
 
 fn respond<T: serde::Serialize>(result: Result<T, CreditError>, what: &str) -> Response {
@@ -75,13 +86,10 @@ fn respond<T: serde::Serialize>(result: Result<T, CreditError>, what: &str) -> R
 }
 
 async fn authorize(
-    Caller(caller): Caller,
+    _: StoresCaller,
     State(internal): State<Internal>,
     Json(request): Json<payments::AuthorizeRequest>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_stores(&caller) {
-        return refusal;
-    }
     respond(
         payments::authorize(
             &internal.database,
@@ -95,13 +103,10 @@ async fn authorize(
 }
 
 async fn capture(
-    Caller(caller): Caller,
+    _: StoresCaller,
     State(database): State<Database>,
     Path(payment_id): Path<String>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_stores(&caller) {
-        return refusal;
-    }
     respond(
         payments::capture(&database, &payment_id).await,
         "capturing a payment",
@@ -109,13 +114,10 @@ async fn capture(
 }
 
 async fn void(
-    Caller(caller): Caller,
+    _: StoresCaller,
     State(database): State<Database>,
     Path(payment_id): Path<String>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_stores(&caller) {
-        return refusal;
-    }
     respond(
         payments::void(&database, &payment_id).await,
         "voiding a payment",
@@ -123,13 +125,10 @@ async fn void(
 }
 
 async fn payment_status(
-    Caller(caller): Caller,
+    _: StoresCaller,
     State(database): State<Database>,
     Path(payment_id): Path<String>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_stores(&caller) {
-        return refusal;
-    }
     respond(
         payments::status(&database, &payment_id).await,
         "reading a payment",
@@ -137,13 +136,10 @@ async fn payment_status(
 }
 
 async fn refund(
-    Caller(caller): Caller,
+    _: StoresCaller,
     State(database): State<Database>,
     Json(request): Json<payments::RefundRequest>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_stores(&caller) {
-        return refusal;
-    }
     respond(
         payments::refund(&database, request).await,
         "refunding a payment",
@@ -160,18 +156,11 @@ struct EnsureStoreAccount {
 /// owner return it, and a call naming another owner is refused with 409 `CONFLICT`.
 #[tracing::instrument(skip_all, fields(store_id = %store_id))]
 async fn ensure_store_account(
-    Caller(caller): Caller,
+    _: StoresCaller,
     State(database): State<Database>,
     Path(store_id): Path<String>,
     Json(body): Json<EnsureStoreAccount>,
 ) -> Response {
-    if !caller.is_service("stores") {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({ "code": shared::FORBIDDEN })),
-        )
-            .into_response();
-    }
     let result = async {
         let store_id = StoreId::parse(&store_id)?;
         let owner_user_id = UserId::parse(&body.owner_user_id)?;
