@@ -29,6 +29,7 @@ pub mod code {
     pub const OPERATION_NOT_SUPPORTED: &str = "OPERATION_NOT_SUPPORTED";
     pub const UNAUTHENTICATED: &str = c9pay_platform::error::code::UNAUTHENTICATED;
     pub const SUBGRAPH_TIMEOUT: &str = "SUBGRAPH_TIMEOUT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = c9pay_platform::error::code::INTERNAL;
 }
 
@@ -52,6 +53,9 @@ pub struct ErrorExtensions {
     pub code: &'static str,
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// With `RATE_LIMITED`: seconds until a retry can pass (also the `Retry-After` header).
+    #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 impl GraphQLError {
@@ -62,6 +66,7 @@ impl GraphQLError {
             extensions: ErrorExtensions {
                 code,
                 request_id: None,
+                retry_after_s: None,
             },
         }
     }
@@ -98,6 +103,8 @@ pub enum RouterError {
     SubscriptionsUnsupported,
     #[error("{0}")]
     Unauthenticated(String),
+    #[error("too many {field} requests; retry in {retry_after_s} s")]
+    RateLimited { field: String, retry_after_s: u64 },
     /// Logged in full where it happens; the client sees only the request id.
     #[error("internal error (request id {request_id})")]
     Internal { request_id: String },
@@ -114,6 +121,7 @@ impl RouterError {
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Parse(_)
             | Self::Validation(_)
@@ -143,6 +151,7 @@ impl RouterError {
             Self::Limit { code, .. } => code,
             Self::SubscriptionsUnsupported => code::OPERATION_NOT_SUPPORTED,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Internal { .. } => code::INTERNAL,
         }
     }
@@ -162,6 +171,7 @@ impl RouterError {
                     extensions: ErrorExtensions {
                         code: code::GRAPHQL_VALIDATION_FAILED,
                         request_id: None,
+                        retry_after_s: None,
                     },
                 })
                 .collect(),
@@ -171,8 +181,14 @@ impl RouterError {
                 extensions: ErrorExtensions {
                     code: code::INTERNAL,
                     request_id: Some(request_id.clone()),
+                    retry_after_s: None,
                 },
             }],
+            Self::RateLimited { retry_after_s, .. } => {
+                let mut error = GraphQLError::new(self.code(), self.to_string());
+                error.extensions.retry_after_s = Some(*retry_after_s);
+                vec![error]
+            }
             _ => vec![GraphQLError::new(self.code(), self.to_string())],
         }
     }

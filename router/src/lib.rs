@@ -7,7 +7,7 @@
 //!
 //! Layout: [`config`]; [`engine`] (the only module that knows the query engine is Hive
 //! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
-//! [`http`] (GraphQL over HTTP); [`metrics`].
+//! [`http`] (GraphQL over HTTP); [`rate_limit`]; [`metrics`].
 
 pub mod auth;
 pub mod config;
@@ -17,6 +17,7 @@ mod graphiql;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod rate_limit;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -66,6 +67,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         signer,
         limits: config.limits.clone(),
         anonymous_root_fields: pipeline::split_root_fields(&config.anonymous_root_fields),
+        rate_limiter: rate_limit::RateLimiter::new(&config.rate_limits),
         metrics: router_metrics,
     });
 
@@ -74,7 +76,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         let pipeline = ready_pipeline.clone();
         Box::pin(async move { pipeline.verifier.is_ready().await })
     });
-    let app = http::routes(pipeline)
+    let app = http::routes(pipeline, config.rate_limits.trust_forwarded_for)
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
         .layer(TimeoutLayer::with_status_code(

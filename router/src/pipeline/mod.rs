@@ -1,5 +1,5 @@
 //! The request pipeline, one module per stage, in the order a request meets them:
-//! parse → limits → validate → authenticate → plan → execute. Each stage either hands the
+//! parse → limits → validate → authenticate → rate limits → plan → execute. Each stage either hands the
 //! next one what it needs or refuses the request with a [`RouterError`]; nothing reaches a
 //! subgraph before every stage has passed.
 //!
@@ -12,9 +12,10 @@ mod execute;
 mod limits;
 mod parse;
 mod plan;
+mod rate_limit;
 mod validate;
 
-use std::{collections::HashSet, sync::Arc, time::Instant};
+use std::{collections::HashSet, net::IpAddr, sync::Arc, time::Instant};
 
 use c9pay_platform::internal_token::InternalTokenSigner;
 
@@ -22,7 +23,7 @@ pub use authenticate::AnonymousRootFields;
 
 use crate::{
     auth::AccessTokenVerifier, config::Limits, engine::Engine, error::RouterError,
-    metrics::RouterMetrics,
+    metrics::RouterMetrics, rate_limit::RateLimiter,
 };
 
 /// Everything the pipeline needs, built once at start-up.
@@ -32,6 +33,7 @@ pub struct Pipeline {
     pub signer: InternalTokenSigner,
     pub limits: Limits,
     pub anonymous_root_fields: AnonymousRootFields,
+    pub rate_limiter: RateLimiter,
     pub metrics: RouterMetrics,
 }
 
@@ -50,10 +52,11 @@ pub struct GraphQLRequest {
     pub transport: Transport,
 }
 
-/// The caller as the HTTP layer saw it: the `Authorization` header, if any, and the id
-/// the router gave the request.
+/// The caller as the HTTP layer saw it: the `Authorization` header, if any, the client's
+/// address (for rate limits) and the id the router gave the request.
 pub struct Caller<'request> {
     pub authorization: Option<&'request str>,
+    pub client_address: Option<IpAddr>,
     pub request_id: &'request str,
 }
 
@@ -105,6 +108,7 @@ impl Pipeline {
         }
         validate::validate(self, &document, &shape, request.transport)?;
         let principal = authenticate::authenticate(self, caller, &shape).await?;
+        rate_limit::check(self, caller, &shape, &principal)?;
         let planned = plan::plan(self, &document, operation_name, caller.request_id)?;
         execute::execute(self, &planned, request, &principal).await
     }
