@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 use anyhow::Context as _;
 use c9pay_auth::AuthConfig;
 use c9pay_platform::{
-    database::{Backend, DatabaseConfig},
+    database::{Backend, Database, DatabaseConfig},
     id::UserId,
     money::Amount,
     testing::{TestDatabase, TestTrust, fresh_database},
@@ -188,13 +188,16 @@ impl Stack {
         .into_iter()
         .map(|(name, url)| (name.to_string(), url))
         .collect();
-        let config = RouterConfig::new(
+        let mut config = RouterConfig::new(
             LOOPBACK,
             supergraph_path(),
             subgraph_base_urls.clone(),
             format!("{auth_url}/.well-known/jwks.json"),
             trust.router_seed(),
         );
+        // The benchmark measures capacity: all its clients share one address and a few
+        // principals, which the production rate limits would (rightly) stop.
+        config.rate_limits.fields.clear();
         let router = c9pay_router::build(&config)
             .await
             .context("building the router")?;
@@ -242,22 +245,20 @@ impl Stack {
             .context("logIn returned no access token")?
             .to_string();
 
-        let credit = c9pay_credit::open_database(&self.credit_config).await?;
-        let stores = c9pay_stores::open_database(&self.stores_config).await?;
-        let products = PRODUCTS
-            .iter()
-            .map(|(name, price)| Ok((*name, Amount::parse_positive(*price)?)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let store = c9pay_stores::demo::seed_store(&stores, &user_id, STORE_NAME, &products)
-            .await
-            .context("seeding the store")?;
-        c9pay_credit::demo::ensure_store_account(&credit, &store.id, &user_id)
-            .await
-            .context("opening the store's account")?;
+        let (credit, stores) = self.databases().await?;
+        seed_store(&credit, &stores, &user_id, STORE_NAME).await?;
         c9pay_credit::demo::grant(&credit, &user_id, Amount::parse_positive(BALANCE)?)
             .await
             .context("granting the wallet balance")?;
         Ok(Person { user_id, access_token })
+    }
+
+    /// Connections to the credit and stores databases, for seeding and auditing.
+    pub async fn databases(&self) -> anyhow::Result<(Database, Database)> {
+        Ok((
+            c9pay_credit::open_database(&self.credit_config).await?,
+            c9pay_stores::open_database(&self.stores_config).await?,
+        ))
     }
 
     async fn post_anonymous(&self, http: &reqwest::Client, query: &str, variables: Value) -> anyhow::Result<Value> {
@@ -281,4 +282,19 @@ impl Stack {
             database.remove().await;
         }
     }
+}
+
+/// A store of `owner` called `name` selling [`PRODUCTS`], and its ledger account.
+pub async fn seed_store(credit: &Database, stores: &Database, owner: &UserId, name: &str) -> anyhow::Result<()> {
+    let products = PRODUCTS
+        .iter()
+        .map(|(name, price)| Ok((*name, Amount::parse_positive(*price)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let store = c9pay_stores::demo::seed_store(stores, owner, name, &products)
+        .await
+        .with_context(|| format!("seeding store {name}"))?;
+    c9pay_credit::demo::ensure_store_account(credit, &store.id, owner)
+        .await
+        .with_context(|| format!("opening the account of store {name}"))?;
+    Ok(())
 }
