@@ -155,7 +155,8 @@ async fn measure_payments(
 ) -> anyhow::Result<()> {
     let clients = usize::from(options.clients);
     eprintln!("signing up {clients} payers and opening {clients} more stores …");
-    let setup = payments::set_up(stack, http, merchant, clients).await?;
+    let setup = payments::set_up(stack, storage, http, merchant, clients).await?;
+    payments::check(stack, http, &setup).await?;
     let scenarios = payments::scenarios(&setup);
     let warm_up = Duration::from_secs(u64::from(options.warm_up_s));
     let duration = Duration::from_secs(u64::from(options.duration_s));

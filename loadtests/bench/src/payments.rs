@@ -14,7 +14,7 @@
 //! If a busy store serialised payments, (h) would fall far behind (s); the ratio of the two
 //! in one run is the answer. While a scenario runs, the benchmark also counts the CPU time
 //! of this process (router, subgraphs and load generator) and, on PostgreSQL, of the
-//! server's processes, and samples `pg_stat_activity` for backends waiting on a lock: that
+//! server's processes (its postmaster and children), and samples `pg_stat_activity` for backends waiting on a lock: that
 //! is what says what the limit is.
 //!
 //! After the run every paid sale is accounted for: each store's balance is its number of
@@ -69,6 +69,8 @@ pub struct Setup {
     hot: Till,
     spread: Vec<Till>,
     payers: Vec<Payer>,
+    /// The PostgreSQL server's postmaster, for its CPU time.
+    postmaster: Option<u32>,
 }
 
 pub struct Scenario {
@@ -136,7 +138,7 @@ impl Outcome {
 }
 
 /// Signs the payers up, opens the stores and grants the wallets.
-pub async fn set_up(stack: &Stack, http: &reqwest::Client, merchant: &stack::Person, clients: usize) -> anyhow::Result<Setup> {
+pub async fn set_up(stack: &Stack, storage: &Storage, http: &reqwest::Client, merchant: &stack::Person, clients: usize) -> anyhow::Result<Setup> {
     let merchant_authorization = format!("Bearer {}", merchant.access_token);
     let names: Vec<String> = (0..clients).map(|index| format!("{} {}", stack::STORE_NAME, index + 1)).collect();
     let (credit, stores_database) = stack.databases().await?;
@@ -192,7 +194,25 @@ pub async fn set_up(stack: &Stack, http: &reqwest::Client, merchant: &stack::Per
             .context("granting a wallet balance")?;
         payers.push(Payer { user_id, authorization: format!("Bearer {token}") });
     }
-    Ok(Setup { merchant: merchant_authorization, hot, spread, payers })
+    let postmaster = postmaster_of(storage).await?;
+    Ok(Setup { merchant: merchant_authorization, hot, spread, payers, postmaster })
+}
+
+/// One payment before any load, so that a run that cannot pay stops at once instead of
+/// measuring refusals.
+pub async fn check(stack: &Stack, http: &reqwest::Client, setup: &Setup) -> anyhow::Result<()> {
+    let payer = setup.payers.first().context("no payers")?;
+    let code = query(http, &stack.router_url, &payer.authorization, ISSUE_CODE, json!({})).await?;
+    let code = code["issuePaymentCode"]["token"].as_str().context("no payment code")?;
+    let input = json!({ "input": {
+        "storeId": setup.hot.store_id,
+        "items": [{ "productId": setup.hot.product_id, "quantity": 1 }],
+        "paymentCode": code,
+        "idempotencyKey": format!("check-{}", uuid::Uuid::new_v4().simple()),
+    } });
+    let sold = query(http, &stack.router_url, &setup.merchant, SELL, input).await.context("the check payment")?;
+    anyhow::ensure!(sold["sell"]["status"] == "PAID", "the check payment was not paid: {sold}");
+    Ok(())
 }
 
 pub fn scenarios(setup: &Setup) -> Vec<Scenario> {
@@ -231,14 +251,14 @@ pub async fn run(
     } else {
         measure(stack, http, setup, scenario, warm_up).await?.0.errors
     };
-    let cpu_before = cpu_seconds(storage);
+    let cpu_before = cpu_seconds(setup.postmaster);
     let sampler = ActivitySampler::start(storage);
     let (mut sales, codes) = measure(stack, http, setup, scenario, duration).await?;
     let activity = match sampler {
         Some(sampler) => Some(sampler.stop().await?),
         None => None,
     };
-    let cpu_after = cpu_seconds(storage);
+    let cpu_after = cpu_seconds(setup.postmaster);
     sales.warm_up_errors = warm_up_errors;
     Ok(Outcome {
         sales,
@@ -371,22 +391,20 @@ struct Cpu {
     postgres: Option<f64>,
 }
 
-/// CPU seconds (user + system) used so far by this process and, on PostgreSQL, by every
-/// process named `postgres` on this machine (the benchmark's server is the only one
-/// expected to be running).
-fn cpu_seconds(storage: &Storage) -> Cpu {
+/// CPU seconds (user + system) used so far by this process and by the PostgreSQL server
+/// whose postmaster is `postmaster` (it and its children: backends, writer, WAL writer).
+fn cpu_seconds(postmaster: Option<u32>) -> Cpu {
     let ticks = clock_ticks_per_second();
     let process = process_ticks("self").map_or(0.0, |used| used / ticks);
-    let postgres = matches!(storage, Storage::Postgres { .. }).then(|| {
-        let mut used = 0.0;
+    let postgres = postmaster.map(|postmaster| {
+        let mut used = process_ticks(&postmaster.to_string()).unwrap_or(0.0);
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for entry in entries.flatten() {
                 let name = entry.file_name();
                 let Some(pid) = name.to_str().filter(|pid| pid.bytes().all(|byte| byte.is_ascii_digit())) else {
                     continue;
                 };
-                let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                if command.trim() == "postgres" {
+                if parent_of(pid) == Some(postmaster) {
                     used += process_ticks(pid).unwrap_or(0.0);
                 }
             }
@@ -394,6 +412,29 @@ fn cpu_seconds(storage: &Storage) -> Cpu {
         used / ticks
     });
     Cpu { process, postgres }
+}
+
+fn parent_of(pid: &str) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("PPid:")).and_then(|value| value.trim().parse().ok())
+}
+
+/// The pid of the server's postmaster, from `postmaster.pid` in its data directory (the
+/// benchmark runs on the server's machine; every URL is loopback).
+pub async fn postmaster_of(storage: &Storage) -> anyhow::Result<Option<u32>> {
+    use sqlx::Connection as _;
+    let Storage::Postgres { admin_url } = storage else {
+        return Ok(None);
+    };
+    let mut connection = sqlx::PgConnection::connect(admin_url).await?;
+    let directory: String = sqlx::query_scalar("select setting from pg_settings where name = 'data_directory'")
+        .fetch_one(&mut connection)
+        .await?;
+    connection.close().await.ok();
+    let pid_file = std::fs::read_to_string(format!("{directory}/postmaster.pid"))
+        .with_context(|| format!("reading {directory}/postmaster.pid (the server must run on this machine)"))?;
+    let pid = pid_file.lines().next().and_then(|line| line.trim().parse().ok());
+    Ok(pid)
 }
 
 /// utime + stime of `/proc/<pid>/stat`, in clock ticks.

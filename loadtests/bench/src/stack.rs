@@ -124,7 +124,7 @@ fn base_url(application: &c9pay_platform::http::Application) -> String {
 impl Stack {
     /// Starts the four subgraphs and the router on this runtime.
     pub async fn start(storage: &Storage) -> anyhow::Result<Self> {
-        let trust = TestTrust::new(&["auth", "stores"]);
+        let trust = TestTrust::new(&["auth", "credit", "stores"]);
         let mut databases = Vec::new();
 
         let database = StackDatabase::create(storage).await?;
@@ -140,19 +140,6 @@ impl Stack {
         tokio::spawn(users.run_until(std::future::pending()));
 
         let database = StackDatabase::create(storage).await?;
-        let credit_config = c9pay_credit::CreditConfig::new(
-            LOOPBACK,
-            database.config().clone(),
-            trust.config_for("credit"),
-        );
-        let credit = c9pay_credit::build(&credit_config)
-            .await
-            .context("building credit")?;
-        databases.push(database);
-        let credit_url = base_url(&credit);
-        tokio::spawn(credit.run_until(std::future::pending()));
-
-        let database = StackDatabase::create(storage).await?;
         let auth = c9pay_auth::build(&AuthConfig::new(
             LOOPBACK,
             database.config().clone(),
@@ -164,6 +151,21 @@ impl Stack {
         databases.push(database);
         let auth_url = base_url(&auth);
         tokio::spawn(auth.run_until(std::future::pending()));
+
+        let database = StackDatabase::create(storage).await?;
+        let credit_config = c9pay_credit::CreditConfig::new(
+            LOOPBACK,
+            database.config().clone(),
+            trust.config_for("credit"),
+        )
+        .with_users_url(users_url.clone())
+        .with_auth_jwks_url(format!("{auth_url}/.well-known/jwks.json"));
+        let credit = c9pay_credit::build(&credit_config)
+            .await
+            .context("building credit")?;
+        databases.push(database);
+        let credit_url = base_url(&credit);
+        tokio::spawn(credit.run_until(std::future::pending()));
 
         let database = StackDatabase::create(storage).await?;
         let stores_config = c9pay_stores::StoresConfig::new(
