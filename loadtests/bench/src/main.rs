@@ -108,30 +108,19 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|_| Measurement::empty())
         .collect::<anyhow::Result<Vec<_>>>()?;
-    for round in 0..usize::from(options.rounds) {
-        for offset in 0..scenarios.len() {
-            let index = (round + offset) % scenarios.len();
-            let (Some(scenario), Some(total)) = (scenarios.get(index), totals.get_mut(index)) else {
-                continue;
-            };
-            eprintln!(
-                "round {}/{}: ({}) {} — {clients} clients, {} s warm-up, {} s measured",
-                round + 1,
-                options.rounds,
-                scenario.key,
-                scenario.title,
-                options.warm_up_s,
-                options.duration_s
-            );
-            let measurement = load::run(&http, scenario, clients, warm_up, duration).await?;
-            eprintln!(
-                "  {:.0} requests/s, p95 {:.2} ms, {} errors",
-                measurement.requests_per_second(),
-                measurement.latency_ms(0.95),
-                measurement.errors
-            );
-            total.merge_round(measurement)?;
-        }
+    for (round, index) in schedule(options.rounds, scenarios.len()) {
+        let (Some(scenario), Some(total)) = (scenarios.get(index), totals.get_mut(index)) else {
+            continue;
+        };
+        announce(&options, round, scenario.key, scenario.title);
+        let measurement = load::run(&http, scenario, clients, warm_up, duration).await?;
+        eprintln!(
+            "  {:.0} requests/s, p95 {:.2} ms, {} errors",
+            measurement.requests_per_second(),
+            measurement.latency_ms(0.95),
+            measurement.errors
+        );
+        total.merge_round(measurement)?;
     }
 
     let results: Vec<(&Scenario, &Measurement)> = scenarios.iter().zip(totals.iter()).collect();
@@ -161,33 +150,22 @@ async fn measure_payments(
     let warm_up = Duration::from_secs(u64::from(options.warm_up_s));
     let duration = Duration::from_secs(u64::from(options.duration_s));
     let mut totals: Vec<Option<payments::Outcome>> = scenarios.iter().map(|_| None).collect();
-    for round in 0..usize::from(options.rounds) {
-        for offset in 0..scenarios.len() {
-            let index = (round + offset) % scenarios.len();
-            let (Some(scenario), Some(total)) = (scenarios.get(index), totals.get_mut(index)) else {
-                continue;
-            };
-            eprintln!(
-                "round {}/{}: ({}) {} — {clients} clients, {} s warm-up, {} s measured",
-                round + 1,
-                options.rounds,
-                scenario.key,
-                scenario.title,
-                options.warm_up_s,
-                options.duration_s
-            );
-            let outcome = payments::run(stack, storage, http, &setup, scenario, warm_up, duration).await?;
-            eprintln!(
-                "  {:.0} payments/s, sell p99 {:.2} ms, {} errors",
-                outcome.sales.requests_per_second(),
-                outcome.sales.latency_ms(0.99),
-                outcome.sales.errors
-            );
-            *total = Some(match total.take() {
-                Some(earlier) => earlier.merge_round(outcome)?,
-                None => outcome,
-            });
-        }
+    for (round, index) in schedule(options.rounds, scenarios.len()) {
+        let (Some(scenario), Some(total)) = (scenarios.get(index), totals.get_mut(index)) else {
+            continue;
+        };
+        announce(options, round, scenario.key, scenario.title);
+        let outcome = payments::run(stack, storage, http, &setup, scenario, warm_up, duration).await?;
+        eprintln!(
+            "  {:.0} payments/s, sell p99 {:.2} ms, {} errors",
+            outcome.sales.requests_per_second(),
+            outcome.sales.latency_ms(0.99),
+            outcome.sales.errors
+        );
+        *total = Some(match total.take() {
+            Some(earlier) => earlier.merge_round(outcome)?,
+            None => outcome,
+        });
     }
     let results: Vec<(&payments::Scenario, &payments::Outcome)> = scenarios
         .iter()
@@ -203,6 +181,23 @@ async fn measure_payments(
         .sum();
     anyhow::ensure!(errors == 0, "{errors} payments failed; the numbers above are not valid");
     Ok(())
+}
+
+/// (round, scenario index) in the order they run: each round starts one scenario later,
+/// so the slow drift of a noisy machine does not always fall on the same one.
+fn schedule(rounds: u8, scenarios: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..usize::from(rounds)).flat_map(move |round| (0..scenarios).map(move |offset| (round, (round + offset) % scenarios)))
+}
+
+fn announce(options: &Options, round: usize, key: &str, title: &str) {
+    eprintln!(
+        "round {}/{}: ({key}) {title} — {} clients, {} s warm-up, {} s measured",
+        round + 1,
+        options.rounds,
+        options.clients,
+        options.warm_up_s,
+        options.duration_s
+    );
 }
 
 fn options_summary(options: &Options) -> String {
