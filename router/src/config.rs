@@ -39,6 +39,11 @@ pub struct RouterConfig {
     /// How often a client address or a principal may call the sensitive root fields.
     #[serde(default)]
     pub rate_limits: RateLimitConfig,
+    /// Web origins other than the router's own that may call `/graphql` from a browser
+    /// (CORS), e.g. `["https://shop.example.com"]`. The web clients are served by the
+    /// router itself and need none. Default none: browsers refuse cross-origin calls.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -295,6 +300,7 @@ impl RouterConfig {
             anonymous_root_fields: default_anonymous_root_fields(),
             limits: Limits::default(),
             rate_limits: RateLimitConfig::default(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 
@@ -327,6 +333,14 @@ impl RouterConfig {
             anyhow::ensure!(
                 matches!(field.split_once('.'), Some((type_name, field_name)) if !type_name.is_empty() && !field_name.is_empty()),
                 "anonymous_root_fields entries look like `Mutation.logIn`, not {field:?}"
+            );
+        }
+        for origin in &self.cors_allowed_origins {
+            anyhow::ensure!(
+                (origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.trim_end_matches('/').contains(['*', ' '])
+                    && origin.matches('/').count() == 2,
+                "cors_allowed_origins entries are origins like `https://shop.example.com`, not {origin:?}"
             );
         }
         anyhow::ensure!(self.rate_limits.keys_max > 0, "rate_limits.keys_max must be positive");

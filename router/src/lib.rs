@@ -22,13 +22,21 @@ pub mod rate_limit;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use axum::{http::StatusCode, middleware};
+use axum::{
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware,
+};
 use c9pay_platform::{
     http::{Application, ReadinessCheck, operational_routes},
     internal_token::{InternalTokenSigner, ROUTER_ISSUER},
     metrics::{Metrics, track_http},
 };
-use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
 
 pub use config::RouterConfig;
 
@@ -83,12 +91,30 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(config.limits.request_timeout_ms),
         ))
+        .layer(cors(&config.cors_allowed_origins)?)
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new());
     // The platform's standard layers are not used as a whole: their body limit answers
     // 413 in plain text, and the router answers with a GraphQL error (`PAYLOAD_TOO_LARGE`)
     // from its own limit.
     Ok(Application::bind(NAME, &config.listen_address, app).await?)
+}
+
+/// CORS for the configured origins only: no wildcard, no credentials (the admin cookie is
+/// `SameSite=Strict` and stays with the router's own origin). With no origins configured
+/// the layer adds nothing and browsers keep their same-origin rule.
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cors_allowed_origins")?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, HeaderName::from_static("dpop")])
+        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600)))
 }
 
 fn engine_options(config: &RouterConfig, metrics: RouterMetrics) -> EngineOptions {

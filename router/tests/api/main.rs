@@ -3,6 +3,7 @@
 
 mod access_tokens;
 mod audit;
+mod cors;
 mod federation;
 mod graphql_over_http;
 mod helpers;
