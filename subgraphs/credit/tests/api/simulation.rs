@@ -330,6 +330,11 @@ impl World {
         // Each client has at most two requests in flight (the racing operations).
         config.max_connections =
             u32::try_from(settings.clients * 2 + 2).expect("a small pool size");
+        // The simulation checks what happens, not how fast: on a loaded machine a 5 s wait
+        // for a connection or a lock is slowness, not a fault to report (a 400,000-step
+        // run failed with `PoolTimedOut` under a load average of 7 before this).
+        config.acquire_timeout_ms = 120_000;
+        config.statement_timeout_ms = 120_000;
         let database = Database::connect(&config, &c9pay_credit::migrations())
             .await
             .expect("opening the credit database");
