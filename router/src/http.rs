@@ -80,6 +80,24 @@ async fn graphql_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body
     serve(&endpoint, &headers, media_type, &request_id, request).await
 }
 
+/// The cookie that carries an admin session's fingerprint. `__Host-` makes browsers
+/// accept it only from this origin over HTTPS, with `Path=/` and no `Domain`.
+pub const ADMIN_COOKIE: &str = "__Host-c9pay-admin";
+
+/// The value of cookie `name`, if the request sent exactly one such cookie.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value);
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
+}
+
 #[tracing::instrument(skip_all)]
 async fn graphql_get(
     State(endpoint): State<Endpoint>,
@@ -113,9 +131,26 @@ async fn serve(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default());
+    let dpop_proofs = headers
+        .get_all("dpop")
+        .iter()
+        .map(|value| value.to_str().unwrap_or_default())
+        .collect();
+    let method = match request.transport {
+        Transport::Get => "GET",
+        Transport::Post => "POST",
+    };
+    let url = endpoint.pipeline.public_url.clone().unwrap_or_else(|| {
+        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        format!("http://{host}/graphql")
+    });
     let caller = Caller {
         authorization,
         request_id,
+        dpop_proofs,
+        method,
+        url,
+        admin_fingerprint: cookie(headers, ADMIN_COOKIE),
     };
     match endpoint.pipeline.run(request, caller).await {
         Ok(Answer { body, .. }) => with_headers(

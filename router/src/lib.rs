@@ -11,12 +11,14 @@
 
 pub mod auth;
 pub mod config;
+pub mod dpop;
 pub mod engine;
 pub mod error;
 mod graphiql;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod revocations;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -33,6 +35,8 @@ pub use config::RouterConfig;
 
 use crate::{
     auth::AccessTokenVerifier,
+    dpop::ProofChecker,
+    revocations::{RevocationFollower, RevocationList},
     engine::{Engine, EngineOptions},
     metrics::RouterMetrics,
     pipeline::Pipeline,
@@ -60,6 +64,20 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     verifier.prefetch().await;
     let signer = InternalTokenSigner::new(ROUTER_ISSUER, &config.internal_signing_key)
         .context("internal_signing_key")?;
+    let revocations = Arc::new(RevocationList::new(config.revocations.staleness_max_ms));
+    let follower = RevocationFollower::new(
+        revocations.clone(),
+        config.revocation_feed_url()?,
+        signer.clone(),
+        &config.revocations,
+    )?;
+    // Read once before serving, so that signed-in requests are not refused at start-up
+    // for want of a feed; a failure is not fatal (auth may start later) and the follower
+    // keeps trying.
+    if let Err(error) = follower.poll().await {
+        tracing::warn!(error = %format!("{error:#}"), "auth's revocation feed is not available yet");
+    }
+    tokio::spawn(follower.run());
     let pipeline = Arc::new(Pipeline {
         engine,
         verifier,
@@ -67,12 +85,16 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         limits: config.limits.clone(),
         anonymous_root_fields: pipeline::split_root_fields(&config.anonymous_root_fields),
         metrics: router_metrics,
+        revocations,
+        proofs: ProofChecker::new(&config.dpop),
+        scopes: config.scopes.clone(),
+        public_url: config.dpop.public_url.clone(),
     });
 
     let ready_pipeline = pipeline.clone();
     let ready: ReadinessCheck = Arc::new(move || {
         let pipeline = ready_pipeline.clone();
-        Box::pin(async move { pipeline.verifier.is_ready().await })
+        Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.is_current() })
     });
     let app = http::routes(pipeline)
         .merge(operational_routes(metrics.clone(), ready))

@@ -1,5 +1,5 @@
 //! The request pipeline, one module per stage, in the order a request meets them:
-//! parse → limits → validate → authenticate → plan → execute. Each stage either hands the
+//! parse → limits → validate → authenticate → authorize → plan → execute. Each stage either hands the
 //! next one what it needs or refuses the request with a [`RouterError`]; nothing reaches a
 //! subgraph before every stage has passed.
 //!
@@ -8,6 +8,7 @@
 //! far more on a hostile document, so the cheap check guards the expensive one.
 
 mod authenticate;
+mod authorize;
 mod execute;
 mod limits;
 mod parse;
@@ -21,8 +22,13 @@ use c9pay_platform::internal_token::InternalTokenSigner;
 pub use authenticate::AnonymousRootFields;
 
 use crate::{
-    auth::AccessTokenVerifier, config::Limits, engine::Engine, error::RouterError,
+    auth::AccessTokenVerifier,
+    config::{Limits, ScopesConfig},
+    dpop::ProofChecker,
+    engine::Engine,
+    error::RouterError,
     metrics::RouterMetrics,
+    revocations::RevocationList,
 };
 
 /// Everything the pipeline needs, built once at start-up.
@@ -33,6 +39,11 @@ pub struct Pipeline {
     pub limits: Limits,
     pub anonymous_root_fields: AnonymousRootFields,
     pub metrics: RouterMetrics,
+    pub revocations: Arc<RevocationList>,
+    pub proofs: ProofChecker,
+    pub scopes: ScopesConfig,
+    /// The URL kiosks' DPoP proofs name (`dpop.public_url`); `None`: from `Host`.
+    pub public_url: Option<String>,
 }
 
 /// How the request arrived: GraphQL over HTTP allows only queries over GET.
@@ -51,10 +62,15 @@ pub struct GraphQLRequest {
 }
 
 /// The caller as the HTTP layer saw it: the `Authorization` header, if any, and the id
-/// the router gave the request.
+/// the router gave the request; for kiosks, the `DPoP` proofs, method and URL; for
+/// admins, the fingerprint from the session cookie.
 pub struct Caller<'request> {
     pub authorization: Option<&'request str>,
     pub request_id: &'request str,
+    pub dpop_proofs: Vec<&'request str>,
+    pub method: &'request str,
+    pub url: String,
+    pub admin_fingerprint: Option<&'request str>,
 }
 
 /// A response body ready to send, and the first error code in it (for metrics).
@@ -105,6 +121,7 @@ impl Pipeline {
         }
         validate::validate(self, &document, &shape, request.transport)?;
         let principal = authenticate::authenticate(self, caller, &shape).await?;
+        authorize::authorize(self, &document, operation_name, &shape, &principal)?;
         let planned = plan::plan(self, &document, operation_name, caller.request_id)?;
         execute::execute(self, &planned, request, &principal).await
     }

@@ -9,6 +9,10 @@ use serde::Deserialize;
 /// The longest an access token may live (DESIGN: ≤ 15 minutes).
 pub const ACCESS_TOKEN_LIFETIME_MAX_S: i64 = 900;
 
+/// How long a revoked session or kiosk stays in the revocation feed: the longest any
+/// access token of it can still be unexpired, plus the router's clock leeway.
+pub const REVOCATION_KEEP_MS: i64 = (ACCESS_TOKEN_LIFETIME_MAX_S + 60) * 1000;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
@@ -30,6 +34,16 @@ pub struct AuthConfig {
     /// at most 180 (`payment_code::LIFETIME_MAX_S`), which verifiers enforce too.
     #[serde(default = "default_payment_code_lifetime_s")]
     pub payment_code_lifetime_s: i64,
+    /// How long a kiosk's access token lives. Default 300; at most 900.
+    #[serde(default = "default_kiosk_token_lifetime_s")]
+    pub kiosk_token_lifetime_s: i64,
+    /// How far a kiosk's proof of possession may be in the past when it asks for a token.
+    /// Default 60.
+    #[serde(default = "default_kiosk_proof_age_max_s")]
+    pub kiosk_proof_age_max_s: i64,
+    /// How often a replica looks for a newer signing key (after a rotation). Default 10000.
+    #[serde(default = "default_signing_key_reload_interval_ms")]
+    pub signing_key_reload_interval_ms: u64,
 }
 
 fn default_listen_address() -> String {
@@ -43,6 +57,15 @@ fn default_session_lifetime_s() -> i64 {
 }
 fn default_payment_code_lifetime_s() -> i64 {
     120
+}
+fn default_kiosk_token_lifetime_s() -> i64 {
+    300
+}
+fn default_kiosk_proof_age_max_s() -> i64 {
+    60
+}
+fn default_signing_key_reload_interval_ms() -> u64 {
+    10_000
 }
 
 impl AuthConfig {
@@ -60,6 +83,9 @@ impl AuthConfig {
             access_token_lifetime_s: default_access_token_lifetime_s(),
             session_lifetime_s: default_session_lifetime_s(),
             payment_code_lifetime_s: default_payment_code_lifetime_s(),
+            kiosk_token_lifetime_s: default_kiosk_token_lifetime_s(),
+            kiosk_proof_age_max_s: default_kiosk_proof_age_max_s(),
+            signing_key_reload_interval_ms: default_signing_key_reload_interval_ms(),
         }
     }
 
@@ -75,6 +101,14 @@ impl AuthConfig {
         anyhow::ensure!(
             (1..=PAYMENT_CODE_LIFETIME_MAX_S).contains(&self.payment_code_lifetime_s),
             "payment_code_lifetime_s must be between 1 and {PAYMENT_CODE_LIFETIME_MAX_S}"
+        );
+        anyhow::ensure!(
+            (1..=ACCESS_TOKEN_LIFETIME_MAX_S).contains(&self.kiosk_token_lifetime_s),
+            "kiosk_token_lifetime_s must be between 1 and {ACCESS_TOKEN_LIFETIME_MAX_S}"
+        );
+        anyhow::ensure!(
+            (1..=300).contains(&self.kiosk_proof_age_max_s),
+            "kiosk_proof_age_max_s must be between 1 and 300"
         );
         Ok(())
     }

@@ -5,6 +5,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+mod internal;
 pub mod keys;
 mod profiles;
 mod schema;
@@ -46,19 +47,25 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
     config.validate()?;
     let subgraph =
         Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
-    let signer = Arc::new(keys::load_or_create_signer(&subgraph.database).await?);
+    let keys = Arc::new(
+        keys::KeyRing::load(subgraph.database.clone(), config.signing_key_reload_interval_ms).await?,
+    );
     let profiles = profiles::ProfileDirectory::new(&config.users_url, subgraph.require_signer()?)?;
     let lifetimes = schema::Lifetimes {
         access_token_s: config.access_token_lifetime_s,
         session_s: config.session_lifetime_s,
         payment_code_s: config.payment_code_lifetime_s,
+        kiosk_token_s: config.kiosk_token_lifetime_s,
+        kiosk_proof_age_max_s: config.kiosk_proof_age_max_s,
     };
-    let schema = schema::build(subgraph.database.clone(), signer, profiles, lifetimes);
-    let routes = graphql::endpoint(schema, subgraph.verifier.clone()).merge(
-        Router::new()
-            .route("/.well-known/jwks.json", get(jwks))
-            .with_state(subgraph.database.clone()),
-    );
+    let schema = schema::build(subgraph.database.clone(), keys, profiles, lifetimes);
+    let routes = graphql::endpoint(schema, subgraph.verifier.clone())
+        .merge(
+            Router::new()
+                .route("/.well-known/jwks.json", get(jwks))
+                .with_state(subgraph.database.clone()),
+        )
+        .merge(internal::routes(subgraph.database.clone()));
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

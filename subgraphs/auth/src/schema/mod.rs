@@ -2,6 +2,7 @@
 
 mod account;
 mod entities;
+mod kiosk;
 mod payment_code;
 
 use std::sync::Arc;
@@ -10,8 +11,9 @@ use async_graphql::{
     EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
 };
 use c9pay_platform::database::Database;
+pub(crate) use c9pay_platform::graphql::authenticated;
 
-use crate::{keys::Signer, profiles::ProfileDirectory};
+use crate::{keys::KeyRing, profiles::ProfileDirectory};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -19,7 +21,7 @@ pub struct Query(entities::EntityQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(account::AccountMutation, payment_code::PaymentCodeMutation);
+pub struct Mutation(account::AccountMutation, payment_code::PaymentCodeMutation, kiosk::KioskMutation);
 
 pub type AuthSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -29,6 +31,8 @@ pub struct Lifetimes {
     pub access_token_s: i64,
     pub session_s: i64,
     pub payment_code_s: i64,
+    pub kiosk_token_s: i64,
+    pub kiosk_proof_age_max_s: i64,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -37,7 +41,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 pub fn build(
     database: Database,
-    signer: Arc<Signer>,
+    keys: Arc<KeyRing>,
     profiles: ProfileDirectory,
     lifetimes: Lifetimes,
 ) -> AuthSchema {
@@ -49,7 +53,7 @@ pub fn build(
     );
     builder()
         .data(database)
-        .data(signer)
+        .data(keys)
         .data(profiles)
         .data(lifetimes)
         .data(Arc::new(loader))
@@ -57,9 +61,9 @@ pub fn build(
 }
 
 pub fn sdl() -> String {
-    builder().finish().sdl_with_options(
+    c9pay_platform::graphql::federation_sdl(&builder().finish().sdl_with_options(
         async_graphql::SDLExportOptions::new()
             .federation()
             .compose_directive(),
-    )
+    ))
 }

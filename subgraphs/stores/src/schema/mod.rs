@@ -35,7 +35,7 @@ pub fn build(database: Database, credit: CreditClient) -> StoresSchema {
 
 /// The exported federation SDL (`schema/stores.graphql`).
 pub fn sdl() -> String {
-    builder()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    c9pay_platform::graphql::federation_sdl(
+        &builder().finish().sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive()),
+    )
 }
