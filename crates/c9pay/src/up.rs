@@ -135,12 +135,15 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     )
     .await?;
     let credit_url = format!("http://{}", credit.address());
-    let stores = c9pay_stores::build(&StoresConfig::new(
-        LOOPBACK,
-        sqlite(&data_dir, "stores"),
-        trust.config_for("stores")?,
-        credit_url,
-    ))
+    let stores = c9pay_stores::build(
+        &StoresConfig::new(
+            LOOPBACK,
+            sqlite(&data_dir, "stores"),
+            trust.config_for("stores")?,
+            credit_url,
+        )
+        .with_auth_url(format!("http://{}", auth.address())),
+    )
     .await?;
 
     // The supergraph this binary was built with (it is the contract the subgraphs above

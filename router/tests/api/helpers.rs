@@ -105,7 +105,8 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
             database.config.clone(),
             trust.config_for("stores"),
             credit_url.clone(),
-        ))
+        )
+        .with_auth_url(auth_url.clone()))
         .await,
     );
     databases.push(database);

@@ -7,6 +7,7 @@ mod federation;
 mod graphql_over_http;
 mod helpers;
 mod internal_trust;
+mod kiosks;
 mod limits;
 mod payments;
 mod sessions;

@@ -19,6 +19,11 @@ pub struct StoresConfig {
     /// `SERVICE_UNAVAILABLE`. Default 5000.
     #[serde(default = "default_credit_timeout_ms")]
     pub credit_timeout_ms: u64,
+    /// Base URL of the auth service, for example `http://auth:8080`: kiosks are
+    /// registered there (auth issues their tokens). Without it, `registerKiosk` and
+    /// `revokeKiosk` answer `SERVICE_UNAVAILABLE`. Default none.
+    #[serde(default)]
+    pub auth_url: Option<String>,
 }
 
 fn default_listen_address() -> String {
@@ -42,6 +47,13 @@ impl StoresConfig {
             internal,
             credit_url: credit_url.into(),
             credit_timeout_ms: default_credit_timeout_ms(),
+            auth_url: None,
         }
+    }
+
+    /// Where auth is, for kiosk registration.
+    pub fn with_auth_url(mut self, auth_url: impl Into<String>) -> Self {
+        self.auth_url = Some(auth_url.into());
+        self
     }
 }

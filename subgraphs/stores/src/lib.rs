@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod kiosks;
 mod sales;
 mod schema;
 
@@ -38,7 +39,8 @@ pub fn schema_sdl() -> String {
 pub async fn build(config: &StoresConfig) -> anyhow::Result<Application> {
     let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
     let credit = credit::CreditClient::new(&config.credit_url, config.credit_timeout_ms, subgraph.require_signer()?)?;
-    let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit), subgraph.verifier.clone());
+    let kiosks = kiosks::KioskRegistry::new(config.auth_url.as_deref(), config.credit_timeout_ms, subgraph.require_signer()?)?;
+    let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit, kiosks), subgraph.verifier.clone());
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 
