@@ -9,6 +9,7 @@
 //! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
 //! [`http`] (GraphQL over HTTP); [`metrics`].
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod dpop;
@@ -64,6 +65,11 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     verifier.prefetch().await;
     let signer = InternalTokenSigner::new(ROUTER_ISSUER, &config.internal_signing_key)
         .context("internal_signing_key")?;
+    let admin_log_in = Arc::new(admin::AdminLogIn::new(
+        config.subgraph_urls.get("auth").map(String::as_str).unwrap_or_default(),
+        signer.clone(),
+        config.limits.subgraph_timeout_ms("auth"),
+    )?);
     let revocations = Arc::new(RevocationList::new(config.revocations.staleness_max_ms));
     let follower = RevocationFollower::new(
         revocations.clone(),
@@ -97,6 +103,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.is_current() })
     });
     let app = http::routes(pipeline)
+        .merge(admin::routes(admin_log_in))
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
         .layer(TimeoutLayer::with_status_code(

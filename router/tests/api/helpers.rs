@@ -20,6 +20,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The one account the test platform treats as an admin (auth's `admin_emails`).
+pub const ADMIN_EMAIL: &str = "root@example.com";
 
 pub struct TestRouter {
     /// `http://127.0.0.1:<port>` of the router.
@@ -69,12 +71,13 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
     tokio::spawn(users.run_until(std::future::pending()));
 
     let database = fresh_database(backend).await;
-    let auth_config = AuthConfig::new(
+    let mut auth_config = AuthConfig::new(
         "127.0.0.1:0",
         database.config.clone(),
         trust.config_for("auth"),
         users_url.clone(),
     );
+    auth_config.admin_emails = vec![ADMIN_EMAIL.to_string()];
     let auth = started("auth", c9pay_auth::build(&auth_config).await);
     let auth_database = started("the auth database", c9pay_auth::open_database(&auth_config).await);
     databases.push(database);

@@ -2,6 +2,7 @@
 //! databases. Every test runs on SQLite and on PostgreSQL.
 
 mod access_tokens;
+mod admins;
 mod audit;
 mod federation;
 mod graphql_over_http;

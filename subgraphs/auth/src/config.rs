@@ -44,6 +44,16 @@ pub struct AuthConfig {
     /// How often a replica looks for a newer signing key (after a rotation). Default 10000.
     #[serde(default = "default_signing_key_reload_interval_ms")]
     pub signing_key_reload_interval_ms: u64,
+    /// The accounts (by log-in email) that may open an admin session. Default none.
+    #[serde(default)]
+    pub admin_emails: Vec<String>,
+    /// Admin idle time-out: an admin token lives this long, and `extendAdminSession`
+    /// (while it is still valid) renews it. Default 600; at most 900.
+    #[serde(default = "default_admin_idle_timeout_s")]
+    pub admin_idle_timeout_s: i64,
+    /// Admin absolute time-out: no admin session outlives this. Default 28800 (8 hours).
+    #[serde(default = "default_admin_session_lifetime_s")]
+    pub admin_session_lifetime_s: i64,
 }
 
 fn default_listen_address() -> String {
@@ -67,6 +77,12 @@ fn default_kiosk_proof_age_max_s() -> i64 {
 fn default_signing_key_reload_interval_ms() -> u64 {
     10_000
 }
+fn default_admin_idle_timeout_s() -> i64 {
+    600
+}
+fn default_admin_session_lifetime_s() -> i64 {
+    8 * 3600
+}
 
 impl AuthConfig {
     pub fn new(
@@ -86,6 +102,9 @@ impl AuthConfig {
             kiosk_token_lifetime_s: default_kiosk_token_lifetime_s(),
             kiosk_proof_age_max_s: default_kiosk_proof_age_max_s(),
             signing_key_reload_interval_ms: default_signing_key_reload_interval_ms(),
+            admin_emails: Vec::new(),
+            admin_idle_timeout_s: default_admin_idle_timeout_s(),
+            admin_session_lifetime_s: default_admin_session_lifetime_s(),
         }
     }
 
@@ -109,6 +128,14 @@ impl AuthConfig {
         anyhow::ensure!(
             (1..=300).contains(&self.kiosk_proof_age_max_s),
             "kiosk_proof_age_max_s must be between 1 and 300"
+        );
+        anyhow::ensure!(
+            (1..=ACCESS_TOKEN_LIFETIME_MAX_S).contains(&self.admin_idle_timeout_s),
+            "admin_idle_timeout_s must be between 1 and {ACCESS_TOKEN_LIFETIME_MAX_S}"
+        );
+        anyhow::ensure!(
+            self.admin_session_lifetime_s >= self.admin_idle_timeout_s,
+            "admin_session_lifetime_s must be at least admin_idle_timeout_s"
         );
         Ok(())
     }

@@ -2,9 +2,11 @@
 //! follows, and kiosk registration and revocation, which stores asks for once it has
 //! checked that the caller owns the store (stores knows owners; auth knows keys).
 
+use std::sync::Arc;
+
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{FromRef, Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -21,17 +23,96 @@ use c9pay_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{config::REVOCATION_KEEP_MS, db, error::AuthError};
+use crate::{
+    admin::AdminPolicy,
+    config::REVOCATION_KEEP_MS,
+    db,
+    domain::{email::Email, password},
+    error::AuthError,
+    keys::KeyRing,
+};
 
 /// The most revocations one feed answer carries; the router asks again for the rest.
 pub const REVOCATIONS_PAGE_SIZE_MAX: i64 = 10_000;
 
-pub fn routes(database: Database) -> Router {
+/// What the internal endpoints need.
+#[derive(Clone)]
+pub struct Internal {
+    pub database: Database,
+    pub keys: Arc<KeyRing>,
+    pub admins: Arc<AdminPolicy>,
+}
+
+impl FromRef<Internal> for Database {
+    fn from_ref(internal: &Internal) -> Database {
+        internal.database.clone()
+    }
+}
+
+pub fn routes(internal: Internal) -> Router {
     Router::new()
         .route("/internal/revocations", get(revocations))
         .route("/internal/kiosks", post(register_kiosk))
         .route("/internal/kiosks/{kiosk_id}/revoke", post(revoke_kiosk))
-        .with_state(database)
+        .route("/internal/admin-sessions", post(admin_log_in))
+        .with_state(internal)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdminLogIn {
+    email: String,
+    password: String,
+    /// SHA-256 (base64url) of the fingerprint the router puts in the admin's cookie.
+    fingerprint_hash: String,
+}
+
+/// `POST /internal/admin-sessions`: the router opens an admin session for an admin's
+/// email and password, bound to the fingerprint of the cookie it will set. Only the
+/// router calls this; a wrong password, an unknown email and a non-admin account get the
+/// same refusal.
+async fn admin_log_in(Caller(caller): Caller, State(internal): State<Internal>, Json(body): Json<AdminLogIn>) -> Response {
+    if !caller.is_service(ROUTER_ISSUER) {
+        return forbidden();
+    }
+    let result = async {
+        if body.fingerprint_hash.len() != 43 {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let email = Email::parse(&body.email).map_err(|_| AuthError::InvalidCredentials)?;
+        let credential = db::find_credential(&internal.database, &email).await?;
+        let (user_id, stored_hash) = match credential {
+            Some(credential) => (Some(credential.user_id), Some(credential.password_hash)),
+            None => (None, None),
+        };
+        // The hash is always computed, so that timing does not tell which emails exist.
+        let verified = password::verify(body.password, stored_hash).await?;
+        let user_id = match user_id {
+            Some(user_id) if verified && internal.admins.is_admin(&email) => user_id,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        let (session_id, session_expires_at_ms) = db::session::create_admin(
+            &internal.database,
+            &user_id,
+            &body.fingerprint_hash,
+            internal.admins.session_lifetime_s.saturating_mul(1000),
+        )
+        .await?;
+        let expires_at_ms = session_expires_at_ms.min(now_ms().saturating_add(internal.admins.idle_timeout_s.saturating_mul(1000)));
+        let signer = internal.keys.signer().await?;
+        let (access_token, expires_at_ms) = signer.admin_token(&user_id, &session_id, &body.fingerprint_hash, expires_at_ms)?;
+        tracing::info!(%user_id, %session_id, "an admin logged in");
+        Ok(json!({
+            "accessToken": access_token,
+            "expiresAtMs": expires_at_ms,
+            "sessionExpiresAtMs": session_expires_at_ms,
+        }))
+    }
+    .await;
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => refusal(&error),
+    }
 }
 
 fn forbidden() -> Response {

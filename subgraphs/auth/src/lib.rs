@@ -1,5 +1,6 @@
 //! The auth subgraph: identities, credentials, sessions, signing keys and access tokens.
 
+pub mod admin;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -58,14 +59,19 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
         kiosk_token_s: config.kiosk_token_lifetime_s,
         kiosk_proof_age_max_s: config.kiosk_proof_age_max_s,
     };
-    let schema = schema::build(subgraph.database.clone(), keys, profiles, lifetimes);
+    let admins = Arc::new(admin::AdminPolicy::from_config(config)?);
+    let schema = schema::build(subgraph.database.clone(), keys.clone(), profiles, lifetimes, admins.clone());
     let routes = graphql::endpoint(schema, subgraph.verifier.clone())
         .merge(
             Router::new()
                 .route("/.well-known/jwks.json", get(jwks))
                 .with_state(subgraph.database.clone()),
         )
-        .merge(internal::routes(subgraph.database.clone()));
+        .merge(internal::routes(internal::Internal {
+            database: subgraph.database.clone(),
+            keys,
+            admins,
+        }));
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

@@ -222,3 +222,69 @@ pub async fn revocations_since(
         })
         .collect()
 }
+
+/// An admin session: who, bound to which cookie fingerprint, until when at most.
+pub struct AdminSession {
+    pub user_id: UserId,
+    pub fingerprint_hash: String,
+    pub expires_at_ms: i64,
+}
+
+/// Records an admin log-in; returns the session id.
+pub async fn create_admin(
+    database: &Database,
+    user_id: &UserId,
+    fingerprint_hash: &str,
+    lifetime_ms: i64,
+) -> Result<(String, i64), AuthError> {
+    let session_id = format!("ses_{}", c9pay_platform::id::uuid_v7_hex());
+    let now = now_ms();
+    let expires_at_ms = now.saturating_add(lifetime_ms);
+    sqlx::query(
+        "insert into session (id, user_id, created_at_ms, expires_at_ms, kind, fingerprint_hash) values ($1, $2, $3, $4, 'admin', $5)",
+    )
+    .bind(&session_id)
+    .bind(user_id.as_str())
+    .bind(now)
+    .bind(expires_at_ms)
+    .bind(fingerprint_hash)
+    .execute(database.pool())
+    .await?;
+    Ok((session_id, expires_at_ms))
+}
+
+/// The open admin session `session_id` of `user_id`, if it is open.
+pub async fn find_open_admin(
+    database: &Database,
+    user_id: &UserId,
+    session_id: &str,
+) -> Result<Option<AdminSession>, AuthError> {
+    let row = sqlx::query(
+        "select user_id, fingerprint_hash, expires_at_ms from session
+         where id = $1 and user_id = $2 and kind = 'admin' and revoked_at_ms is null and expires_at_ms > $3",
+    )
+    .bind(session_id)
+    .bind(user_id.as_str())
+    .bind(now_ms())
+    .fetch_optional(database.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(AdminSession {
+        user_id: UserId::parse(&row.try_get::<String, _>("user_id")?)?,
+        fingerprint_hash: row.try_get::<Option<String>, _>("fingerprint_hash")?.unwrap_or_default(),
+        expires_at_ms: row.try_get("expires_at_ms")?,
+    }))
+}
+
+/// Counts for the admin's platform statistics.
+pub async fn statistics(database: &Database) -> Result<(i64, i64, i64), AuthError> {
+    let now = now_ms();
+    let count = |sql: &'static str| async move {
+        let row = sqlx::query(sql).bind(now).fetch_one(database.pool()).await?;
+        Ok::<i64, AuthError>(row.try_get("counted")?)
+    };
+    let accounts = count("select count(*) as counted from credential where created_at_ms <= $1").await?;
+    let sessions = count("select count(*) as counted from session where revoked_at_ms is null and expires_at_ms > $1").await?;
+    let kiosks = count("select count(*) as counted from kiosk where revoked_at_ms is null and created_at_ms <= $1").await?;
+    Ok((accounts, sessions, kiosks))
+}

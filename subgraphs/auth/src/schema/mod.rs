@@ -1,6 +1,7 @@
 //! The auth subgraph's GraphQL schema.
 
 mod account;
+mod admin;
 mod entities;
 mod kiosk;
 mod payment_code;
@@ -13,15 +14,20 @@ use async_graphql::{
 use c9pay_platform::database::Database;
 pub(crate) use c9pay_platform::graphql::authenticated;
 
-use crate::{keys::KeyRing, profiles::ProfileDirectory};
+use crate::{admin::AdminPolicy, keys::KeyRing, profiles::ProfileDirectory};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(entities::EntityQuery);
+pub struct Query(entities::EntityQuery, admin::AdminQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(account::AccountMutation, payment_code::PaymentCodeMutation, kiosk::KioskMutation);
+pub struct Mutation(
+    account::AccountMutation,
+    payment_code::PaymentCodeMutation,
+    kiosk::KioskMutation,
+    admin::AdminMutation,
+);
 
 pub type AuthSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -44,6 +50,7 @@ pub fn build(
     keys: Arc<KeyRing>,
     profiles: ProfileDirectory,
     lifetimes: Lifetimes,
+    admins: Arc<AdminPolicy>,
 ) -> AuthSchema {
     let loader = DataLoader::new(
         entities::EmailLoader {
@@ -56,6 +63,7 @@ pub fn build(
         .data(keys)
         .data(profiles)
         .data(lifetimes)
+        .data(admins)
         .data(Arc::new(loader))
         .finish()
 }
