@@ -78,6 +78,9 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
         users_url.clone(),
     );
     auth_config.admin_emails = vec![ADMIN_EMAIL.to_string()];
+    // A rotated key signs at once and every request sees it: rotation tests need no waits.
+    auth_config.signing_key_reload_interval_ms = 0;
+    auth_config.signing_key_publish_ahead_ms = 0;
     let auth = started("auth", c9pay_auth::build(&auth_config).await);
     let auth_database = started("the auth database", c9pay_auth::open_database(&auth_config).await);
     databases.push(database);

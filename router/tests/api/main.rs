@@ -8,6 +8,7 @@ mod federation;
 mod graphql_over_http;
 mod helpers;
 mod internal_trust;
+mod key_rotation;
 mod kiosks;
 mod limits;
 mod payments;

@@ -44,6 +44,11 @@ pub struct AuthConfig {
     /// How often a replica looks for a newer signing key (after a rotation). Default 10000.
     #[serde(default = "default_signing_key_reload_interval_ms")]
     pub signing_key_reload_interval_ms: u64,
+    /// A rotated-in key is published this long before it signs, so that verifiers have
+    /// it before they meet it. Default 30000 (beyond the verifiers' minimum JWKS refresh
+    /// interval of 10000).
+    #[serde(default = "default_signing_key_publish_ahead_ms")]
+    pub signing_key_publish_ahead_ms: i64,
     /// The accounts (by log-in email) that may open an admin session. Default none.
     #[serde(default)]
     pub admin_emails: Vec<String>,
@@ -77,6 +82,9 @@ fn default_kiosk_proof_age_max_s() -> i64 {
 fn default_signing_key_reload_interval_ms() -> u64 {
     10_000
 }
+fn default_signing_key_publish_ahead_ms() -> i64 {
+    30_000
+}
 fn default_admin_idle_timeout_s() -> i64 {
     600
 }
@@ -102,6 +110,7 @@ impl AuthConfig {
             kiosk_token_lifetime_s: default_kiosk_token_lifetime_s(),
             kiosk_proof_age_max_s: default_kiosk_proof_age_max_s(),
             signing_key_reload_interval_ms: default_signing_key_reload_interval_ms(),
+            signing_key_publish_ahead_ms: default_signing_key_publish_ahead_ms(),
             admin_emails: Vec::new(),
             admin_idle_timeout_s: default_admin_idle_timeout_s(),
             admin_session_lifetime_s: default_admin_session_lifetime_s(),

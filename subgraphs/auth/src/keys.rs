@@ -198,18 +198,23 @@ pub const RETIRE_AFTER_MS_DEFAULT: i64 = 60 * 60 * 1000;
 /// The key that signs now, as every replica sees it: reloaded from the database at most
 /// every `reload_interval_ms`, so that a rotation reaches running replicas without a
 /// restart.
+///
+/// Rotation runs outside the service (`c9pay keys rotate`, see [`rotate`]) against the
+/// same database.
 pub struct KeyRing {
     database: Database,
     reload_interval_ms: u64,
+    publish_ahead_ms: i64,
     current: tokio::sync::RwLock<(Arc<Signer>, Instant)>,
 }
 
 impl KeyRing {
-    pub async fn load(database: Database, reload_interval_ms: u64) -> Result<Self, AuthError> {
-        let signer = Arc::new(load_or_create_signer(&database).await?);
+    pub async fn load(database: Database, reload_interval_ms: u64, publish_ahead_ms: i64) -> Result<Self, AuthError> {
+        let signer = Arc::new(load_or_create_signer(&database, publish_ahead_ms).await?);
         Ok(Self {
             database,
             reload_interval_ms,
+            publish_ahead_ms,
             current: tokio::sync::RwLock::new((signer, Instant::now())),
         })
     }
@@ -222,7 +227,7 @@ impl KeyRing {
                 return Ok(current.0.clone());
             }
         }
-        let signer = Arc::new(load_or_create_signer(&self.database).await?);
+        let signer = Arc::new(load_or_create_signer(&self.database, self.publish_ahead_ms).await?);
         *self.current.write().await = (signer.clone(), Instant::now());
         Ok(signer)
     }
@@ -237,10 +242,13 @@ pub struct Rotation {
     pub retired: Vec<String>,
 }
 
-/// Rotates the signing key: a new key signs from now on (each replica picks it up within
-/// its reload interval); the previous key stays in the JWKS, so what it signed keeps
-/// verifying until it expires; keys that stopped signing more than `retire_after_ms` ago
-/// are retired, and what they signed is refused from then on.
+/// Rotates the signing key: a new key is published in the JWKS now and signs once it has
+/// been published for the replicas' `signing_key_publish_ahead_ms` (each replica picks it
+/// up within its reload interval); the previous key stays in the JWKS, so what it signed
+/// keeps verifying until it expires; keys whose successor was published more than
+/// `retire_after_ms` ago (which must exceed the publish-ahead time plus the longest
+/// token or payment code life) are retired, and what they signed is refused from then on
+/// (by each verifier once its cached JWKS ages out).
 pub async fn rotate(database: &Database, retire_after_ms: i64) -> Result<Rotation, AuthError> {
     let now = now_ms();
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -285,9 +293,9 @@ pub async fn rotate(database: &Database, retire_after_ms: i64) -> Result<Rotatio
     Ok(Rotation { new_kid, retired })
 }
 
-/// Loads the newest unretired key, creating the first key if there is none.
-pub async fn load_or_create_signer(database: &Database) -> Result<Signer, AuthError> {
-    if let Some(signer) = newest_signer(database).await? {
+/// Loads the key to sign with, creating the first key if there is none.
+pub async fn load_or_create_signer(database: &Database, publish_ahead_ms: i64) -> Result<Signer, AuthError> {
+    if let Some(signer) = signing_key(database, publish_ahead_ms).await? {
         return Ok(signer);
     }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -302,19 +310,32 @@ pub async fn load_or_create_signer(database: &Database) -> Result<Signer, AuthEr
     .bind(now_ms())
     .execute(database.pool())
     .await?;
-    newest_signer(database)
+    signing_key(database, publish_ahead_ms)
         .await?
         .ok_or_else(|| AuthError::Signing("no signing key after creating one".to_string()))
 }
 
-async fn newest_signer(database: &Database) -> Result<Option<Signer>, AuthError> {
-    let row = sqlx::query(
-        "select kid, private_seed from signing_key where retired_at_ms is null
-         order by created_at_ms desc, kid desc limit 1",
+/// The key to sign with: the newest unretired key published at least
+/// `publish_ahead_ms` ago, so that verifiers (the router, credit) had time to see it in
+/// the JWKS before anything signed by it reaches them; while no key is that old (the
+/// very first key), the oldest unretired one.
+async fn signing_key(database: &Database, publish_ahead_ms: i64) -> Result<Option<Signer>, AuthError> {
+    let rows = sqlx::query(
+        "select kid, private_seed, created_at_ms from signing_key where retired_at_ms is null
+         order by created_at_ms desc, kid desc",
     )
-    .fetch_optional(database.pool())
+    .fetch_all(database.pool())
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    let published_before = now_ms().saturating_sub(publish_ahead_ms);
+    let mut chosen = None;
+    for row in &rows {
+        let created_at_ms: i64 = row.try_get("created_at_ms")?;
+        if created_at_ms <= published_before {
+            chosen = Some(row);
+            break;
+        }
+    }
+    let Some(row) = chosen.or(rows.last()) else { return Ok(None) };
     let kid: String = row.try_get("kid")?;
     let seed = Secret::new(row.try_get::<String, _>("private_seed")?);
     let bytes: [u8; 32] = STANDARD

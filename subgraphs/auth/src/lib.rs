@@ -49,7 +49,12 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
     let subgraph =
         Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
     let keys = Arc::new(
-        keys::KeyRing::load(subgraph.database.clone(), config.signing_key_reload_interval_ms).await?,
+        keys::KeyRing::load(
+            subgraph.database.clone(),
+            config.signing_key_reload_interval_ms,
+            config.signing_key_publish_ahead_ms,
+        )
+        .await?,
     );
     let profiles = profiles::ProfileDirectory::new(&config.users_url, subgraph.require_signer()?)?;
     let lifetimes = schema::Lifetimes {
