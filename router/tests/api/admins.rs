@@ -76,6 +76,19 @@ async fn an_admin_with_token_and_cookie_reads_platform_statistics(backend: Backe
     let renewed = bearer(payload["accessToken"].as_str().unwrap_or_default());
     let again = as_admin(&router, &renewed, Some(&admin.cookie), STATISTICS).await;
     assert_eq!(again.data()["platformStatistics"]["accounts"], 1);
+    // Logging out ends the admin session: its tokens stop, the renewed one included.
+    let logged_out = as_admin(&router, &renewed, Some(&admin.cookie), "mutation { logOut }").await;
+    assert_eq!(logged_out.data()["logOut"], true);
+    let mut refused = false;
+    for _ in 0..100 {
+        if as_admin(&router, &admin.authorization, Some(&admin.cookie), STATISTICS).await.status == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(refused, "a logged-out admin token still works");
+    assert_eq!(as_admin(&router, &renewed, Some(&admin.cookie), STATISTICS).await.status, 401);
 }
 
 async fn an_admin_token_without_its_cookie_or_with_another_cookie_is_refused(backend: Backend) {

@@ -3,6 +3,7 @@
 //! PostgreSQL.
 
 mod helpers;
+mod internal_endpoints;
 mod internal_trust;
 mod log_in;
 mod payment_code;
