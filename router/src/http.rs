@@ -177,7 +177,12 @@ fn refusal(media_type: MediaType, request_id: &str, error: &RouterError) -> Resp
     let headers = response.headers_mut();
     match error {
         RouterError::Unauthenticated(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            // Both schemes the router accepts (RFC 9449 section 7.1): bearer tokens for
+            // people and admins, DPoP-bound tokens (EdDSA proofs) for kiosks.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer, DPoP algs=\"EdDSA\""),
+            );
         }
         RouterError::MethodNotAllowed(_) => {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));

@@ -100,7 +100,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     let ready_pipeline = pipeline.clone();
     let ready: ReadinessCheck = Arc::new(move || {
         let pipeline = ready_pipeline.clone();
-        Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.is_current() })
+        Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.has_been_read() })
     });
     let app = http::routes(pipeline)
         .merge(admin::routes(admin_log_in))

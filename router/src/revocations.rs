@@ -75,11 +75,12 @@ impl RevocationList {
         }
     }
 
-    /// Whether the feed has been read recently enough (readiness).
-    pub fn is_current(&self) -> bool {
-        self.state
-            .read()
-            .is_ok_and(|state| state.read_at.is_some_and(|read_at| read_at.elapsed() <= self.staleness_max))
+    /// Whether the feed has been read completely at least once (readiness: a replica
+    /// that never read it would refuse every signed-in request). A feed that went stale
+    /// later does not make the replica unready: every replica would go unready together
+    /// and clients would get connection errors instead of `SERVICE_UNAVAILABLE`.
+    pub fn has_been_read(&self) -> bool {
+        self.state.read().is_ok_and(|state| state.read_at.is_some())
     }
 
     fn since_ms(&self) -> i64 {

@@ -10,6 +10,12 @@ use crate::helpers::{ADMIN_EMAIL, PASSWORD, TestRouter, bearer, metric, read, sp
 
 const STATISTICS: &str = "{ platformStatistics { accounts openSessions kiosks } }";
 
+fn claims_of(token: &str) -> Value {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap_or_default()).unwrap_or_default()
+}
+
 struct Admin {
     authorization: String,
     cookie: String,
@@ -69,6 +75,11 @@ async fn an_admin_with_token_and_cookie_reads_platform_statistics(backend: Backe
     }
     assert!(!admin.set_cookie.contains("Domain"), "a __Host- cookie has no Domain");
     assert!(admin.body["sessionExpiresAt"].is_string() && admin.body["expiresAt"].is_string());
+    let claims = claims_of(admin.body["accessToken"].as_str().unwrap_or_default());
+    let lifetime_s = claims["exp"].as_i64().unwrap_or_default() - claims["iat"].as_i64().unwrap_or_default();
+    assert!((1..=600).contains(&lifetime_s), "the idle time-out bounds an admin token: {lifetime_s}");
+    assert_eq!(claims["kind"], "admin");
+    assert_eq!(claims["fph"].as_str().map(str::len), Some(43), "the cookie's SHA-256, not the cookie");
     // The idle time-out renews the token inside the session; the absolute one caps it.
     let extended = as_admin(&router, &admin.authorization, Some(&admin.cookie), "mutation { extendAdminSession { accessToken expiresAt sessionExpiresAt } }").await;
     let payload = &extended.data()["extendAdminSession"];

@@ -8,3 +8,4 @@ mod internal_trust;
 mod log_in;
 mod payment_code;
 mod sign_up;
+mod signing_keys;
