@@ -2,7 +2,7 @@
 //! subgraph listens, how to verify the access tokens auth issues, the key the router signs
 //! internal tokens with, and the limits every request is held to.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use c9pay_platform::config::Secret;
 use serde::Deserialize;
@@ -48,6 +48,75 @@ pub struct RouterConfig {
     /// `["user"]`, kiosks `["kiosk"]`, admins `["admin"]`.
     #[serde(default)]
     pub scopes: ScopesConfig,
+    /// How often a client address or a principal may call the sensitive root fields.
+    #[serde(default)]
+    pub rate_limits: RateLimitConfig,
+    /// Web origins other than the router's own that may call `/graphql` from a browser
+    /// (CORS), e.g. `["https://shop.example.com"]`. The web clients are served by the
+    /// router itself and need none. Default none: browsers refuse cross-origin calls.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
+/// memory: with `r` replicas a client can get up to `r` times a quota.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Count per address the rightmost `X-Forwarded-For` entry (the one the proxy in front
+    /// of the router appended) instead of the peer address. Only true behind a proxy that
+    /// appends it; otherwise a client could name any address. Default false.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+    /// Most keys (field × address or principal) tracked; keys whose limit has passed are
+    /// forgotten first. Default 100000.
+    #[serde(default = "default_rate_limit_keys_max")]
+    pub keys_max: usize,
+    /// `Type.field` → quotas. Default: `Mutation.logIn` 10/min per address;
+    /// `Mutation.signUp` 20/h per address; `Mutation.issuePaymentCode` and
+    /// `Mutation.payRequest` 30/min per principal and 120/min per address; `Mutation.sell`
+    /// 300/min per principal. Each alias of a field counts as a call.
+    #[serde(default = "default_rate_limit_fields")]
+    pub fields: BTreeMap<String, RateLimitRule>,
+}
+
+/// The quotas of one root field; a missing one is not limited.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitRule {
+    #[serde(default)]
+    pub per_ip: Option<Quota>,
+    #[serde(default)]
+    pub per_principal: Option<Quota>,
+}
+
+/// `requests` at once, then `requests` per `period_s` evenly spread.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    pub requests: u32,
+    pub period_s: u32,
+}
+
+impl Quota {
+    pub fn period(&self) -> Duration {
+        Duration::from_secs(u64::from(self.period_s))
+    }
+
+    /// The steady spacing of requests: `period / requests`.
+    pub fn interval(&self) -> Duration {
+        self.period() / self.requests.max(1)
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            trust_forwarded_for: false,
+            keys_max: default_rate_limit_keys_max(),
+            fields: default_rate_limit_fields(),
+        }
+    }
 }
 
 /// How the router learns which sessions ended (see `revocations`).
@@ -111,6 +180,24 @@ impl Default for RevocationConfig {
             staleness_max_ms: default_revocation_staleness_max_ms(),
         }
     }
+}
+
+fn default_rate_limit_keys_max() -> usize {
+    100_000
+}
+
+fn default_rate_limit_fields() -> BTreeMap<String, RateLimitRule> {
+    let quota = |requests, period_s| Some(Quota { requests, period_s });
+    [
+        ("Mutation.logIn", RateLimitRule { per_ip: quota(10, 60), per_principal: None }),
+        ("Mutation.signUp", RateLimitRule { per_ip: quota(20, 3_600), per_principal: None }),
+        ("Mutation.issuePaymentCode", RateLimitRule { per_ip: quota(120, 60), per_principal: quota(30, 60) }),
+        ("Mutation.payRequest", RateLimitRule { per_ip: quota(120, 60), per_principal: quota(30, 60) }),
+        ("Mutation.sell", RateLimitRule { per_ip: None, per_principal: quota(300, 60) }),
+    ]
+    .into_iter()
+    .map(|(field, rule)| (field.to_string(), rule))
+    .collect()
 }
 
 impl Default for DpopConfig {
@@ -343,6 +430,8 @@ impl RouterConfig {
             revocations: RevocationConfig::default(),
             dpop: DpopConfig::default(),
             scopes: ScopesConfig::default(),
+            rate_limits: RateLimitConfig::default(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 
@@ -399,6 +488,27 @@ impl RouterConfig {
                 "anonymous_root_fields entries look like `Mutation.logIn`, not {field:?}"
             );
         }
+        for origin in &self.cors_allowed_origins {
+            anyhow::ensure!(
+                (origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.trim_end_matches('/').contains(['*', ' '])
+                    && origin.matches('/').count() == 2,
+                "cors_allowed_origins entries are origins like `https://shop.example.com`, not {origin:?}"
+            );
+        }
+        anyhow::ensure!(self.rate_limits.keys_max > 0, "rate_limits.keys_max must be positive");
+        for (field, rule) in &self.rate_limits.fields {
+            anyhow::ensure!(
+                matches!(field.split_once('.'), Some((type_name, field_name)) if !type_name.is_empty() && !field_name.is_empty()),
+                "rate_limits.fields entries look like `Mutation.logIn`, not {field:?}"
+            );
+            for quota in [rule.per_ip, rule.per_principal].into_iter().flatten() {
+                anyhow::ensure!(
+                    quota.requests > 0 && quota.period_s > 0,
+                    "rate_limits.fields.{field}: requests and period_s must be positive"
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -425,6 +535,7 @@ mod tests {
         assert!(config.validate().is_ok());
         assert_eq!(config.subgraph_urls.len(), 4);
         assert_eq!(config.limits.depth_max, Limits::default().depth_max);
+        assert_eq!(config.rate_limits.fields, RateLimitConfig::default().fields);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod code {
     pub const FORBIDDEN: &str = c9pay_platform::error::code::FORBIDDEN;
     pub const SERVICE_UNAVAILABLE: &str = c9pay_platform::error::code::UNAVAILABLE;
     pub const SUBGRAPH_TIMEOUT: &str = "SUBGRAPH_TIMEOUT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = c9pay_platform::error::code::INTERNAL;
 }
 
@@ -54,6 +55,9 @@ pub struct ErrorExtensions {
     pub code: &'static str,
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// With `RATE_LIMITED`: seconds until a retry can pass (also the `Retry-After` header).
+    #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 impl GraphQLError {
@@ -64,6 +68,7 @@ impl GraphQLError {
             extensions: ErrorExtensions {
                 code,
                 request_id: None,
+                retry_after_s: None,
             },
         }
     }
@@ -106,6 +111,8 @@ pub enum RouterError {
     /// Something the router needs to decide is unavailable (auth's revocation feed).
     #[error("{0}")]
     Unavailable(String),
+    #[error("too many {field} requests; retry in {retry_after_s} s")]
+    RateLimited { field: String, retry_after_s: u64 },
     /// Logged in full where it happens; the client sees only the request id.
     #[error("internal error (request id {request_id})")]
     Internal { request_id: String },
@@ -124,6 +131,7 @@ impl RouterError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Parse(_)
             | Self::Validation(_)
@@ -155,6 +163,7 @@ impl RouterError {
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::Forbidden(_) => code::FORBIDDEN,
             Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Internal { .. } => code::INTERNAL,
         }
     }
@@ -174,6 +183,7 @@ impl RouterError {
                     extensions: ErrorExtensions {
                         code: code::GRAPHQL_VALIDATION_FAILED,
                         request_id: None,
+                        retry_after_s: None,
                     },
                 })
                 .collect(),
@@ -183,8 +193,14 @@ impl RouterError {
                 extensions: ErrorExtensions {
                     code: code::INTERNAL,
                     request_id: Some(request_id.clone()),
+                    retry_after_s: None,
                 },
             }],
+            Self::RateLimited { retry_after_s, .. } => {
+                let mut error = GraphQLError::new(self.code(), self.to_string());
+                error.extensions.retry_after_s = Some(*retry_after_s);
+                vec![error]
+            }
             _ => vec![GraphQLError::new(self.code(), self.to_string())],
         }
     }

@@ -6,12 +6,16 @@
 //! asks, that makes every cross-origin POST a CORS-preflighted request, so a web page
 //! elsewhere cannot make a visitor's browser send a mutation (CSRF).
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     Router,
     body::Body,
-    extract::{Query, State},
+    extract::{ConnectInfo, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -51,10 +55,11 @@ impl MediaType {
 struct Endpoint {
     pipeline: Arc<Pipeline>,
     body_size_max_bytes: usize,
+    trust_forwarded_for: bool,
 }
 
 /// `GET` and `POST /graphql`, and GraphiQL's bundled script and stylesheet.
-pub fn routes(pipeline: Arc<Pipeline>) -> Router {
+pub fn routes(pipeline: Arc<Pipeline>, trust_forwarded_for: bool) -> Router {
     let body_size_max_bytes = pipeline.limits.body_size_max_bytes;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -63,11 +68,17 @@ pub fn routes(pipeline: Arc<Pipeline>) -> Router {
         .with_state(Endpoint {
             pipeline,
             body_size_max_bytes,
+            trust_forwarded_for,
         })
 }
 
 #[tracing::instrument(skip_all)]
-async fn graphql_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Body) -> Response {
+async fn graphql_post(
+    State(endpoint): State<Endpoint>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let request_id = new_request_id();
     let media_type = match negotiate(&headers) {
         Ok(media_type) => media_type,
@@ -77,7 +88,7 @@ async fn graphql_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body
         Ok(request) => request,
         Err(error) => return refusal(media_type, &request_id, &error),
     };
-    serve(&endpoint, &headers, media_type, &request_id, request).await
+    serve(&endpoint, peer, &headers, media_type, &request_id, request).await
 }
 
 /// The cookie that carries an admin session's fingerprint. `__Host-` makes browsers
@@ -101,6 +112,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 #[tracing::instrument(skip_all)]
 async fn graphql_get(
     State(endpoint): State<Endpoint>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(parameters): Query<HashMap<String, String>>,
 ) -> Response {
@@ -116,11 +128,12 @@ async fn graphql_get(
         Ok(request) => request,
         Err(error) => return refusal(media_type, &request_id, &error),
     };
-    serve(&endpoint, &headers, media_type, &request_id, request).await
+    serve(&endpoint, peer, &headers, media_type, &request_id, request).await
 }
 
 async fn serve(
     endpoint: &Endpoint,
+    peer: SocketAddr,
     headers: &HeaderMap,
     media_type: MediaType,
     request_id: &str,
@@ -146,6 +159,7 @@ async fn serve(
     });
     let caller = Caller {
         authorization,
+        client_address: Some(client_address(peer, headers, endpoint.trust_forwarded_for)),
         request_id,
         dpop_proofs,
         method,
@@ -160,6 +174,18 @@ async fn serve(
         ),
         Err(error) => refusal(media_type, request_id, &error),
     }
+}
+
+/// The client's address: the peer's, or behind a trusted proxy the rightmost entry of
+/// `X-Forwarded-For` (entries to its left were written by the client and prove nothing).
+fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
+    let forwarded = trust_forwarded_for
+        .then(|| headers.get_all("x-forwarded-for").iter().next_back())
+        .flatten()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
+    forwarded.unwrap_or_else(|| peer.ip())
 }
 
 fn new_request_id() -> String {
@@ -186,6 +212,9 @@ fn refusal(media_type: MediaType, request_id: &str, error: &RouterError) -> Resp
         }
         RouterError::MethodNotAllowed(_) => {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        RouterError::RateLimited { retry_after_s, .. } => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
         }
         _ => {}
     }

@@ -7,7 +7,7 @@
 //!
 //! Layout: [`config`]; [`engine`] (the only module that knows the query engine is Hive
 //! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
-//! [`http`] (GraphQL over HTTP); [`metrics`].
+//! [`http`] (GraphQL over HTTP); [`rate_limit`]; [`metrics`].
 
 pub mod admin;
 pub mod auth;
@@ -19,18 +19,27 @@ mod graphiql;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod rate_limit;
 pub mod revocations;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use axum::{http::StatusCode, middleware};
+use axum::{
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware,
+};
 use c9pay_platform::{
     http::{Application, ReadinessCheck, operational_routes},
     internal_token::{InternalTokenSigner, ROUTER_ISSUER},
     metrics::{Metrics, track_http},
 };
-use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
 
 pub use config::RouterConfig;
 
@@ -90,6 +99,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         signer,
         limits: config.limits.clone(),
         anonymous_root_fields: pipeline::split_root_fields(&config.anonymous_root_fields),
+        rate_limiter: rate_limit::RateLimiter::new(&config.rate_limits),
         metrics: router_metrics,
         revocations,
         proofs: ProofChecker::new(&config.dpop),
@@ -102,7 +112,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         let pipeline = ready_pipeline.clone();
         Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.has_been_read() })
     });
-    let app = http::routes(pipeline)
+    let app = http::routes(pipeline, config.rate_limits.trust_forwarded_for)
         .merge(admin::routes(admin_log_in))
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
@@ -110,12 +120,30 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(config.limits.request_timeout_ms),
         ))
+        .layer(cors(&config.cors_allowed_origins)?)
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new());
     // The platform's standard layers are not used as a whole: their body limit answers
     // 413 in plain text, and the router answers with a GraphQL error (`PAYLOAD_TOO_LARGE`)
     // from its own limit.
     Ok(Application::bind(NAME, &config.listen_address, app).await?)
+}
+
+/// CORS for the configured origins only: no wildcard, no credentials (the admin cookie is
+/// `SameSite=Strict` and stays with the router's own origin). With no origins configured
+/// the layer adds nothing and browsers keep their same-origin rule.
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cors_allowed_origins")?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, HeaderName::from_static("dpop")])
+        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600)))
 }
 
 fn engine_options(config: &RouterConfig, metrics: RouterMetrics) -> EngineOptions {

@@ -30,6 +30,7 @@ pub struct RouterMetrics {
     fetch_duration: HistogramVec,
     fetch_errors: IntCounterVec,
     plan_cache: IntCounterVec,
+    rate_limited: IntCounterVec,
     operation_names: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -94,8 +95,17 @@ impl RouterMetrics {
             ),
             &["result"],
         )?;
+        // Fields come from configuration, scopes are `ip` or `principal`: bounded labels.
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_requests_total",
+                "Requests refused with RATE_LIMITED, by root field and scope (`ip` or `principal`)",
+            ),
+            &["field", "scope"],
+        )?;
         let registry = metrics.registry();
         registry.register(Box::new(plan_cache.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(operations.clone()))?;
         registry.register(Box::new(operation_duration.clone()))?;
         registry.register(Box::new(operation_errors.clone()))?;
@@ -110,6 +120,7 @@ impl RouterMetrics {
             fetch_duration,
             fetch_errors,
             plan_cache,
+            rate_limited,
             operation_names: Arc::new(Mutex::new(HashSet::new())),
         })
     }
@@ -156,6 +167,11 @@ impl RouterMetrics {
     pub fn record_plan_cache(&self, hit: bool) {
         let result = if hit { "hit" } else { "miss" };
         self.plan_cache.with_label_values(&[result]).inc();
+    }
+
+    /// One request refused by the rate limit of `field` for this `scope`.
+    pub fn record_rate_limited(&self, field: &str, scope: &str) {
+        self.rate_limited.with_label_values(&[field, scope]).inc();
     }
 
     /// One fetch from `subgraph`.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 /// Slowest latency the histograms hold; a slower answer is recorded as this. It is far
 /// above the router's own request time-out (30 s), so nothing real is clipped.
-const LATENCY_MAX_US: u64 = 60_000_000;
+pub const LATENCY_MAX_US: u64 = 60_000_000;
 /// Significant decimal digits kept by the histograms.
 const LATENCY_PRECISION_DIGITS: u8 = 3;
 /// Internal tokens live 60 s; each client mints a new one well before that.
@@ -85,7 +85,7 @@ impl Measurement {
     }
 
     /// Adds another measurement of the same scenario (another client, another round).
-    fn merge_counts(&mut self, other: Self) -> anyhow::Result<()> {
+    pub fn merge_counts(&mut self, other: Self) -> anyhow::Result<()> {
         self.requests_ok += other.requests_ok;
         self.errors += other.errors;
         self.latency_us
@@ -97,6 +97,14 @@ impl Measurement {
             }
         }
         Ok(())
+    }
+
+    /// Counts a failed request and keeps its description if there is room.
+    pub fn record_error(&mut self, error: String) {
+        self.errors += 1;
+        if self.error_samples.len() < ERROR_SAMPLES_MAX {
+            self.error_samples.push(error);
+        }
     }
 
     /// Adds a later round of the same scenario: counts, latencies and time all add up.
@@ -126,7 +134,7 @@ impl Measurement {
     }
 }
 
-fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+pub fn new_histogram() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, LATENCY_MAX_US, LATENCY_PRECISION_DIGITS).context("creating a latency histogram")
 }
 
@@ -179,13 +187,17 @@ fn canonical(value: Value) -> Value {
     }
 }
 
-/// One request; `Ok(data)` only for HTTP 200 with `data` and no `errors`.
-async fn send(http: &reqwest::Client, url: &str, authorization: &str, body: Vec<u8>) -> Result<Value, String> {
-    let response = http
+/// One request; `Ok(data)` only for HTTP 200 with `data` and no `errors`. An empty
+/// `authorization` sends none.
+pub async fn send(http: &reqwest::Client, url: &str, authorization: &str, body: Vec<u8>) -> Result<Value, String> {
+    let mut request = http
         .post(url)
         .header("content-type", "application/json")
-        .header("accept", "application/graphql-response+json, application/json")
-        .header("authorization", authorization)
+        .header("accept", "application/graphql-response+json, application/json");
+    if !authorization.is_empty() {
+        request = request.header("authorization", authorization);
+    }
+    let response = request
         .body(body)
         .send()
         .await
@@ -274,12 +286,7 @@ async fn client(
                 measurement.latency_us.saturating_record(micros.clamp(1, LATENCY_MAX_US));
                 measurement.requests_ok += 1;
             }
-            Err(error) => {
-                measurement.errors += 1;
-                if measurement.error_samples.len() < ERROR_SAMPLES_MAX {
-                    measurement.error_samples.push(error);
-                }
-            }
+            Err(error) => measurement.record_error(error),
         }
     }
     Ok(measurement)

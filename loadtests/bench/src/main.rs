@@ -9,10 +9,15 @@
 //! - (c) the router, `me { displayName }`: the same single-subgraph query as (b), so
 //!   (c) against (b) is what the router adds.
 //!
+//! With `--workload payments` it measures QR payments instead: every iteration a payer
+//! issues a payment code and the merchant sells with it, (h) all at one store against (s)
+//! each client at its own store (see [`payments`]).
+//!
 //! It prints a markdown table and the ratios, and exits non-zero when any request failed.
 //! See `loadtests/README.md`.
 
 mod load;
+mod payments;
 mod report;
 mod stack;
 
@@ -49,10 +54,20 @@ pub struct Options {
     /// temporary directory.
     #[arg(long)]
     postgres: Option<String>,
+    /// What to measure: read-only queries (router overhead) or QR payments (hot store
+    /// against spread stores).
+    #[arg(long, value_enum, default_value_t = Workload::Queries)]
+    workload: Workload,
     /// Log as the services do (`RUST_LOG`, default `info`); off by default, so that the
     /// terminal is not part of what is measured.
     #[arg(long)]
     log: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Workload {
+    Queries,
+    Payments,
 }
 
 const CROSS_SUBGRAPH_QUERY: &str =
@@ -77,6 +92,11 @@ async fn main() -> anyhow::Result<()> {
     let stack = Stack::start(&storage).await?;
     let http = load::http_client(clients)?;
     let person = stack.seed_person(&http).await?;
+    if options.workload == Workload::Payments {
+        let outcome = measure_payments(&options, &storage, &stack, &http, &person).await;
+        stack.stop().await;
+        return outcome;
+    }
     let scenarios = scenarios(&stack, person)?;
     for scenario in &scenarios {
         load::check(&http, scenario).await?;
@@ -88,30 +108,19 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|_| Measurement::empty())
         .collect::<anyhow::Result<Vec<_>>>()?;
-    for round in 0..usize::from(options.rounds) {
-        for offset in 0..scenarios.len() {
-            let index = (round + offset) % scenarios.len();
-            let (Some(scenario), Some(total)) = (scenarios.get(index), totals.get_mut(index)) else {
-                continue;
-            };
-            eprintln!(
-                "round {}/{}: ({}) {} — {clients} clients, {} s warm-up, {} s measured",
-                round + 1,
-                options.rounds,
-                scenario.key,
-                scenario.title,
-                options.warm_up_s,
-                options.duration_s
-            );
-            let measurement = load::run(&http, scenario, clients, warm_up, duration).await?;
-            eprintln!(
-                "  {:.0} requests/s, p95 {:.2} ms, {} errors",
-                measurement.requests_per_second(),
-                measurement.latency_ms(0.95),
-                measurement.errors
-            );
-            total.merge_round(measurement)?;
-        }
+    for (round, index) in schedule(options.rounds, scenarios.len()) {
+        let (Some(scenario), Some(total)) = (scenarios.get(index), totals.get_mut(index)) else {
+            continue;
+        };
+        announce(&options, round, scenario.key, scenario.title);
+        let measurement = load::run(&http, scenario, clients, warm_up, duration).await?;
+        eprintln!(
+            "  {:.0} requests/s, p95 {:.2} ms, {} errors",
+            measurement.requests_per_second(),
+            measurement.latency_ms(0.95),
+            measurement.errors
+        );
+        total.merge_round(measurement)?;
     }
 
     let results: Vec<(&Scenario, &Measurement)> = scenarios.iter().zip(totals.iter()).collect();
@@ -124,6 +133,71 @@ async fn main() -> anyhow::Result<()> {
         .sum();
     anyhow::ensure!(errors == 0, "{errors} requests failed; the numbers above are not valid");
     Ok(())
+}
+
+async fn measure_payments(
+    options: &Options,
+    storage: &Storage,
+    stack: &Stack,
+    http: &reqwest::Client,
+    merchant: &stack::Person,
+) -> anyhow::Result<()> {
+    let clients = usize::from(options.clients);
+    eprintln!("signing up {clients} payers and opening {clients} more stores …");
+    let setup = payments::set_up(stack, storage, http, merchant, clients).await?;
+    payments::check(stack, http, &setup).await?;
+    let scenarios = payments::scenarios(&setup);
+    let warm_up = Duration::from_secs(u64::from(options.warm_up_s));
+    let duration = Duration::from_secs(u64::from(options.duration_s));
+    let mut totals: Vec<Option<payments::Outcome>> = scenarios.iter().map(|_| None).collect();
+    for (round, index) in schedule(options.rounds, scenarios.len()) {
+        let (Some(scenario), Some(total)) = (scenarios.get(index), totals.get_mut(index)) else {
+            continue;
+        };
+        announce(options, round, scenario.key, scenario.title);
+        let outcome = payments::run(stack, storage, http, &setup, scenario, warm_up, duration).await?;
+        eprintln!(
+            "  {:.0} payments/s, sell p99 {:.2} ms, {} errors",
+            outcome.sales.requests_per_second(),
+            outcome.sales.latency_ms(0.99),
+            outcome.sales.errors
+        );
+        *total = Some(match total.take() {
+            Some(earlier) => earlier.merge_round(outcome)?,
+            None => outcome,
+        });
+    }
+    let results: Vec<(&payments::Scenario, &payments::Outcome)> = scenarios
+        .iter()
+        .zip(totals.iter())
+        .filter_map(|(scenario, outcome)| Some((scenario, outcome.as_ref()?)))
+        .collect();
+    println!("{}", payments::markdown(&options_summary(options), &results));
+    let paid: u64 = results.iter().map(|(_, outcome)| outcome.sales.requests_ok).sum();
+    payments::audit(stack, http, &setup, paid).await?;
+    let errors: u64 = results
+        .iter()
+        .map(|(_, outcome)| outcome.sales.errors + outcome.sales.warm_up_errors)
+        .sum();
+    anyhow::ensure!(errors == 0, "{errors} payments failed; the numbers above are not valid");
+    Ok(())
+}
+
+/// (round, scenario index) in the order they run: each round starts one scenario later,
+/// so the slow drift of a noisy machine does not always fall on the same one.
+fn schedule(rounds: u8, scenarios: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..usize::from(rounds)).flat_map(move |round| (0..scenarios).map(move |offset| (round, (round + offset) % scenarios)))
+}
+
+fn announce(options: &Options, round: usize, key: &str, title: &str) {
+    eprintln!(
+        "round {}/{}: ({key}) {title} — {} clients, {} s warm-up, {} s measured",
+        round + 1,
+        options.rounds,
+        options.clients,
+        options.warm_up_s,
+        options.duration_s
+    );
 }
 
 fn options_summary(options: &Options) -> String {

@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 use anyhow::Context as _;
 use c9pay_auth::AuthConfig;
 use c9pay_platform::{
-    database::{Backend, DatabaseConfig},
+    database::{Backend, Database, DatabaseConfig},
     id::UserId,
     money::Amount,
     testing::{TestDatabase, TestTrust, fresh_database},
@@ -124,7 +124,7 @@ fn base_url(application: &c9pay_platform::http::Application) -> String {
 impl Stack {
     /// Starts the four subgraphs and the router on this runtime.
     pub async fn start(storage: &Storage) -> anyhow::Result<Self> {
-        let trust = TestTrust::new(&["auth", "stores"]);
+        let trust = TestTrust::new(&["auth", "credit", "stores"]);
         let mut databases = Vec::new();
 
         let database = StackDatabase::create(storage).await?;
@@ -140,19 +140,6 @@ impl Stack {
         tokio::spawn(users.run_until(std::future::pending()));
 
         let database = StackDatabase::create(storage).await?;
-        let credit_config = c9pay_credit::CreditConfig::new(
-            LOOPBACK,
-            database.config().clone(),
-            trust.config_for("credit"),
-        );
-        let credit = c9pay_credit::build(&credit_config)
-            .await
-            .context("building credit")?;
-        databases.push(database);
-        let credit_url = base_url(&credit);
-        tokio::spawn(credit.run_until(std::future::pending()));
-
-        let database = StackDatabase::create(storage).await?;
         let auth = c9pay_auth::build(&AuthConfig::new(
             LOOPBACK,
             database.config().clone(),
@@ -164,6 +151,21 @@ impl Stack {
         databases.push(database);
         let auth_url = base_url(&auth);
         tokio::spawn(auth.run_until(std::future::pending()));
+
+        let database = StackDatabase::create(storage).await?;
+        let credit_config = c9pay_credit::CreditConfig::new(
+            LOOPBACK,
+            database.config().clone(),
+            trust.config_for("credit"),
+        )
+        .with_users_url(users_url.clone())
+        .with_auth_jwks_url(format!("{auth_url}/.well-known/jwks.json"));
+        let credit = c9pay_credit::build(&credit_config)
+            .await
+            .context("building credit")?;
+        databases.push(database);
+        let credit_url = base_url(&credit);
+        tokio::spawn(credit.run_until(std::future::pending()));
 
         let database = StackDatabase::create(storage).await?;
         let stores_config = c9pay_stores::StoresConfig::new(
@@ -188,13 +190,16 @@ impl Stack {
         .into_iter()
         .map(|(name, url)| (name.to_string(), url))
         .collect();
-        let config = RouterConfig::new(
+        let mut config = RouterConfig::new(
             LOOPBACK,
             supergraph_path(),
             subgraph_base_urls.clone(),
             format!("{auth_url}/.well-known/jwks.json"),
             trust.router_seed(),
         );
+        // The benchmark measures capacity: all its clients share one address and a few
+        // principals, which the production rate limits would (rightly) stop.
+        config.rate_limits.fields.clear();
         let router = c9pay_router::build(&config)
             .await
             .context("building the router")?;
@@ -242,22 +247,20 @@ impl Stack {
             .context("logIn returned no access token")?
             .to_string();
 
-        let credit = c9pay_credit::open_database(&self.credit_config).await?;
-        let stores = c9pay_stores::open_database(&self.stores_config).await?;
-        let products = PRODUCTS
-            .iter()
-            .map(|(name, price)| Ok((*name, Amount::parse_positive(*price)?)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let store = c9pay_stores::demo::seed_store(&stores, &user_id, STORE_NAME, &products)
-            .await
-            .context("seeding the store")?;
-        c9pay_credit::demo::ensure_store_account(&credit, &store.id, &user_id)
-            .await
-            .context("opening the store's account")?;
+        let (credit, stores) = self.databases().await?;
+        seed_store(&credit, &stores, &user_id, STORE_NAME).await?;
         c9pay_credit::demo::grant(&credit, &user_id, Amount::parse_positive(BALANCE)?)
             .await
             .context("granting the wallet balance")?;
         Ok(Person { user_id, access_token })
+    }
+
+    /// Connections to the credit and stores databases, for seeding and auditing.
+    pub async fn databases(&self) -> anyhow::Result<(Database, Database)> {
+        Ok((
+            c9pay_credit::open_database(&self.credit_config).await?,
+            c9pay_stores::open_database(&self.stores_config).await?,
+        ))
     }
 
     async fn post_anonymous(&self, http: &reqwest::Client, query: &str, variables: Value) -> anyhow::Result<Value> {
@@ -281,4 +284,19 @@ impl Stack {
             database.remove().await;
         }
     }
+}
+
+/// A store of `owner` called `name` selling [`PRODUCTS`], and its ledger account.
+pub async fn seed_store(credit: &Database, stores: &Database, owner: &UserId, name: &str) -> anyhow::Result<()> {
+    let products = PRODUCTS
+        .iter()
+        .map(|(name, price)| Ok((*name, Amount::parse_positive(*price)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let store = c9pay_stores::demo::seed_store(stores, owner, name, &products)
+        .await
+        .with_context(|| format!("seeding store {name}"))?;
+    c9pay_credit::demo::ensure_store_account(credit, &store.id, owner)
+        .await
+        .with_context(|| format!("opening the account of store {name}"))?;
+    Ok(())
 }

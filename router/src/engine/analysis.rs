@@ -20,7 +20,8 @@ use super::OperationKind;
 pub struct OperationShape {
     pub kind: OperationKind,
     pub name: Option<String>,
-    /// Names of the root fields, fragments at the root expanded.
+    /// Names of the root fields, fragments at the root expanded, once per response key
+    /// (so `a: logIn b: logIn` lists `logIn` twice).
     pub root_fields: Vec<String>,
     /// Deepest field nesting; `{ a { b } }` is 2.
     pub depth: usize,
@@ -122,7 +123,7 @@ pub fn shape(
     };
     let measure = measurer.selection_set(selection_set);
     let mut root_fields = Vec::new();
-    measurer.root_fields(selection_set, &mut root_fields, &mut HashSet::new());
+    measurer.root_fields(selection_set, &mut root_fields, &mut HashSet::new(), &mut HashSet::new());
     OperationShape {
         kind,
         name: name_of(operation).map(str::to_string),
@@ -180,24 +181,28 @@ impl<'document> Measurer<'document> {
         &self,
         selection_set: &'document SelectionSet<'static, String>,
         names: &mut Vec<String>,
+        response_keys: &mut HashSet<String>,
         visited: &mut HashSet<&'document str>,
     ) {
         for selection in &selection_set.items {
             match selection {
                 Selection::Field(field) => {
-                    if !names.contains(&field.name) {
+                    // One entry per response key: `a: logIn b: logIn` are two calls (rate
+                    // limits count both), while fields under the same key merge into one.
+                    let key = field.alias.as_deref().unwrap_or(&field.name);
+                    if response_keys.insert(key.to_string()) {
                         names.push(field.name.clone());
                     }
                 }
                 Selection::InlineFragment(fragment) => {
-                    self.root_fields(&fragment.selection_set, names, visited);
+                    self.root_fields(&fragment.selection_set, names, response_keys, visited);
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.fragment_name.as_str();
                     if let Some(fragment) = self.fragments.get(name).copied()
                         && visited.insert(name)
                     {
-                        self.root_fields(&fragment.selection_set, names, visited);
+                        self.root_fields(&fragment.selection_set, names, response_keys, visited);
                     }
                 }
             }

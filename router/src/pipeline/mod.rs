@@ -1,5 +1,5 @@
 //! The request pipeline, one module per stage, in the order a request meets them:
-//! parse → limits → validate → authenticate → authorize → plan → execute. Each stage either hands the
+//! parse → limits → validate → authenticate → authorize → rate limits → plan → execute. Each stage either hands the
 //! next one what it needs or refuses the request with a [`RouterError`]; nothing reaches a
 //! subgraph before every stage has passed.
 //!
@@ -13,9 +13,10 @@ mod execute;
 mod limits;
 mod parse;
 mod plan;
+mod rate_limit;
 mod validate;
 
-use std::{collections::HashSet, sync::Arc, time::Instant};
+use std::{collections::HashSet, net::IpAddr, sync::Arc, time::Instant};
 
 use c9pay_platform::internal_token::InternalTokenSigner;
 
@@ -28,6 +29,7 @@ use crate::{
     engine::Engine,
     error::RouterError,
     metrics::RouterMetrics,
+    rate_limit::RateLimiter,
     revocations::RevocationList,
 };
 
@@ -38,6 +40,7 @@ pub struct Pipeline {
     pub signer: InternalTokenSigner,
     pub limits: Limits,
     pub anonymous_root_fields: AnonymousRootFields,
+    pub rate_limiter: RateLimiter,
     pub metrics: RouterMetrics,
     pub revocations: Arc<RevocationList>,
     pub proofs: ProofChecker,
@@ -61,11 +64,12 @@ pub struct GraphQLRequest {
     pub transport: Transport,
 }
 
-/// The caller as the HTTP layer saw it: the `Authorization` header, if any, and the id
-/// the router gave the request; for kiosks, the `DPoP` proofs, method and URL; for
-/// admins, the fingerprint from the session cookie.
+/// The caller as the HTTP layer saw it: the `Authorization` header, if any, the client's
+/// address (for rate limits) and the id the router gave the request; for kiosks, the
+/// `DPoP` proofs, method and URL; for admins, the fingerprint from the session cookie.
 pub struct Caller<'request> {
     pub authorization: Option<&'request str>,
+    pub client_address: Option<IpAddr>,
     pub request_id: &'request str,
     pub dpop_proofs: Vec<&'request str>,
     pub method: &'request str,
@@ -122,6 +126,7 @@ impl Pipeline {
         validate::validate(self, &document, &shape, request.transport)?;
         let principal = authenticate::authenticate(self, caller, &shape).await?;
         authorize::authorize(self, &document, operation_name, &shape, &principal)?;
+        rate_limit::check(self, caller, &shape, &principal)?;
         let planned = plan::plan(self, &document, operation_name, caller.request_id)?;
         execute::execute(self, &planned, request, &principal).await
     }

@@ -4,6 +4,7 @@
 mod access_tokens;
 mod admins;
 mod audit;
+mod cors;
 mod federation;
 mod graphql_over_http;
 mod helpers;
@@ -12,4 +13,5 @@ mod key_rotation;
 mod kiosks;
 mod limits;
 mod payments;
+mod rate_limits;
 mod sessions;

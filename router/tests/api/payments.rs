@@ -4,7 +4,7 @@
 use c9pay_platform::{database::Backend, on_both_backends};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestRouter, bearer, spawn_router};
+use crate::helpers::{TestRouter, bearer, spawn_router, subject_of};
 
 const TOP_UP: &str = "mutation($amount: Amount!, $key: String!) { topUp(input: { amount: $amount, idempotencyKey: $key }) { balanceAfter } }";
 const OPEN_STORE: &str = "mutation { openStore(input: { name: \"Cafe Nine\" }) { id } }";
@@ -190,9 +190,54 @@ async fn forged_codes_foreign_products_reused_keys_and_over_refunds_are_refused(
     assert_eq!(balance(&router, &payer).await, "20000", "one latte paid, fully refunded, nothing else moved");
 }
 
+/// A payment code signed with `seed` under `kid` for `payer`, issued `issued_ago_s` ago
+/// and living `lifetime_s`: what auth would sign, or a forger with another key.
+fn code_signed_with(payer_token: &str, kid: &str, seed: &[u8; 32], issued_ago_s: i64, lifetime_s: i64) -> String {
+    use c9pay_platform::{id::UserId, payment_code};
+    use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
+    let payer = UserId::parse(&subject_of(payer_token.trim_start_matches("Bearer ")))
+        .unwrap_or_else(|error| panic!("payer id: {error:?}"));
+    let now_ms = chrono::Utc::now().timestamp_millis() - issued_ago_s * 1000;
+    let code = payment_code::PaymentCode::new(payer, kid, now_ms, lifetime_s);
+    let der = SigningKey::from_bytes(seed).to_pkcs8_der().unwrap_or_else(|error| panic!("{error}"));
+    payment_code::sign(&code, kid, &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()))
+        .unwrap_or_else(|error| panic!("signing a payment code: {error}"))
+}
+
+async fn expired_codes_and_codes_signed_by_another_key_are_refused(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let shop = open_shop(&router).await;
+    let payer = payer_with(&router, "ada@example.com", "20000").await;
+    let sell = |code: String, key: &str| {
+        router.post(Some(&shop.merchant), SELL, json!({ "store": shop.store, "items": lattes(&shop, 1), "code": code, "key": key }))
+    };
+    let (kid, seed) = router.auth_signing_key().await;
+
+    // Auth's own key, the right payer, but the code's three minutes ran out a minute ago.
+    let expired = code_signed_with(&payer, &kid, &seed, 240, 180);
+    assert_eq!(sell(expired, "expired").await.error_code(), "PAYMENT_CODE_EXPIRED");
+    // The control: the same construction, still within its life, pays. So the refusal
+    // above is the expiry and nothing else.
+    let fresh = code_signed_with(&payer, &kid, &seed, 0, 180);
+    assert_eq!(sell(fresh, "fresh").await.data()["sell"]["status"], "PAID");
+
+    // Another key claiming to be auth's key id: the signature does not verify.
+    let forger = rand::random::<[u8; 32]>();
+    let impostor = code_signed_with(&payer, &kid, &forger, 0, 180);
+    assert_eq!(sell(impostor, "impostor").await.error_code(), "PAYMENT_CODE_INVALID");
+    // Another key under its own key id, which auth never published.
+    let unknown = code_signed_with(&payer, "not-a-key-of-auth", &forger, 0, 180);
+    assert_eq!(sell(unknown, "unknown-key").await.error_code(), "PAYMENT_CODE_INVALID");
+
+    assert_eq!(balance(&router, &payer).await, "15500", "only the fresh code paid");
+    let takings = router.post(Some(&shop.merchant), TAKINGS, json!({})).await;
+    assert_eq!(takings.data()["me"]["stores"][0]["account"]["balance"], "4500");
+}
+
 on_both_backends!(
     a_sale_paid_with_a_payment_code_moves_the_catalogue_total_once,
     refused_sales_get_their_codes_and_move_no_money,
     parallel_sales_racing_for_one_balance_succeed_only_as_far_as_it_covers,
     forged_codes_foreign_products_reused_keys_and_over_refunds_are_refused,
+    expired_codes_and_codes_signed_by_another_key_are_refused,
 );

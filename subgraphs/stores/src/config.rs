@@ -19,11 +19,29 @@ pub struct StoresConfig {
     /// `SERVICE_UNAVAILABLE`. Default 5000.
     #[serde(default = "default_credit_timeout_ms")]
     pub credit_timeout_ms: u64,
+    /// How often the reconciler looks for sales and refunds no client came back for.
+    /// Default 30000.
+    #[serde(default = "default_reconcile_interval_ms")]
+    pub reconcile_interval_ms: u64,
+    /// How old a pending sale or refund must be before the reconciler settles it from
+    /// credit's state. Longer than a payment code's life plus clock skew (4 minutes) and
+    /// than credit's hold lifetime (2 minutes by default), so that the outcome can no
+    /// longer change. Default 600000.
+    #[serde(default = "default_reconcile_after_ms")]
+    pub reconcile_after_ms: i64,
     /// Base URL of the auth service, for example `http://auth:8080`: kiosks are
     /// registered there (auth issues their tokens). Without it, `registerKiosk` and
     /// `revokeKiosk` answer `SERVICE_UNAVAILABLE`. Default none.
     #[serde(default)]
     pub auth_url: Option<String>,
+}
+
+fn default_reconcile_interval_ms() -> u64 {
+    30_000
+}
+
+fn default_reconcile_after_ms() -> i64 {
+    600_000
 }
 
 fn default_listen_address() -> String {
@@ -48,6 +66,8 @@ impl StoresConfig {
             credit_url: credit_url.into(),
             credit_timeout_ms: default_credit_timeout_ms(),
             auth_url: None,
+            reconcile_interval_ms: default_reconcile_interval_ms(),
+            reconcile_after_ms: default_reconcile_after_ms(),
         }
     }
 

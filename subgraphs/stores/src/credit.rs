@@ -175,6 +175,18 @@ impl CreditClient {
         self.call(Method::POST, format!("/internal/payments/{sale_id}/capture"), Some(json!({})), request_id).await
     }
 
+    /// The payment's current state (`NOT_FOUND` if credit never authorised it).
+    #[tracing::instrument(skip_all, fields(sale_id = %sale_id))]
+    pub async fn status(&self, sale_id: &SaleId, request_id: &str) -> Result<Payment, CallError> {
+        self.call(Method::GET, format!("/internal/payments/{sale_id}"), None, request_id).await
+    }
+
+    /// Releases the held payment to the payer (`ALREADY_POSTED` if it was captured).
+    #[tracing::instrument(skip_all, fields(sale_id = %sale_id))]
+    pub async fn void(&self, sale_id: &SaleId, request_id: &str) -> Result<Payment, CallError> {
+        self.call(Method::POST, format!("/internal/payments/{sale_id}/void"), Some(json!({})), request_id).await
+    }
+
     /// Returns `amount` of the sale's payment from the store to the payer.
     #[tracing::instrument(skip_all, fields(refund_id = %refund_id, sale_id = %sale_id))]
     pub async fn refund(&self, refund_id: &RefundId, sale_id: &SaleId, amount: Amount, reason: &str, request_id: &str) -> Result<RefundReceipt, CallError> {

@@ -1,13 +1,14 @@
 //! The stores subgraph: merchants' stores, their catalogues, and sales paid with
-//! payment codes through credit. (Kiosks come with their own issue.)
+//! payment codes through credit; a reconciler settles sales no client came back for.
 
 pub mod config;
-mod credit;
+pub mod credit;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod kiosks;
+pub mod reconciler;
 mod sales;
 mod schema;
 
@@ -39,6 +40,13 @@ pub fn schema_sdl() -> String {
 pub async fn build(config: &StoresConfig) -> anyhow::Result<Application> {
     let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
     let credit = credit::CreditClient::new(&config.credit_url, config.credit_timeout_ms, subgraph.require_signer()?)?;
+    anyhow::ensure!(config.reconcile_after_ms > 0 && config.reconcile_interval_ms > 0, "reconcile_after_ms and reconcile_interval_ms must be positive");
+    tokio::spawn(reconciler::reconcile_forever(
+        subgraph.database.clone(),
+        credit.clone(),
+        std::time::Duration::from_millis(config.reconcile_interval_ms),
+        config.reconcile_after_ms,
+    ));
     let kiosks = kiosks::KioskRegistry::new(config.auth_url.as_deref(), config.credit_timeout_ms, subgraph.require_signer()?)?;
     let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit, kiosks), subgraph.verifier.clone());
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)

@@ -250,7 +250,7 @@ fn refused_refund(refund: &Refund) -> StoresError {
     StoresError::RefundRefused { refund_id: refund.id.to_string(), code, message: refusal_message(code) }
 }
 
-async fn drive_refund(database: &Database, credit: &CreditClient, refund: Refund, request_id: &str) -> Result<Refund, StoresError> {
+pub(crate) async fn drive_refund(database: &Database, credit: &CreditClient, refund: Refund, request_id: &str) -> Result<Refund, StoresError> {
     match credit.refund(&refund.id, &refund.sale_id, refund.amount, &refund.reason, request_id).await {
         Ok(receipt) => {
             if receipt.refund_id != refund.id.as_str() {

@@ -3,7 +3,7 @@
 use c9pay_platform::graphql::authenticated;
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use c9pay_platform::{
     error::GraphQLResultExt,
     graphql::principal,
@@ -17,16 +17,24 @@ use crate::{error::AuthError, keys::KeyRing};
 /// A payment code, ready to be shown: the raw token (for apps that draw their own QR or
 /// offer a copy button) and the same token as a QR in SVG.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct PaymentCodePayload {
     /// The signed token (a compact JWS of type `c9pay-pc+jwt`) the QR encodes.
     pub token: String,
-    /// An SVG document of the QR code (error correction level M).
-    pub svg: String,
     /// The code's 128-bit id (32 hex digits); a till can pay with it once.
     pub code_id: String,
     /// After this moment the code is refused (`PAYMENT_CODE_EXPIRED`); at most three
     /// minutes after issue.
     pub expires_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl PaymentCodePayload {
+    /// An SVG document of the QR code (error correction level M). Drawn only when asked
+    /// for: an app that draws its own QR from `token` does not pay for it.
+    async fn svg(&self) -> async_graphql::Result<String> {
+        render_svg(&self.token).graphql()
+    }
 }
 
 #[derive(Default)]
@@ -48,11 +56,9 @@ impl PaymentCodeMutation {
         let lifetime_s = context.data::<Lifetimes>()?.payment_code_s;
         let signer = context.data::<Arc<KeyRing>>()?.signer().await.graphql()?;
         let (token, code) = signer.payment_code(payer, now_ms(), lifetime_s).graphql()?;
-        let svg = render_svg(&token).graphql()?;
         tracing::info!(code_id = %code.code_id, payer = %code.payer, "issued a payment code");
         Ok(PaymentCodePayload {
             token,
-            svg,
             code_id: code.code_id,
             expires_at: from_ms(code.expires_at_ms),
         })

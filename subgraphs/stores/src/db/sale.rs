@@ -179,6 +179,20 @@ pub async fn find_sale(database: &Database, id: &SaleId) -> Result<Option<Sale>,
     row.as_ref().map(sale_from_row).transpose()
 }
 
+/// Sales still pending that were recorded before `before_ms`, oldest first.
+pub async fn pending_sales_before(database: &Database, before_ms: i64, limit: i64) -> Result<Vec<Sale>, StoresError> {
+    let sql = format!("select {SALE_COLUMNS} from sale where status = 'pending' and created_at_ms < $1 order by created_at_ms, id limit $2");
+    let rows = sqlx::query(&sql).bind(before_ms).bind(limit).fetch_all(database.pool()).await?;
+    rows.iter().map(sale_from_row).collect()
+}
+
+/// Refunds still pending that were requested before `before_ms`, oldest first.
+pub async fn pending_refunds_before(database: &Database, before_ms: i64, limit: i64) -> Result<Vec<Refund>, StoresError> {
+    let sql = format!("select {REFUND_COLUMNS} from refund where status = 'pending' and created_at_ms < $1 order by created_at_ms, id limit $2");
+    let rows = sqlx::query(&sql).bind(before_ms).bind(limit).fetch_all(database.pool()).await?;
+    rows.iter().map(refund_from_row).collect()
+}
+
 pub async fn find_sale_by_key(database: &Database, store_id: &StoreId, key: &IdempotencyKey) -> Result<Option<Sale>, StoresError> {
     let sql = format!("select {SALE_COLUMNS} from sale where store_id = $1 and idempotency_key = $2");
     let row = sqlx::query(&sql).bind(store_id.as_str()).bind(key.as_str()).fetch_optional(database.pool()).await?;

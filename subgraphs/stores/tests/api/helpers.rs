@@ -46,6 +46,8 @@ pub struct TestStores {
     pub codes: CodeIssuer,
     /// Between stores and credit, when the test asked for one.
     pub proxy: Option<CreditProxy>,
+    /// Where stores calls credit (the proxy when there is one).
+    pub credit_url: String,
     _database: TestDatabase,
 }
 
@@ -121,7 +123,7 @@ async fn spawn_stores_with(
     proxy: Option<CreditProxy>,
 ) -> TestStores {
     let test_database = fresh_database(backend).await;
-    let mut config = StoresConfig::new("127.0.0.1:0", test_database.config.clone(), trust.config_for("stores"), credit_url);
+    let mut config = StoresConfig::new("127.0.0.1:0", test_database.config.clone(), trust.config_for("stores"), credit_url.clone());
     // Short, so that the tests that make credit unreachable do not wait long.
     config.credit_timeout_ms = 2_000;
     let application = c9pay_stores::build(&config).await.expect("building the stores subgraph");
@@ -135,6 +137,7 @@ async fn spawn_stores_with(
         credit,
         codes,
         proxy,
+        credit_url,
         _database: test_database,
     }
 }
@@ -402,6 +405,28 @@ impl TestStores {
             .expect("the store has an account")
             .balance
             .get()
+    }
+
+    /// One reconciler round over what is pending and was recorded before `before_ms`,
+    /// calling credit as stores does (through the proxy when there is one).
+    pub async fn reconcile(&self, before_ms: i64) -> c9pay_stores::reconciler::Reconciled {
+        let seed = self.trust.config_for("stores").signing_key.expect("stores has a signing key");
+        let signer = c9pay_platform::internal_token::InternalTokenSigner::new("stores", &seed).expect("a signer");
+        let credit = c9pay_stores::credit::CreditClient::new(&self.credit_url, 2_000, signer).expect("a credit client");
+        c9pay_stores::reconciler::reconcile(&self.database, &credit, before_ms).await.expect("a reconciler round")
+    }
+
+    /// Calls one of credit's internal payment endpoints as stores, e.g. `POST
+    /// /internal/payments/{id}/capture`: what a stores request did when its answer was lost.
+    pub async fn credit_internal(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.credit_url);
+        reqwest::Client::new()
+            .request(method, url)
+            .header("authorization", self.trust.service("stores"))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("calling credit")
     }
 
     /// How many sales the stores database holds.

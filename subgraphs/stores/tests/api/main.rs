@@ -5,6 +5,7 @@
 mod demo;
 mod helpers;
 mod products;
+mod reconciler;
 mod refunds;
 mod sales;
 mod sdl;
