@@ -7,11 +7,16 @@
 //! token cannot read the cookie, and a token without its cookie is refused (see
 //! `pipeline::authenticate`). The body must be JSON, so a cross-site form cannot post it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{ConnectInfo, State},
+    http::HeaderMap,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
@@ -23,13 +28,23 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::http::ADMIN_COOKIE;
+use crate::{
+    http::{ADMIN_COOKIE, client_address},
+    pipeline::Pipeline,
+    rate_limit::Subject,
+};
+
+/// The name admin log-ins are rate limited under (`rate_limits.fields`).
+pub const RATE_LIMIT_FIELD: &str = "Admin.logIn";
 
 pub struct AdminLogIn {
     http: reqwest::Client,
     /// Auth's `/internal/admin-sessions`.
     url: String,
     signer: InternalTokenSigner,
+    /// For its rate limiter, shared with GraphQL requests.
+    pipeline: Arc<Pipeline>,
+    trust_forwarded_for: bool,
 }
 
 #[derive(Deserialize)]
@@ -39,9 +54,21 @@ struct Credentials {
 }
 
 impl AdminLogIn {
-    pub fn new(auth_url: &str, signer: InternalTokenSigner, timeout_ms: u64) -> anyhow::Result<Self> {
+    pub fn new(
+        auth_url: &str,
+        signer: InternalTokenSigner,
+        timeout_ms: u64,
+        pipeline: Arc<Pipeline>,
+        trust_forwarded_for: bool,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().timeout(Duration::from_millis(timeout_ms)).build()?;
-        Ok(Self { http, url: format!("{}/internal/admin-sessions", auth_url.trim_end_matches('/')), signer })
+        Ok(Self {
+            http,
+            url: format!("{}/internal/admin-sessions", auth_url.trim_end_matches('/')),
+            signer,
+            pipeline,
+            trust_forwarded_for,
+        })
     }
 }
 
@@ -54,7 +81,22 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 #[tracing::instrument(skip_all)]
-async fn log_in(State(admin): State<Arc<AdminLogIn>>, Json(credentials): Json<Credentials>) -> Response {
+async fn log_in(
+    State(admin): State<Arc<AdminLogIn>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(credentials): Json<Credentials>,
+) -> Response {
+    let address = Subject::Address(client_address(peer, &headers, admin.trust_forwarded_for));
+    let (root_type, field) = RATE_LIMIT_FIELD.split_once('.').unwrap_or_default();
+    if let Err(refused) = admin.pipeline.rate_limiter.check(root_type, field, &address, Instant::now()) {
+        admin.pipeline.metrics.record_rate_limited(RATE_LIMIT_FIELD, address.scope());
+        let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many admin log-ins; retry later");
+        if let Ok(value) = HeaderValue::from_str(&refused.retry_after_s().to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let mut bytes = [0_u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let fingerprint = URL_SAFE_NO_PAD.encode(bytes);

@@ -178,7 +178,7 @@ async fn serve(
 
 /// The client's address: the peer's, or behind a trusted proxy the rightmost entry of
 /// `X-Forwarded-For` (entries to its left were written by the client and prove nothing).
-fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
+pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
     let forwarded = trust_forwarded_for
         .then(|| headers.get_all("x-forwarded-for").iter().next_back())
         .flatten()

@@ -74,11 +74,6 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     verifier.prefetch().await;
     let signer = InternalTokenSigner::new(ROUTER_ISSUER, &config.internal_signing_key)
         .context("internal_signing_key")?;
-    let admin_log_in = Arc::new(admin::AdminLogIn::new(
-        config.subgraph_urls.get("auth").map(String::as_str).unwrap_or_default(),
-        signer.clone(),
-        config.limits.subgraph_timeout_ms("auth"),
-    )?);
     let revocations = Arc::new(RevocationList::new(config.revocations.staleness_max_ms));
     let follower = RevocationFollower::new(
         revocations.clone(),
@@ -107,6 +102,13 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         public_url: config.dpop.public_url.clone(),
     });
 
+    let admin_log_in = Arc::new(admin::AdminLogIn::new(
+        config.subgraph_urls.get("auth").map(String::as_str).unwrap_or_default(),
+        pipeline.signer.clone(),
+        config.limits.subgraph_timeout_ms("auth"),
+        pipeline.clone(),
+        config.rate_limits.trust_forwarded_for,
+    )?);
     let ready_pipeline = pipeline.clone();
     let ready: ReadinessCheck = Arc::new(move || {
         let pipeline = ready_pipeline.clone();

@@ -192,7 +192,35 @@ async fn a_merchant_cannot_read_another_stores_sales(backend: Backend) {
     assert_eq!(rival_takings.error_code(), "FORBIDDEN", "{:#}", rival_takings.body);
 }
 
+async fn brute_forcing_the_admin_log_in_is_rate_limited(backend: Backend) {
+    let router = spawn_router(backend).await;
+    router.sign_up(ADMIN_EMAIL, "Root").await;
+    let attempt = || {
+        router
+            .http
+            .post(format!("{}/admin/log-in", router.address))
+            .json(&json!({ "email": ADMIN_EMAIL, "password": "not the password" }))
+            .send()
+    };
+
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(attempt().await.map(|response| response.status().as_u16()).unwrap_or_default());
+    }
+    let limited = attempt().await.unwrap_or_else(|error| panic!("{error}"));
+
+    assert_eq!(statuses[..5], [401; 5], "five wrong passwords are answered");
+    assert_eq!(statuses[5], 429);
+    assert_eq!(limited.status().as_u16(), 429);
+    assert!(limited.headers().get("retry-after").is_some());
+    // The right password is refused too until the limit passes: guessing gains nothing.
+    let (status, admin, _) = admin_log_in(&router, ADMIN_EMAIL).await;
+    assert_eq!(status, 429);
+    assert!(admin.is_none());
+}
+
 on_both_backends!(
+    brute_forcing_the_admin_log_in_is_rate_limited,
     an_admin_with_token_and_cookie_reads_platform_statistics,
     an_admin_token_without_its_cookie_or_with_another_cookie_is_refused,
     a_user_calling_an_admin_field_is_forbidden_before_any_fetch,
