@@ -659,7 +659,7 @@ def check_network(objects: list[dict], profile: str) -> None:
         Endpoint("internet", address="203.0.113.50"),
     ]
     expected = {("router", part, 8080, "TCP") for part in SUBGRAPHS}
-    expected |= {("auth", "users", 8080, "TCP"), ("stores", "credit", 8080, "TCP")}
+    expected |= {("auth", "users", 8080, "TCP"), ("stores", "credit", 8080, "TCP"), ("stores", "auth", 8080, "TCP")}
     expected |= {("credit", "auth", 8080, "TCP"), ("credit", "users", 8080, "TCP")}
     expected |= {("prometheus", part, 8080, "TCP") for part in PARTS}
     expected |= {("ingress-controller", "router", 8080, "TCP")}

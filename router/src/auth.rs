@@ -9,7 +9,7 @@
 //! an HMAC secret, is refused before any key is looked at.
 
 use c9pay_platform::{
-    id::UserId,
+    id::{KioskId, StoreId, UserId},
     jwks::{JwksClient, JwksClientLimits, JwksError},
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
@@ -20,8 +20,12 @@ use crate::config::AccessTokenConfig;
 /// Why an access token was refused. The message is safe to show the client.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthenticationError {
-    #[error("the Authorization header must be `Bearer <access token>`")]
+    #[error("the Authorization header must be `Bearer <access token>` (`DPoP <access token>` for kiosks)")]
     NotBearer,
+    #[error("a kiosk's token must be sent as `Authorization: DPoP <token>` with a DPoP proof")]
+    DpopRequired,
+    #[error("only a kiosk's token is sent with the DPoP scheme")]
+    NotDpopBound,
     #[error("the access token is malformed")]
     Malformed,
     #[error("access tokens must be signed with EdDSA")]
@@ -39,8 +43,29 @@ pub enum AuthenticationError {
 /// What a verified access token vouches for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedToken {
-    pub user_id: UserId,
+    pub holder: Holder,
+    /// The log-in session (or the kiosk) the token belongs to; the revocation feed names
+    /// it when it ends.
     pub session_id: String,
+    /// `exp`, in Unix seconds.
+    pub expires_at_s: i64,
+}
+
+/// Who holds a verified access token, with what its kind binds it to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    User(UserId),
+    /// A kiosk: each request needs a DPoP proof by the key with thumbprint `jkt`.
+    Kiosk { kiosk_id: KioskId, store_id: StoreId, jkt: String },
+    /// An admin: each request needs the cookie whose SHA-256 is `fingerprint_hash`.
+    Admin { user_id: UserId, fingerprint_hash: String },
+}
+
+/// How the `Authorization` header presented the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +73,34 @@ struct AccessClaims {
     sub: String,
     kind: String,
     sid: String,
+    exp: i64,
+    #[serde(default)]
+    store: Option<String>,
+    #[serde(default)]
+    cnf: Option<Confirmation>,
+    #[serde(default)]
+    fph: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Confirmation {
+    jkt: String,
+}
+
+/// Splits an `Authorization` header value into its scheme and token.
+pub fn split_authorization(header: &str) -> Result<(Scheme, &str), AuthenticationError> {
+    let (scheme, token) = if let Some(token) = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")) {
+        (Scheme::Bearer, token)
+    } else if let Some(token) = header.strip_prefix("DPoP ").or_else(|| header.strip_prefix("dpop ")) {
+        (Scheme::Dpop, token)
+    } else {
+        return Err(AuthenticationError::NotBearer);
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthenticationError::NotBearer);
+    }
+    Ok((scheme, token))
 }
 
 pub struct AccessTokenVerifier {
@@ -73,18 +126,20 @@ impl AccessTokenVerifier {
         Ok(Self { jwks, validation })
     }
 
-    /// Verifies an `Authorization` header value.
+    /// Verifies an `Authorization` header value: the token, and that its scheme fits its
+    /// kind (a kiosk's token only with `DPoP`, any other only with `Bearer`, so that a
+    /// sender-constrained token is never accepted as a bearer token).
     pub async fn verify_authorization(
         &self,
         header: &str,
     ) -> Result<VerifiedToken, AuthenticationError> {
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or(AuthenticationError::NotBearer)?;
-        self.verify(token).await
+        let (scheme, token) = split_authorization(header)?;
+        let verified = self.verify(token).await?;
+        match (&verified.holder, scheme) {
+            (Holder::Kiosk { .. }, Scheme::Bearer) => Err(AuthenticationError::DpopRequired),
+            (Holder::User(_) | Holder::Admin { .. }, Scheme::Dpop) => Err(AuthenticationError::NotDpopBound),
+            _ => Ok(verified),
+        }
     }
 
     /// Verifies a bare access token.
@@ -103,15 +158,24 @@ impl AccessTokenVerifier {
                 _ => AuthenticationError::Invalid,
             })?
             .claims;
-        // Kiosk and admin tokens get their own kinds and checks (DPoP, session cookie);
-        // until the router knows them, only user tokens are accepted.
-        if claims.kind != "user" {
-            return Err(AuthenticationError::Invalid);
-        }
-        let user_id = UserId::parse(&claims.sub).map_err(|_| AuthenticationError::Invalid)?;
+        let invalid = |_| AuthenticationError::Invalid;
+        let holder = match claims.kind.as_str() {
+            "user" => Holder::User(UserId::parse(&claims.sub).map_err(invalid)?),
+            "kiosk" => Holder::Kiosk {
+                kiosk_id: KioskId::parse(&claims.sub).map_err(invalid)?,
+                store_id: StoreId::parse(claims.store.as_deref().unwrap_or_default()).map_err(invalid)?,
+                jkt: claims.cnf.map(|cnf| cnf.jkt).filter(|jkt| !jkt.is_empty()).ok_or(AuthenticationError::Invalid)?,
+            },
+            "admin" => Holder::Admin {
+                user_id: UserId::parse(&claims.sub).map_err(invalid)?,
+                fingerprint_hash: claims.fph.filter(|hash| !hash.is_empty()).ok_or(AuthenticationError::Invalid)?,
+            },
+            _ => return Err(AuthenticationError::Invalid),
+        };
         Ok(VerifiedToken {
-            user_id,
+            holder,
             session_id: claims.sid,
+            expires_at_s: claims.exp,
         })
     }
 

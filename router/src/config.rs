@@ -30,12 +30,24 @@ pub struct RouterConfig {
     #[serde(default)]
     pub access_tokens: AccessTokenConfig,
     /// Root fields a request without an access token may select, as `Type.field`.
-    /// Default `["Mutation.signUp", "Mutation.logIn"]`. Introspection (`__schema`,
+    /// Default `["Mutation.signUp", "Mutation.logIn", "Mutation.refreshSession",
+    /// "Mutation.issueKioskToken"]` (a refresh token and a kiosk's proof of possession
+    /// are checked by auth itself). Introspection (`__schema`,
     /// `__type`) and `__typename` are always allowed.
     #[serde(default = "default_anonymous_root_fields")]
     pub anonymous_root_fields: Vec<String>,
     #[serde(default)]
     pub limits: Limits,
+    /// Following auth's revocation feed.
+    #[serde(default)]
+    pub revocations: RevocationConfig,
+    /// Kiosk requests' DPoP proofs.
+    #[serde(default)]
+    pub dpop: DpopConfig,
+    /// Scopes each kind of principal holds, for `@requiresScopes`. Default: users
+    /// `["user"]`, kiosks `["kiosk"]`, admins `["admin"]`.
+    #[serde(default)]
+    pub scopes: ScopesConfig,
     /// How often a client address or a principal may call the sensitive root fields.
     #[serde(default)]
     pub rate_limits: RateLimitConfig,
@@ -63,7 +75,9 @@ pub struct RateLimitConfig {
     /// `Type.field` → quotas. Default: `Mutation.logIn` 10/min per address;
     /// `Mutation.signUp` 20/h per address; `Mutation.issuePaymentCode` and
     /// `Mutation.payRequest` 30/min per principal and 120/min per address; `Mutation.sell`
-    /// 300/min per principal. Each alias of a field counts as a call.
+    /// 300/min per principal; `Mutation.refreshSession` and `Mutation.issueKioskToken`
+    /// 60/min per address; `Admin.logIn` (the router's `POST /admin/log-in`) 5/min per
+    /// address. Each alias of a field counts as a call.
     #[serde(default = "default_rate_limit_fields")]
     pub fields: BTreeMap<String, RateLimitRule>,
 }
@@ -107,6 +121,69 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// How the router learns which sessions ended (see `revocations`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationConfig {
+    /// Auth's revocation feed. Default: `<subgraph_urls.auth>/internal/revocations`.
+    #[serde(default)]
+    pub feed_url: Option<String>,
+    /// How often the feed is read: the usual delay between a log-out and the router
+    /// refusing its tokens. Default 1000.
+    #[serde(default = "default_revocation_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Time-out of one read. Default 3000.
+    #[serde(default = "default_jwks_fetch_timeout_ms")]
+    pub fetch_timeout_ms: u64,
+    /// With no complete read for this long, signed-in requests are refused
+    /// (`SERVICE_UNAVAILABLE`): the most a revocation can go unnoticed. Default 10000.
+    #[serde(default = "default_revocation_staleness_max_ms")]
+    pub staleness_max_ms: u64,
+}
+
+/// What a kiosk request's DPoP proof must satisfy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopConfig {
+    /// The URL clients reach the GraphQL endpoint at, which proofs must name as `htu`,
+    /// e.g. `https://pay.example.com/graphql` behind a TLS-terminating proxy. Default:
+    /// `http://<Host header>/graphql`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Oldest `iat` accepted, in seconds before now. Default 60.
+    #[serde(default = "default_proof_age_max_s")]
+    pub proof_age_max_s: i64,
+    /// Newest `iat` accepted, in seconds after now (clock skew). Default 5.
+    #[serde(default = "default_proof_future_max_s")]
+    pub proof_future_max_s: i64,
+    /// Most proof ids remembered (to refuse replays) at once. Default 1000000.
+    #[serde(default = "default_replay_cache_size_max")]
+    pub replay_cache_size_max: u64,
+}
+
+/// The scopes of each principal kind.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopesConfig {
+    #[serde(default = "default_user_scopes")]
+    pub user: Vec<String>,
+    #[serde(default = "default_kiosk_scopes")]
+    pub kiosk: Vec<String>,
+    #[serde(default = "default_admin_scopes")]
+    pub admin: Vec<String>,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        Self {
+            feed_url: None,
+            poll_interval_ms: default_revocation_poll_interval_ms(),
+            fetch_timeout_ms: default_jwks_fetch_timeout_ms(),
+            staleness_max_ms: default_revocation_staleness_max_ms(),
+        }
+    }
+}
+
 fn default_rate_limit_keys_max() -> usize {
     100_000
 }
@@ -119,10 +196,62 @@ fn default_rate_limit_fields() -> BTreeMap<String, RateLimitRule> {
         ("Mutation.issuePaymentCode", RateLimitRule { per_ip: quota(120, 60), per_principal: quota(30, 60) }),
         ("Mutation.payRequest", RateLimitRule { per_ip: quota(120, 60), per_principal: quota(30, 60) }),
         ("Mutation.sell", RateLimitRule { per_ip: None, per_principal: quota(300, 60) }),
+        // Anonymous ways in besides log-in: a refresh token or a kiosk's proof is checked
+        // by auth, but guessing at either is still bounded per address.
+        ("Mutation.refreshSession", RateLimitRule { per_ip: quota(60, 60), per_principal: None }),
+        ("Mutation.issueKioskToken", RateLimitRule { per_ip: quota(60, 60), per_principal: None }),
+        // `POST /admin/log-in` (not a GraphQL field; counted under this name).
+        (crate::admin::RATE_LIMIT_FIELD, RateLimitRule { per_ip: quota(5, 60), per_principal: None }),
     ]
     .into_iter()
     .map(|(field, rule)| (field.to_string(), rule))
     .collect()
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            proof_age_max_s: default_proof_age_max_s(),
+            proof_future_max_s: default_proof_future_max_s(),
+            replay_cache_size_max: default_replay_cache_size_max(),
+        }
+    }
+}
+
+impl Default for ScopesConfig {
+    fn default() -> Self {
+        Self {
+            user: default_user_scopes(),
+            kiosk: default_kiosk_scopes(),
+            admin: default_admin_scopes(),
+        }
+    }
+}
+
+fn default_revocation_poll_interval_ms() -> u64 {
+    1_000
+}
+fn default_revocation_staleness_max_ms() -> u64 {
+    10_000
+}
+fn default_proof_age_max_s() -> i64 {
+    60
+}
+fn default_proof_future_max_s() -> i64 {
+    5
+}
+fn default_replay_cache_size_max() -> u64 {
+    1_000_000
+}
+fn default_user_scopes() -> Vec<String> {
+    vec!["user".to_string()]
+}
+fn default_kiosk_scopes() -> Vec<String> {
+    vec!["kiosk".to_string()]
+}
+fn default_admin_scopes() -> Vec<String> {
+    vec!["admin".to_string()]
 }
 
 /// The claims the router requires of an access token (auth's `keys.rs` sets them).
@@ -236,7 +365,14 @@ fn default_supergraph_path() -> PathBuf {
     PathBuf::from("schema/supergraph.graphql")
 }
 fn default_anonymous_root_fields() -> Vec<String> {
-    vec!["Mutation.signUp".to_string(), "Mutation.logIn".to_string()]
+    [
+        "Mutation.signUp",
+        "Mutation.logIn",
+        "Mutation.refreshSession",
+        "Mutation.issueKioskToken",
+    ]
+    .map(str::to_string)
+    .to_vec()
 }
 fn default_issuer() -> String {
     "c9pay-auth".to_string()
@@ -299,9 +435,24 @@ impl RouterConfig {
             access_tokens: AccessTokenConfig::default(),
             anonymous_root_fields: default_anonymous_root_fields(),
             limits: Limits::default(),
+            revocations: RevocationConfig::default(),
+            dpop: DpopConfig::default(),
+            scopes: ScopesConfig::default(),
             rate_limits: RateLimitConfig::default(),
             cors_allowed_origins: Vec::new(),
         }
+    }
+
+    /// Where auth's revocation feed is.
+    pub fn revocation_feed_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.revocations.feed_url {
+            return Ok(url.clone());
+        }
+        let auth = self
+            .subgraph_urls
+            .get("auth")
+            .ok_or_else(|| anyhow::anyhow!("revocations.feed_url is needed when subgraph_urls has no auth"))?;
+        Ok(format!("{}/internal/revocations", auth.trim_end_matches('/')))
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -329,6 +480,16 @@ impl RouterConfig {
                 "limits.subgraph_timeouts_ms names {subgraph:?}, which has no subgraph_urls entry"
             );
         }
+        anyhow::ensure!(
+            self.revocations.poll_interval_ms > 0
+                && self.revocations.fetch_timeout_ms > 0
+                && self.revocations.staleness_max_ms > self.revocations.poll_interval_ms,
+            "revocations: time-outs must be positive and staleness_max_ms above poll_interval_ms"
+        );
+        anyhow::ensure!(
+            self.dpop.proof_age_max_s > 0 && self.dpop.proof_future_max_s >= 0 && self.dpop.replay_cache_size_max > 0,
+            "dpop: the proof window and replay cache must be positive"
+        );
         for field in &self.anonymous_root_fields {
             anyhow::ensure!(
                 matches!(field.split_once('.'), Some((type_name, field_name)) if !type_name.is_empty() && !field_name.is_empty()),

@@ -28,6 +28,8 @@ pub mod code {
     pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
     pub const OPERATION_NOT_SUPPORTED: &str = "OPERATION_NOT_SUPPORTED";
     pub const UNAUTHENTICATED: &str = c9pay_platform::error::code::UNAUTHENTICATED;
+    pub const FORBIDDEN: &str = c9pay_platform::error::code::FORBIDDEN;
+    pub const SERVICE_UNAVAILABLE: &str = c9pay_platform::error::code::UNAVAILABLE;
     pub const SUBGRAPH_TIMEOUT: &str = "SUBGRAPH_TIMEOUT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = c9pay_platform::error::code::INTERNAL;
@@ -103,6 +105,12 @@ pub enum RouterError {
     SubscriptionsUnsupported,
     #[error("{0}")]
     Unauthenticated(String),
+    /// The principal may not select a field (`@authenticated`, `@requiresScopes`).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Something the router needs to decide is unavailable (auth's revocation feed).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("too many {field} requests; retry in {retry_after_s} s")]
     RateLimited { field: String, retry_after_s: u64 },
     /// Logged in full where it happens; the client sees only the request id.
@@ -121,6 +129,8 @@ impl RouterError {
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Parse(_)
@@ -151,6 +161,8 @@ impl RouterError {
             Self::Limit { code, .. } => code,
             Self::SubscriptionsUnsupported => code::OPERATION_NOT_SUPPORTED,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
+            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Internal { .. } => code::INTERNAL,
         }

@@ -91,6 +91,24 @@ async fn graphql_post(
     serve(&endpoint, peer, &headers, media_type, &request_id, request).await
 }
 
+/// The cookie that carries an admin session's fingerprint. `__Host-` makes browsers
+/// accept it only from this origin over HTTPS, with `Path=/` and no `Domain`.
+pub const ADMIN_COOKIE: &str = "__Host-c9pay-admin";
+
+/// The value of cookie `name`, if the request sent exactly one such cookie.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value);
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
+}
+
 #[tracing::instrument(skip_all)]
 async fn graphql_get(
     State(endpoint): State<Endpoint>,
@@ -126,10 +144,27 @@ async fn serve(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default());
+    let dpop_proofs = headers
+        .get_all("dpop")
+        .iter()
+        .map(|value| value.to_str().unwrap_or_default())
+        .collect();
+    let method = match request.transport {
+        Transport::Get => "GET",
+        Transport::Post => "POST",
+    };
+    let url = endpoint.pipeline.public_url.clone().unwrap_or_else(|| {
+        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        format!("http://{host}/graphql")
+    });
     let caller = Caller {
         authorization,
         client_address: Some(client_address(peer, headers, endpoint.trust_forwarded_for)),
         request_id,
+        dpop_proofs,
+        method,
+        url,
+        admin_fingerprint: cookie(headers, ADMIN_COOKIE),
     };
     match endpoint.pipeline.run(request, caller).await {
         Ok(Answer { body, .. }) => with_headers(
@@ -143,7 +178,7 @@ async fn serve(
 
 /// The client's address: the peer's, or behind a trusted proxy the rightmost entry of
 /// `X-Forwarded-For` (entries to its left were written by the client and prove nothing).
-fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
+pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
     let forwarded = trust_forwarded_for
         .then(|| headers.get_all("x-forwarded-for").iter().next_back())
         .flatten()
@@ -168,7 +203,12 @@ fn refusal(media_type: MediaType, request_id: &str, error: &RouterError) -> Resp
     let headers = response.headers_mut();
     match error {
         RouterError::Unauthenticated(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            // Both schemes the router accepts (RFC 9449 section 7.1): bearer tokens for
+            // people and admins, DPoP-bound tokens (EdDSA proofs) for kiosks.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer, DPoP algs=\"EdDSA\""),
+            );
         }
         RouterError::MethodNotAllowed(_) => {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));

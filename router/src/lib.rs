@@ -9,8 +9,10 @@
 //! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
 //! [`http`] (GraphQL over HTTP); [`rate_limit`]; [`metrics`].
 
+pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod dpop;
 pub mod engine;
 pub mod error;
 mod graphiql;
@@ -18,6 +20,7 @@ pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod rate_limit;
+pub mod revocations;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -42,6 +45,8 @@ pub use config::RouterConfig;
 
 use crate::{
     auth::AccessTokenVerifier,
+    dpop::ProofChecker,
+    revocations::{RevocationFollower, RevocationList},
     engine::{Engine, EngineOptions},
     metrics::RouterMetrics,
     pipeline::Pipeline,
@@ -69,6 +74,20 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     verifier.prefetch().await;
     let signer = InternalTokenSigner::new(ROUTER_ISSUER, &config.internal_signing_key)
         .context("internal_signing_key")?;
+    let revocations = Arc::new(RevocationList::new(config.revocations.staleness_max_ms));
+    let follower = RevocationFollower::new(
+        revocations.clone(),
+        config.revocation_feed_url()?,
+        signer.clone(),
+        &config.revocations,
+    )?;
+    // Read once before serving, so that signed-in requests are not refused at start-up
+    // for want of a feed; a failure is not fatal (auth may start later) and the follower
+    // keeps trying.
+    if let Err(error) = follower.poll().await {
+        tracing::warn!(error = %format!("{error:#}"), "auth's revocation feed is not available yet");
+    }
+    tokio::spawn(follower.run());
     let pipeline = Arc::new(Pipeline {
         engine,
         verifier,
@@ -77,14 +96,26 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         anonymous_root_fields: pipeline::split_root_fields(&config.anonymous_root_fields),
         rate_limiter: rate_limit::RateLimiter::new(&config.rate_limits),
         metrics: router_metrics,
+        revocations,
+        proofs: ProofChecker::new(&config.dpop),
+        scopes: config.scopes.clone(),
+        public_url: config.dpop.public_url.clone(),
     });
 
+    let admin_log_in = Arc::new(admin::AdminLogIn::new(
+        config.subgraph_urls.get("auth").map(String::as_str).unwrap_or_default(),
+        pipeline.signer.clone(),
+        config.limits.subgraph_timeout_ms("auth"),
+        pipeline.clone(),
+        config.rate_limits.trust_forwarded_for,
+    )?);
     let ready_pipeline = pipeline.clone();
     let ready: ReadinessCheck = Arc::new(move || {
         let pipeline = ready_pipeline.clone();
-        Box::pin(async move { pipeline.verifier.is_ready().await })
+        Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.has_been_read() })
     });
     let app = http::routes(pipeline, config.rate_limits.trust_forwarded_for)
+        .merge(admin::routes(admin_log_in))
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
         .layer(TimeoutLayer::with_status_code(

@@ -14,6 +14,9 @@ use c9pay_platform::{
 };
 use c9pay_users::UsersConfig;
 
+/// The demo administrator's log-in email.
+pub const ADMIN_EMAIL: &str = "admin@demo.c9pay";
+
 /// Every demo account's password.
 pub const PASSWORD: &str = "c9pay-demo-password";
 
@@ -33,6 +36,13 @@ const PEOPLE: &[Person] = &[
         email: "grace@demo.c9pay",
         display_name: "Grace Hopper",
         credit: 20_000,
+    },
+    // An administrator (`up` lists this email in auth's `admin_emails`): log in at the
+    // router's `/admin/log-in` for the admin fields.
+    Person {
+        email: ADMIN_EMAIL,
+        display_name: "Platform Admin",
+        credit: 0,
     },
     Person {
         email: "minsu@demo.c9pay",
@@ -94,6 +104,6 @@ pub async fn seed_if_empty(
         .collect::<Vec<_>>()
         .join(", ");
     Ok(Some(format!(
-        "created {logins} (password {PASSWORD:?}); ada and grace have credit, minsu owns {STORE_NAME:?}"
+        "created {logins} (password {PASSWORD:?}); ada and grace have credit, minsu owns {STORE_NAME:?}, {ADMIN_EMAIL} is an admin"
     )))
 }

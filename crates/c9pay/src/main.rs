@@ -5,6 +5,8 @@
 //! - `c9pay run <target>` runs one part, configured from a file and `C9PAY_<TARGET>__…`
 //!   environment variables: the Kubernetes mode.
 //! - `c9pay keygen` prints a fresh Ed25519 key for internal trust (for Secrets).
+//! - `c9pay keys rotate --config auth.toml` rotates auth's signing key (tokens, payment
+//!   codes) in auth's database; running replicas pick it up without a restart.
 //!
 //! This crate only parses arguments and wires the libraries together.
 
@@ -38,6 +40,27 @@ enum Command {
     },
     /// Print a new Ed25519 key (base64 seed) and its public key, for internal trust.
     Keygen,
+    /// Manage auth's signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Publish a new signing key (it signs after auth's publish-ahead time), keep the
+    /// previous one published so that what it signed verifies until it expires, and
+    /// retire keys superseded more than `--retire-after-s` ago.
+    Rotate {
+        /// Auth's configuration file (for its database); environment variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Default 3600: beyond the longest access token (900 s) and payment code (180 s)
+        /// plus the publish-ahead time.
+        #[arg(long, default_value_t = 3600)]
+        retire_after_s: i64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,6 +82,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Run { target, config } => {
             telemetry::init(telemetry::LogFormat::Json);
             run_target(target, config).await
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { config: file, retire_after_s },
+        } => {
+            telemetry::init(telemetry::LogFormat::Pretty);
+            let auth_config: c9pay_auth::AuthConfig = config::load(file.as_deref(), "C9PAY_AUTH")?;
+            let database = c9pay_auth::open_database(&auth_config).await?;
+            let rotation = c9pay_auth::keys::rotate(&database, retire_after_s.saturating_mul(1000)).await?;
+            println!("new signing key: {}", rotation.new_kid);
+            for kid in rotation.retired {
+                println!("retired:         {kid}");
+            }
+            database.close().await;
+            Ok(())
         }
         Command::Keygen => {
             let seed = internal_token::generate_seed();

@@ -120,13 +120,14 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
 
     let users = c9pay_users::build(&users_config).await?;
     let users_url = format!("http://{}", users.address());
-    let auth = c9pay_auth::build(&AuthConfig::new(
+    let mut auth_config = AuthConfig::new(
         LOOPBACK,
         sqlite(&data_dir, "auth"),
         trust.config_for("auth")?,
         users_url.clone(),
-    ))
-    .await?;
+    );
+    auth_config.admin_emails = vec![crate::demo::ADMIN_EMAIL.to_string()];
+    let auth = c9pay_auth::build(&auth_config).await?;
     let auth_jwks_url = format!("http://{}/.well-known/jwks.json", auth.address());
     let credit = c9pay_credit::build(
         &credit_config
@@ -135,12 +136,15 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     )
     .await?;
     let credit_url = format!("http://{}", credit.address());
-    let stores = c9pay_stores::build(&StoresConfig::new(
-        LOOPBACK,
-        sqlite(&data_dir, "stores"),
-        trust.config_for("stores")?,
-        credit_url,
-    ))
+    let stores = c9pay_stores::build(
+        &StoresConfig::new(
+            LOOPBACK,
+            sqlite(&data_dir, "stores"),
+            trust.config_for("stores")?,
+            credit_url,
+        )
+        .with_auth_url(format!("http://{}", auth.address())),
+    )
     .await?;
 
     // The supergraph this binary was built with (it is the contract the subgraphs above
@@ -174,7 +178,8 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     println!();
     println!("c9pay is up at http://{}/graphql", router.address());
     println!("  open it in a browser for GraphiQL; POST GraphQL to it with");
-    println!("  `Authorization: Bearer <accessToken from logIn>`");
+    println!("  `Authorization: Bearer <accessToken from logIn>`; kiosks: `Authorization: DPoP`");
+    println!("  with a DPoP proof per request; admins: POST /admin/log-in (sets the cookie)");
     println!("  data:    SQLite files in {}", data_dir.display());
     if let Some(seeded) = seeded {
         println!("  demo:    {seeded}");

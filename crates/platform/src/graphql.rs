@@ -83,3 +83,32 @@ pub fn require_user(
         .user_id()
         .ok_or_else(|| crate::error::client_error(code::UNAUTHENTICATED, "sign in first"))
 }
+
+// `@authenticated` (federation v2.5): the field is for signed-in principals only. The
+// router reads it from the supergraph and refuses anonymous requests that select the
+// field before anything is fetched. Put it on a field with
+// `#[graphql(directive = authenticated::apply())]`; export the SDL through
+// [`federation_sdl`], which imports it from the federation specification.
+// (A line comment, not a doc comment: a doc comment would become the directive's
+// description in the SDL, left behind when `federation_sdl` removes the definition.)
+#[async_graphql::TypeDirective(location = "FieldDefinition")]
+pub fn authenticated() {}
+
+/// A subgraph's federation SDL as async-graphql exports it, with `@authenticated`
+/// imported from the federation v2.5 specification. async-graphql 7.2 supports
+/// `@requiresScopes` itself (`#[graphql(requires_scopes = "…")]`) but knows
+/// `@authenticated` only as a custom directive, which composition would drop: its own
+/// definition is removed and the specification's imported instead.
+pub fn federation_sdl(sdl: &str) -> String {
+    let imported = sdl.replacen(
+        "\"@requiresScopes\"]",
+        "\"@requiresScopes\", \"@authenticated\"]",
+        1,
+    );
+    imported
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("directive @authenticated"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}

@@ -84,6 +84,10 @@ id_type!(
     ProductId, "prd", "product"
 );
 id_type!(
+    /// A store's kiosk device, registered by the store's owner with its public key.
+    KioskId, "kio", "kiosk"
+);
+id_type!(
     /// A ledger account (a user's wallet, a store's account, a system account).
     AccountId, "acc", "account"
 );

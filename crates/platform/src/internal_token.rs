@@ -55,6 +55,9 @@ pub struct Principal {
     pub roles: Vec<String>,
     pub scopes: Vec<String>,
     pub request_id: String,
+    /// The log-in session (user, admin) or kiosk the credential belongs to, so that auth
+    /// can end exactly this session on log-out. `None` for anonymous and services.
+    pub session_id: Option<String>,
 }
 
 impl Principal {
@@ -65,6 +68,7 @@ impl Principal {
             roles: Vec::new(),
             scopes: Vec::new(),
             request_id: request_id.into(),
+            session_id: None,
         }
     }
 
@@ -75,6 +79,7 @@ impl Principal {
             roles: vec!["user".to_string()],
             scopes: Vec::new(),
             request_id: request_id.into(),
+            session_id: None,
         }
     }
 
@@ -85,6 +90,7 @@ impl Principal {
             roles: vec!["service".to_string()],
             scopes: Vec::new(),
             request_id: request_id.into(),
+            session_id: None,
         }
     }
 
@@ -117,6 +123,8 @@ struct Claims {
     #[serde(default)]
     scope: String,
     rid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
     iat: i64,
     exp: i64,
 }
@@ -202,6 +210,7 @@ impl InternalTokenSigner {
             roles: principal.roles.clone(),
             scope: principal.scopes.join(" "),
             rid: principal.request_id.clone(),
+            sid: principal.session_id.clone(),
             iat: issued_at,
             exp: issued_at + TOKEN_LIFETIME_S,
         };
@@ -273,8 +282,10 @@ impl InternalTokenVerifier {
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|error| InternalTokenError::Invalid(error.to_string()))?
             .claims;
+        // The router speaks for people and devices, and for itself when it calls auth's
+        // internal endpoints (the revocation feed); never for another service.
         let allowed = if claims.iss == ROUTER_ISSUER {
-            claims.kind != PrincipalKind::Service
+            claims.kind != PrincipalKind::Service || claims.sub == ROUTER_ISSUER
         } else {
             claims.kind == PrincipalKind::Service && claims.sub == claims.iss
         };
@@ -294,6 +305,7 @@ impl InternalTokenVerifier {
                 .map(str::to_string)
                 .collect(),
             request_id: claims.rid,
+            session_id: claims.sid,
         })
     }
 
@@ -400,6 +412,16 @@ mod tests {
             trust(&[("stores", &seed)]).verify(&token),
             Err(InternalTokenError::NotAllowed { .. })
         ));
+    }
+
+    #[test]
+    fn the_router_may_speak_for_itself_but_for_no_other_service() {
+        let seed = generate_seed();
+        let sign = |principal: &Principal| signer(ROUTER_ISSUER, &seed).sign(principal).unwrap_or_default();
+        let itself = trust(&[(ROUTER_ISSUER, &seed)]).verify(&sign(&Principal::service(ROUTER_ISSUER, "r")));
+        assert!(itself.is_ok_and(|principal| principal.is_service(ROUTER_ISSUER)));
+        let other = trust(&[(ROUTER_ISSUER, &seed)]).verify(&sign(&Principal::service("credit", "r")));
+        assert!(matches!(other, Err(InternalTokenError::NotAllowed { .. })));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod database;
+pub mod dpop;
 pub mod error;
 pub mod graphql;
 pub mod http;

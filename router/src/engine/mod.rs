@@ -14,6 +14,7 @@
 //! subgraph.
 
 mod analysis;
+mod authorization;
 mod fetch_metrics;
 
 use std::{
@@ -68,6 +69,7 @@ use hive_router_query_planner::{
 use serde_json::json;
 
 pub use analysis::{OperationShape, SelectionError};
+pub use authorization::{Demands, Requirement};
 
 use crate::metrics::RouterMetrics;
 
@@ -202,6 +204,7 @@ pub struct Engine {
     /// Plans by operation name and normalized operation text. The key is the text, not
     /// a hash of it: a hash collision would run one client's operation with another's plan.
     plans: moka::sync::Cache<String, Arc<PlannedOperation>>,
+    authorization: authorization::AuthorizationRules,
 }
 
 impl Engine {
@@ -211,6 +214,9 @@ impl Engine {
         let planner = Planner::new_from_supergraph(&document, QueryPlannerOptions::default())
             .map_err(|error| EngineError::Planner(error.to_string()))?;
         let metadata = Arc::new(planner.consumer_schema.schema_metadata());
+        let authorization = authorization::AuthorizationRules::from_supergraph(supergraph_sdl)
+            .map_err(EngineError::Supergraph)?;
+        tracing::info!(directives = authorization.directive_count(), "read the supergraph's authorization directives");
 
         // The URLs written into the supergraph are defaults; configuration replaces every
         // one of them, and a subgraph without a configured URL is a start-up error rather
@@ -266,6 +272,7 @@ impl Engine {
             plugins: Arc::new(plugins),
             metrics: options.metrics,
             plans: moka::sync::Cache::new(options.plan_cache_size_max),
+            authorization,
         })
     }
 
@@ -327,6 +334,17 @@ impl Engine {
     ) -> Result<OperationShape, SelectionError> {
         let operation = analysis::select_operation(&document.0, operation_name)?;
         Ok(analysis::shape(&document.0, operation))
+    }
+
+    /// The `@authenticated` and `@requiresScopes` requirements the chosen operation meets.
+    pub fn demands(
+        &self,
+        document: &Document,
+        operation_name: Option<&str>,
+        kind: OperationKind,
+    ) -> Result<Demands, SelectionError> {
+        let operation = analysis::select_operation(&document.0, operation_name)?;
+        Ok(self.authorization.demands(&document.0, operation, kind.root_type_name()))
     }
 
     /// Normalizes and plans the chosen operation, from the plan cache when the same

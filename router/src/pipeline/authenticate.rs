@@ -2,15 +2,26 @@
 //! valid access token: a bad token is refused, never downgraded to anonymous. A request
 //! without one is anonymous and may select only the root fields configured for that
 //! (sign-up, log-in) plus introspection; anything else is refused here, before any fetch.
+//!
+//! Beyond the signature and expiry, each kind of token has its theft defence checked
+//! here: its session must not be in auth's revocation feed (log-out, a replayed refresh
+//! token, a revoked kiosk); a kiosk's request must carry a fresh DPoP proof by the key
+//! its token is bound to; an admin's request must carry the session cookie whose
+//! SHA-256 the token names.
 
 use std::collections::HashSet;
 
-use c9pay_platform::internal_token::Principal;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use c9pay_platform::internal_token::{Principal, PrincipalKind};
+use sha2::{Digest, Sha256};
 
 use super::{Caller, Pipeline};
 use crate::{
+    auth::{Holder, VerifiedToken, split_authorization},
+    dpop::ProofContext,
     engine::{OperationKind, OperationShape},
     error::RouterError,
+    revocations::Standing,
 };
 
 /// `(root type, field)` pairs an anonymous request may select.
@@ -24,12 +35,66 @@ pub(super) async fn authenticate(
     let Some(authorization) = caller.authorization else {
         return anonymous(&pipeline.anonymous_root_fields, caller.request_id, shape);
     };
-    match pipeline.verifier.verify_authorization(authorization).await {
-        Ok(token) => Ok(Principal::user(&token.user_id, caller.request_id)),
-        Err(error) => {
-            tracing::info!(request_id = caller.request_id, %error, "refused an access token");
-            Err(RouterError::Unauthenticated(error.to_string()))
+    let refuse = |message: String| {
+        tracing::info!(request_id = caller.request_id, %message, "refused an access token");
+        RouterError::Unauthenticated(message)
+    };
+    let token = pipeline
+        .verifier
+        .verify_authorization(authorization)
+        .await
+        .map_err(|error| refuse(error.to_string()))?;
+    match pipeline.revocations.standing(&token.session_id) {
+        Standing::Valid => {}
+        Standing::Revoked => {
+            return Err(refuse("this session has ended (logged out or revoked): sign in again".to_string()));
         }
+        Standing::Unknown => {
+            tracing::warn!(request_id = caller.request_id, "auth's revocation feed is stale: refusing signed-in requests");
+            return Err(RouterError::Unavailable(
+                "the router cannot check sessions right now; try again shortly".to_string(),
+            ));
+        }
+    }
+    match &token.holder {
+        Holder::Kiosk { jkt, .. } => {
+            let access_token = split_authorization(authorization).map(|(_, token)| token).unwrap_or_default();
+            let expected = ProofContext { method: caller.method, url: &caller.url, access_token, jkt };
+            pipeline
+                .proofs
+                .check(&caller.dpop_proofs, &expected, c9pay_platform::time::now_ms() / 1000)
+                .map_err(|error| refuse(error.to_string()))?;
+        }
+        Holder::Admin { fingerprint_hash, .. } => {
+            let presented = caller.admin_fingerprint.map(|fingerprint| URL_SAFE_NO_PAD.encode(Sha256::digest(fingerprint.as_bytes())));
+            if presented.as_deref() != Some(fingerprint_hash.as_str()) {
+                return Err(refuse("an admin request needs its session cookie".to_string()));
+            }
+        }
+        Holder::User(_) => {}
+    }
+    Ok(principal_of(pipeline, &token, caller.request_id))
+}
+
+fn principal_of(pipeline: &Pipeline, token: &VerifiedToken, request_id: &str) -> Principal {
+    let scopes = &pipeline.scopes;
+    let (kind, subject, roles, scopes) = match &token.holder {
+        Holder::User(user_id) => (PrincipalKind::User, user_id.to_string(), vec!["user".to_string()], scopes.user.clone()),
+        Holder::Kiosk { kiosk_id, store_id, .. } => (
+            PrincipalKind::Kiosk,
+            kiosk_id.to_string(),
+            vec!["kiosk".to_string(), format!("store:{store_id}")],
+            scopes.kiosk.clone(),
+        ),
+        Holder::Admin { user_id, .. } => (PrincipalKind::Admin, user_id.to_string(), vec!["admin".to_string()], scopes.admin.clone()),
+    };
+    Principal {
+        kind,
+        subject,
+        roles,
+        scopes,
+        request_id: request_id.to_string(),
+        session_id: Some(token.session_id.clone()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The request pipeline, one module per stage, in the order a request meets them:
-//! parse → limits → validate → authenticate → rate limits → plan → execute. Each stage either hands the
+//! parse → limits → validate → authenticate → authorize → rate limits → plan → execute. Each stage either hands the
 //! next one what it needs or refuses the request with a [`RouterError`]; nothing reaches a
 //! subgraph before every stage has passed.
 //!
@@ -8,6 +8,7 @@
 //! far more on a hostile document, so the cheap check guards the expensive one.
 
 mod authenticate;
+mod authorize;
 mod execute;
 mod limits;
 mod parse;
@@ -22,8 +23,14 @@ use c9pay_platform::internal_token::InternalTokenSigner;
 pub use authenticate::AnonymousRootFields;
 
 use crate::{
-    auth::AccessTokenVerifier, config::Limits, engine::Engine, error::RouterError,
-    metrics::RouterMetrics, rate_limit::RateLimiter,
+    auth::AccessTokenVerifier,
+    config::{Limits, ScopesConfig},
+    dpop::ProofChecker,
+    engine::Engine,
+    error::RouterError,
+    metrics::RouterMetrics,
+    rate_limit::RateLimiter,
+    revocations::RevocationList,
 };
 
 /// Everything the pipeline needs, built once at start-up.
@@ -35,6 +42,11 @@ pub struct Pipeline {
     pub anonymous_root_fields: AnonymousRootFields,
     pub rate_limiter: RateLimiter,
     pub metrics: RouterMetrics,
+    pub revocations: Arc<RevocationList>,
+    pub proofs: ProofChecker,
+    pub scopes: ScopesConfig,
+    /// The URL kiosks' DPoP proofs name (`dpop.public_url`); `None`: from `Host`.
+    pub public_url: Option<String>,
 }
 
 /// How the request arrived: GraphQL over HTTP allows only queries over GET.
@@ -53,11 +65,16 @@ pub struct GraphQLRequest {
 }
 
 /// The caller as the HTTP layer saw it: the `Authorization` header, if any, the client's
-/// address (for rate limits) and the id the router gave the request.
+/// address (for rate limits) and the id the router gave the request; for kiosks, the
+/// `DPoP` proofs, method and URL; for admins, the fingerprint from the session cookie.
 pub struct Caller<'request> {
     pub authorization: Option<&'request str>,
     pub client_address: Option<IpAddr>,
     pub request_id: &'request str,
+    pub dpop_proofs: Vec<&'request str>,
+    pub method: &'request str,
+    pub url: String,
+    pub admin_fingerprint: Option<&'request str>,
 }
 
 /// A response body ready to send, and the first error code in it (for metrics).
@@ -108,6 +125,7 @@ impl Pipeline {
         }
         validate::validate(self, &document, &shape, request.transport)?;
         let principal = authenticate::authenticate(self, caller, &shape).await?;
+        authorize::authorize(self, &document, operation_name, &shape, &principal)?;
         rate_limit::check(self, caller, &shape, &principal)?;
         let planned = plan::plan(self, &document, operation_name, caller.request_id)?;
         execute::execute(self, &planned, request, &principal).await

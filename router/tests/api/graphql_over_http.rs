@@ -215,7 +215,7 @@ async fn every_response_carries_a_request_id(backend: Backend) {
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(response.status().as_u16(), 401);
-    assert_eq!(response.headers().get("www-authenticate").and_then(|value| value.to_str().ok()), Some("Bearer"));
+    assert_eq!(response.headers().get("www-authenticate").and_then(|value| value.to_str().ok()), Some("Bearer, DPoP algs=\"EdDSA\""));
     let request_id = response.headers().get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default();
     assert_eq!(request_id.len(), 32);
 }

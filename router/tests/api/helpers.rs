@@ -20,6 +20,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The one account the test platform treats as an admin (auth's `admin_emails`).
+pub const ADMIN_EMAIL: &str = "root@example.com";
 
 pub struct TestRouter {
     /// `http://127.0.0.1:<port>` of the router.
@@ -69,12 +71,16 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
     tokio::spawn(users.run_until(std::future::pending()));
 
     let database = fresh_database(backend).await;
-    let auth_config = AuthConfig::new(
+    let mut auth_config = AuthConfig::new(
         "127.0.0.1:0",
         database.config.clone(),
         trust.config_for("auth"),
         users_url.clone(),
     );
+    auth_config.admin_emails = vec![ADMIN_EMAIL.to_string()];
+    // A rotated key signs at once and every request sees it: rotation tests need no waits.
+    auth_config.signing_key_reload_interval_ms = 0;
+    auth_config.signing_key_publish_ahead_ms = 0;
     let auth = started("auth", c9pay_auth::build(&auth_config).await);
     let auth_database = started("the auth database", c9pay_auth::open_database(&auth_config).await);
     databases.push(database);
@@ -105,7 +111,8 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
             database.config.clone(),
             trust.config_for("stores"),
             credit_url.clone(),
-        ))
+        )
+        .with_auth_url(auth_url.clone()))
         .await,
     );
     databases.push(database);
@@ -128,6 +135,8 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
         format!("{auth_url}/.well-known/jwks.json"),
         trust.router_seed(),
     );
+    // Log-outs reach the router within a poll; tests wait for them, so poll often.
+    config.revocations.poll_interval_ms = 50;
     adjust(&mut config);
     let router = started("the router", c9pay_router::build(&config).await);
     let address = format!("http://{}", router.address());
@@ -149,6 +158,22 @@ pub const SIGN_UP: &str = "mutation SignUp($input: SignUpInput!) {
 pub const LOG_IN: &str = "mutation LogIn($input: LogInInput!) {
     logIn(input: $input) { accessToken user { id } }
 }";
+pub const LOG_IN_WITH_REFRESH: &str = "mutation LogIn($input: LogInInput!) {
+    logIn(input: $input) { accessToken refreshToken expiresAt refreshTokenExpiresAt }
+}";
+pub const REFRESH: &str = "mutation Refresh($token: String!) {
+    refreshSession(input: { refreshToken: $token }) { accessToken refreshToken }
+}";
+pub const ME: &str = "{ me { displayName } }";
+
+/// One log-in's credentials.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// `Bearer <access token>`.
+    pub authorization: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
 
 impl TestRouter {
     pub fn graphql_url(&self) -> String {
@@ -190,6 +215,31 @@ impl TestRouter {
         let input = json!({ "email": email, "password": PASSWORD });
         let response = self.post(None, LOG_IN, json!({ "input": input })).await;
         token_of(&response.data()["logIn"])
+    }
+
+    /// Logs in through the router and returns the whole session.
+    pub async fn log_in_session(&self, email: &str) -> Session {
+        let input = json!({ "email": email, "password": PASSWORD });
+        let response = self.post(None, LOG_IN_WITH_REFRESH, json!({ "input": input })).await;
+        session_of(&response.data()["logIn"])
+    }
+
+    /// `refreshSession` through the router, anonymously as a client would.
+    pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
+        self.post(None, REFRESH, json!({ "token": refresh_token })).await
+    }
+
+    /// Whether `authorization` is refused as unauthenticated, waiting up to five seconds
+    /// for a revocation to reach the router (it polls auth's feed every 50 ms in tests).
+    pub async fn eventually_refused(&self, authorization: &str) -> bool {
+        for _ in 0..100 {
+            let response = self.post(Some(authorization), ME, json!({})).await;
+            if response.status == 401 {
+                return response.error_code() == "UNAUTHENTICATED";
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -253,6 +303,15 @@ pub async fn read(request: reqwest::RequestBuilder) -> TestResponse {
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     TestResponse { status, body }
+}
+
+pub fn session_of(payload: &Value) -> Session {
+    let access_token = token_of(payload);
+    let refresh_token = match payload["refreshToken"].as_str() {
+        Some(token) => token.to_string(),
+        None => panic!("no refresh token in {payload:#}"),
+    };
+    Session { authorization: bearer(&access_token), access_token, refresh_token }
 }
 
 fn token_of(payload: &Value) -> String {

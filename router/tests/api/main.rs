@@ -2,12 +2,16 @@
 //! databases. Every test runs on SQLite and on PostgreSQL.
 
 mod access_tokens;
+mod admins;
 mod audit;
 mod cors;
 mod federation;
 mod graphql_over_http;
 mod helpers;
 mod internal_trust;
+mod key_rotation;
+mod kiosks;
 mod limits;
 mod payments;
 mod rate_limits;
+mod sessions;

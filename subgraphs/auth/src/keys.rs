@@ -12,7 +12,7 @@ use base64::{
 use c9pay_platform::{
     config::Secret,
     database::Database,
-    id::UserId,
+    id::{KioskId, StoreId, UserId},
     payment_code::{self, PaymentCode},
     time::now_ms,
 };
@@ -22,6 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use crate::error::AuthError;
 
@@ -36,13 +40,47 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub sub: String,
-    /// `user` here; kiosks and admins get their own kinds.
+    /// `user`, `kiosk` or `admin`.
     pub kind: String,
-    /// The session (log-in) this token belongs to.
+    /// The session (log-in) this token belongs to; a kiosk's id for a kiosk token. The
+    /// router refuses the token once auth's revocation feed names it.
     pub sid: String,
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// Kiosk tokens: the store the kiosk sells for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// Kiosk tokens: the key every request's DPoP proof must be signed with (RFC 9449).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+    /// Admin tokens: the SHA-256 (base64url) of the fingerprint in the admin's cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fph: Option<String>,
+}
+
+/// `cnf` (RFC 7800) with the thumbprint of the kiosk's key (RFC 9449 `jkt`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+/// The kinds of access token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    User,
+    Kiosk,
+    Admin,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Kiosk => "kiosk",
+            Self::Admin => "admin",
+        }
+    }
 }
 
 /// The key that signs, loaded at start-up.
@@ -64,18 +102,62 @@ impl Signer {
         session_id: &str,
         lifetime_s: i64,
     ) -> Result<(String, i64), AuthError> {
+        self.sign_access(TokenKind::User, user_id.as_str(), session_id, lifetime_s, |_| {})
+    }
+
+    /// Signs a kiosk's access token, bound to its key by `jkt`; the kiosk id is its
+    /// session id too, so that revoking the kiosk revokes its tokens.
+    pub fn kiosk_token(
+        &self,
+        kiosk_id: &KioskId,
+        store_id: &StoreId,
+        jkt: &str,
+        lifetime_s: i64,
+    ) -> Result<(String, i64), AuthError> {
+        self.sign_access(TokenKind::Kiosk, kiosk_id.as_str(), kiosk_id.as_str(), lifetime_s, |claims| {
+            claims.store = Some(store_id.to_string());
+            claims.cnf = Some(Confirmation { jkt: jkt.to_string() });
+        })
+    }
+
+    /// Signs an admin's access token, bound to the fingerprint in the admin's cookie.
+    pub fn admin_token(
+        &self,
+        user_id: &UserId,
+        session_id: &str,
+        fingerprint_hash: &str,
+        expires_at_ms: i64,
+    ) -> Result<(String, i64), AuthError> {
+        let lifetime_s = (expires_at_ms - now_ms()) / 1000;
+        self.sign_access(TokenKind::Admin, user_id.as_str(), session_id, lifetime_s, |claims| {
+            claims.fph = Some(fingerprint_hash.to_string());
+        })
+    }
+
+    fn sign_access(
+        &self,
+        kind: TokenKind,
+        subject: &str,
+        session_id: &str,
+        lifetime_s: i64,
+        extend: impl FnOnce(&mut AccessClaims),
+    ) -> Result<(String, i64), AuthError> {
         let issued_at_s = now_ms() / 1000;
         let expires_at_s = issued_at_s + lifetime_s;
-        let claims = AccessClaims {
+        let mut claims = AccessClaims {
             iss: ACCESS_TOKEN_ISSUER.to_string(),
             aud: ACCESS_TOKEN_AUDIENCE.to_string(),
-            sub: user_id.to_string(),
-            kind: "user".to_string(),
+            sub: subject.to_string(),
+            kind: kind.as_str().to_string(),
             sid: session_id.to_string(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             iat: issued_at_s,
             exp: expires_at_s,
+            store: None,
+            cnf: None,
+            fph: None,
         };
+        extend(&mut claims);
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &self.key)
@@ -108,9 +190,112 @@ fn thumbprint(public_key: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// Loads the newest unretired key, creating the first key if there is none.
-pub async fn load_or_create_signer(database: &Database) -> Result<Signer, AuthError> {
-    if let Some(signer) = newest_signer(database).await? {
+/// How long a key that stopped signing stays published: long enough for every token and
+/// payment code it signed to expire (access tokens live at most 15 minutes, payment codes
+/// 3), plus a margin for replicas that still sign with it until they reload.
+pub const RETIRE_AFTER_MS_DEFAULT: i64 = 60 * 60 * 1000;
+
+/// The key that signs now, as every replica sees it: reloaded from the database at most
+/// every `reload_interval_ms`, so that a rotation reaches running replicas without a
+/// restart.
+///
+/// Rotation runs outside the service (`c9pay keys rotate`, see [`rotate`]) against the
+/// same database.
+pub struct KeyRing {
+    database: Database,
+    reload_interval_ms: u64,
+    publish_ahead_ms: i64,
+    current: tokio::sync::RwLock<(Arc<Signer>, Instant)>,
+}
+
+impl KeyRing {
+    pub async fn load(database: Database, reload_interval_ms: u64, publish_ahead_ms: i64) -> Result<Self, AuthError> {
+        let signer = Arc::new(load_or_create_signer(&database, publish_ahead_ms).await?);
+        Ok(Self {
+            database,
+            reload_interval_ms,
+            publish_ahead_ms,
+            current: tokio::sync::RwLock::new((signer, Instant::now())),
+        })
+    }
+
+    /// The signer to use now.
+    pub async fn signer(&self) -> Result<Arc<Signer>, AuthError> {
+        {
+            let current = self.current.read().await;
+            if current.1.elapsed() < Duration::from_millis(self.reload_interval_ms) {
+                return Ok(current.0.clone());
+            }
+        }
+        let signer = Arc::new(load_or_create_signer(&self.database, self.publish_ahead_ms).await?);
+        *self.current.write().await = (signer.clone(), Instant::now());
+        Ok(signer)
+    }
+}
+
+/// What a rotation did.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The key that signs from now on.
+    pub new_kid: String,
+    /// Keys taken out of the JWKS because they stopped signing over `retire_after_ms` ago.
+    pub retired: Vec<String>,
+}
+
+/// Rotates the signing key: a new key is published in the JWKS now and signs once it has
+/// been published for the replicas' `signing_key_publish_ahead_ms` (each replica picks it
+/// up within its reload interval); the previous key stays in the JWKS, so what it signed
+/// keeps verifying until it expires; keys whose successor was published more than
+/// `retire_after_ms` ago (which must exceed the publish-ahead time plus the longest
+/// token or payment code life) are retired, and what they signed is refused from then on
+/// (by each verifier once its cached JWKS ages out).
+pub async fn rotate(database: &Database, retire_after_ms: i64) -> Result<Rotation, AuthError> {
+    let now = now_ms();
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let public_key = key.verifying_key().to_bytes();
+    let new_kid = thumbprint(&public_key);
+    // Strictly after every key there is, so that "newest" is never a tie.
+    let newest: Option<i64> = sqlx::query("select max(created_at_ms) as newest from signing_key")
+        .fetch_one(database.pool())
+        .await?
+        .try_get("newest")?;
+    let created_at_ms = newest.map_or(now, |newest| now.max(newest + 1));
+    sqlx::query("insert into signing_key (kid, private_seed, public_key, created_at_ms) values ($1, $2, $3, $4)")
+        .bind(&new_kid)
+        .bind(STANDARD.encode(key.to_bytes()))
+        .bind(STANDARD.encode(public_key))
+        .bind(created_at_ms)
+        .execute(database.pool())
+        .await?;
+    let rows = sqlx::query(
+        "select kid, created_at_ms from signing_key where retired_at_ms is null order by created_at_ms desc, kid desc",
+    )
+    .fetch_all(database.pool())
+    .await?;
+    let mut retired = Vec::new();
+    let mut successor_created_at_ms: Option<i64> = None;
+    for row in rows {
+        let kid: String = row.try_get("kid")?;
+        let key_created_at_ms: i64 = row.try_get("created_at_ms")?;
+        if let Some(stopped_signing_at_ms) = successor_created_at_ms
+            && now.saturating_sub(stopped_signing_at_ms) >= retire_after_ms
+        {
+            sqlx::query("update signing_key set retired_at_ms = $1 where kid = $2 and retired_at_ms is null")
+                .bind(now)
+                .bind(&kid)
+                .execute(database.pool())
+                .await?;
+            retired.push(kid);
+        }
+        successor_created_at_ms = Some(key_created_at_ms);
+    }
+    tracing::info!(%new_kid, ?retired, "rotated the signing key");
+    Ok(Rotation { new_kid, retired })
+}
+
+/// Loads the key to sign with, creating the first key if there is none.
+pub async fn load_or_create_signer(database: &Database, publish_ahead_ms: i64) -> Result<Signer, AuthError> {
+    if let Some(signer) = signing_key(database, publish_ahead_ms).await? {
         return Ok(signer);
     }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -125,19 +310,32 @@ pub async fn load_or_create_signer(database: &Database) -> Result<Signer, AuthEr
     .bind(now_ms())
     .execute(database.pool())
     .await?;
-    newest_signer(database)
+    signing_key(database, publish_ahead_ms)
         .await?
         .ok_or_else(|| AuthError::Signing("no signing key after creating one".to_string()))
 }
 
-async fn newest_signer(database: &Database) -> Result<Option<Signer>, AuthError> {
-    let row = sqlx::query(
-        "select kid, private_seed from signing_key where retired_at_ms is null
-         order by created_at_ms desc, kid desc limit 1",
+/// The key to sign with: the newest unretired key published at least
+/// `publish_ahead_ms` ago, so that verifiers (the router, credit) had time to see it in
+/// the JWKS before anything signed by it reaches them; while no key is that old (the
+/// very first key), the oldest unretired one.
+async fn signing_key(database: &Database, publish_ahead_ms: i64) -> Result<Option<Signer>, AuthError> {
+    let rows = sqlx::query(
+        "select kid, private_seed, created_at_ms from signing_key where retired_at_ms is null
+         order by created_at_ms desc, kid desc",
     )
-    .fetch_optional(database.pool())
+    .fetch_all(database.pool())
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    let published_before = now_ms().saturating_sub(publish_ahead_ms);
+    let mut chosen = None;
+    for row in &rows {
+        let created_at_ms: i64 = row.try_get("created_at_ms")?;
+        if created_at_ms <= published_before {
+            chosen = Some(row);
+            break;
+        }
+    }
+    let Some(row) = chosen.or(rows.last()) else { return Ok(None) };
     let kid: String = row.try_get("kid")?;
     let seed = Secret::new(row.try_get::<String, _>("private_seed")?);
     let bytes: [u8; 32] = STANDARD

@@ -1,10 +1,12 @@
 //! The auth subgraph: identities, credentials, sessions, signing keys and access tokens.
 
+pub mod admin;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+mod internal;
 pub mod keys;
 mod profiles;
 mod schema;
@@ -46,19 +48,35 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
     config.validate()?;
     let subgraph =
         Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
-    let signer = Arc::new(keys::load_or_create_signer(&subgraph.database).await?);
+    let keys = Arc::new(
+        keys::KeyRing::load(
+            subgraph.database.clone(),
+            config.signing_key_reload_interval_ms,
+            config.signing_key_publish_ahead_ms,
+        )
+        .await?,
+    );
     let profiles = profiles::ProfileDirectory::new(&config.users_url, subgraph.require_signer()?)?;
     let lifetimes = schema::Lifetimes {
         access_token_s: config.access_token_lifetime_s,
         session_s: config.session_lifetime_s,
         payment_code_s: config.payment_code_lifetime_s,
+        kiosk_token_s: config.kiosk_token_lifetime_s,
+        kiosk_proof_age_max_s: config.kiosk_proof_age_max_s,
     };
-    let schema = schema::build(subgraph.database.clone(), signer, profiles, lifetimes);
-    let routes = graphql::endpoint(schema, subgraph.verifier.clone()).merge(
-        Router::new()
-            .route("/.well-known/jwks.json", get(jwks))
-            .with_state(subgraph.database.clone()),
-    );
+    let admins = Arc::new(admin::AdminPolicy::from_config(config)?);
+    let schema = schema::build(subgraph.database.clone(), keys.clone(), profiles, lifetimes, admins.clone());
+    let routes = graphql::endpoint(schema, subgraph.verifier.clone())
+        .merge(
+            Router::new()
+                .route("/.well-known/jwks.json", get(jwks))
+                .with_state(subgraph.database.clone()),
+        )
+        .merge(internal::routes(internal::Internal {
+            database: subgraph.database.clone(),
+            keys,
+            admins,
+        }));
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

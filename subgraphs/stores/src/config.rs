@@ -29,6 +29,11 @@ pub struct StoresConfig {
     /// longer change. Default 600000.
     #[serde(default = "default_reconcile_after_ms")]
     pub reconcile_after_ms: i64,
+    /// Base URL of the auth service, for example `http://auth:8080`: kiosks are
+    /// registered there (auth issues their tokens). Without it, `registerKiosk` and
+    /// `revokeKiosk` answer `SERVICE_UNAVAILABLE`. Default none.
+    #[serde(default)]
+    pub auth_url: Option<String>,
 }
 
 fn default_reconcile_interval_ms() -> u64 {
@@ -60,8 +65,15 @@ impl StoresConfig {
             internal,
             credit_url: credit_url.into(),
             credit_timeout_ms: default_credit_timeout_ms(),
+            auth_url: None,
             reconcile_interval_ms: default_reconcile_interval_ms(),
             reconcile_after_ms: default_reconcile_after_ms(),
         }
+    }
+
+    /// Where auth is, for kiosk registration.
+    pub fn with_auth_url(mut self, auth_url: impl Into<String>) -> Self {
+        self.auth_url = Some(auth_url.into());
+        self
     }
 }

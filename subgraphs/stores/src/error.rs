@@ -82,6 +82,13 @@ pub enum StoresError {
     /// not the sale's total, for one).
     #[error("the ledger broke its contract: {0}")]
     CreditContract(String),
+    /// Auth refused a kiosk registration or revocation with a code the client can act on
+    /// (`INVALID_KIOSK_KEY`, `KIOSK_KEY_TAKEN`, `NOT_FOUND`).
+    #[error("{message}")]
+    KioskRefused { code: &'static str, message: String },
+    /// Auth did not answer, or kiosks are not configured (no `auth_url`).
+    #[error("kiosk registration is unavailable; nothing was changed, please retry")]
+    AuthUnavailable { reason: String },
     #[error("signing a service token: {0}")]
     Signing(#[from] c9pay_platform::internal_token::InternalTokenError),
     /// A stored value that breaks a rule the schema should have enforced.
@@ -122,7 +129,8 @@ impl ClientError for StoresError {
             Self::InvalidReason => Some(code::INVALID_REASON),
             Self::SaleNotPaid => Some(code::SALE_NOT_PAID),
             Self::RefundExceedsSale => Some(code::REFUND_EXCEEDS_SALE),
-            Self::PaymentRefused { code, .. } | Self::RefundRefused { code, .. } => Some(code),
+            Self::PaymentRefused { code, .. } | Self::RefundRefused { code, .. } | Self::KioskRefused { code, .. } => Some(code),
+            Self::AuthUnavailable { .. } => Some(shared::UNAVAILABLE),
             Self::PaymentPending { .. } | Self::RefundPending { .. } | Self::CreditUnavailable { .. } => Some(shared::UNAVAILABLE),
             Self::InvalidAmount(AmountError::Overflow)
             | Self::CreditRefused { .. }

@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod kiosks;
 pub mod reconciler;
 mod sales;
 mod schema;
@@ -46,7 +47,8 @@ pub async fn build(config: &StoresConfig) -> anyhow::Result<Application> {
         std::time::Duration::from_millis(config.reconcile_interval_ms),
         config.reconcile_after_ms,
     ));
-    let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit), subgraph.verifier.clone());
+    let kiosks = kiosks::KioskRegistry::new(config.auth_url.as_deref(), config.credit_timeout_ms, subgraph.require_signer()?)?;
+    let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit, kiosks), subgraph.verifier.clone());
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

@@ -2,3 +2,4 @@
 
 pub mod email;
 pub mod password;
+pub mod refresh_token;

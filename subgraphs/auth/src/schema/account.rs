@@ -9,15 +9,17 @@ use c9pay_platform::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{Lifetimes, entities::User};
+use super::{Lifetimes, authenticated, entities::User};
 use crate::{
-    db,
+    config::REVOCATION_KEEP_MS,
+    db::{self, session::Refreshed},
     domain::{
         email::Email,
         password::{self, Password},
+        refresh_token,
     },
     error::AuthError,
-    keys::Signer,
+    keys::KeyRing,
     profiles::ProfileDirectory,
 };
 
@@ -44,7 +46,18 @@ pub struct AuthPayload {
     /// Always `Bearer`.
     pub token_type: &'static str,
     pub expires_at: DateTime<Utc>,
+    /// Exchange it with `refreshSession` for a new access token (and a new refresh
+    /// token) before `expiresAt`. Each refresh token works once: presenting a spent one
+    /// ends the whole log-in. Keep it out of reach of scripts.
+    pub refresh_token: String,
+    /// When the log-in ends; no refresh works after this.
+    pub refresh_token_expires_at: DateTime<Utc>,
     pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct RefreshSessionInput {
+    pub refresh_token: String,
 }
 
 #[derive(Default)]
@@ -70,16 +83,82 @@ impl AccountMutation {
         log_in(context, input).await.graphql()
     }
 
-    /// Ends every session of the signed-in person; returns whether one was open.
+    /// Exchanges a refresh token for a new access token and a new refresh token; the
+    /// presented one is spent. Errors: `REFRESH_TOKEN_INVALID` (unknown, expired, or its
+    /// log-in ended), `REFRESH_TOKEN_REUSED` (it was spent before: the log-in is ended
+    /// for everyone holding it, the rightful client included).
+    async fn refresh_session(
+        &self,
+        context: &Context<'_>,
+        input: RefreshSessionInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        refresh(context, &input.refresh_token).await.graphql()
+    }
+
+    /// Ends the session this access token belongs to, at once: the router refuses its
+    /// access tokens within its revocation poll interval, and its refresh token stops
+    /// working. Returns whether the session was open.
+    #[graphql(directive = authenticated::apply())]
     async fn log_out(&self, context: &Context<'_>) -> async_graphql::Result<bool> {
+        let principal = principal(context)?;
+        let user_id = principal.user_id().ok_or(AuthError::Unauthenticated).graphql()?;
+        let Some(session_id) = principal.session_id.as_deref() else {
+            return Err(AuthError::Unauthenticated).graphql();
+        };
+        let database = context.data::<Database>()?;
+        let revoked = db::session::revoke(database, &user_id, session_id, REVOCATION_KEEP_MS)
+            .await
+            .graphql()?;
+        tracing::info!(%user_id, session_id, revoked, "logged out");
+        Ok(revoked)
+    }
+
+    /// Ends every session of the signed-in person (every device); returns how many were
+    /// open.
+    #[graphql(directive = authenticated::apply())]
+    async fn log_out_everywhere(&self, context: &Context<'_>) -> async_graphql::Result<u64> {
         let user_id = principal(context)?
             .user_id()
             .ok_or(AuthError::Unauthenticated)
             .graphql()?;
-        let revoked = db::revoke_sessions(context.data::<Database>()?, &user_id)
+        let revoked = db::session::revoke_all(context.data::<Database>()?, &user_id, REVOCATION_KEEP_MS)
             .await
             .graphql()?;
-        Ok(revoked > 0)
+        tracing::info!(%user_id, revoked, "logged out everywhere");
+        Ok(revoked)
+    }
+}
+
+async fn refresh(context: &Context<'_>, presented: &str) -> Result<AuthPayload, AuthError> {
+    if !refresh_token::is_well_formed(presented) {
+        return Err(AuthError::RefreshTokenInvalid);
+    }
+    let database = data::<Database>(context)?;
+    let (refresh_token, new_hash) = refresh_token::generate();
+    let outcome =
+        db::session::refresh(database, &refresh_token::hash(presented), &new_hash, REVOCATION_KEEP_MS).await?;
+    match outcome {
+        Refreshed::Rotated { user_id, session_id, expires_at_ms } => {
+            let lifetimes = data::<Lifetimes>(context)?;
+            let signer = data::<Arc<KeyRing>>(context)?.signer().await?;
+            let (access_token, access_expires_at_ms) =
+                signer.access_token(&user_id, &session_id, lifetimes.access_token_s)?;
+            Ok(AuthPayload {
+                access_token,
+                token_type: "Bearer",
+                expires_at: from_ms(access_expires_at_ms),
+                refresh_token,
+                refresh_token_expires_at: from_ms(expires_at_ms),
+                user: User { id: user_id, email: None },
+            })
+        }
+        Refreshed::Reused { user_id, session_id } => {
+            // Two parties held this family; nobody can tell which is the thief, so it ends
+            // for both. Worth an alert: it is what a stolen refresh token looks like.
+            tracing::warn!(%user_id, %session_id, "a spent refresh token was presented: revoked its session");
+            Err(AuthError::RefreshTokenReused)
+        }
+        Refreshed::Refused => Err(AuthError::RefreshTokenInvalid),
     }
 }
 
@@ -133,21 +212,23 @@ async fn issue(
     email: Email,
 ) -> Result<AuthPayload, AuthError> {
     let lifetimes = data::<Lifetimes>(context)?;
-    let session_id = db::create_session(
+    let (refresh_token, refresh_hash) = refresh_token::generate();
+    let (session_id, session_expires_at_ms) = db::session::create(
         data::<Database>(context)?,
         &user_id,
         lifetimes.session_s.saturating_mul(1000),
+        &refresh_hash,
     )
     .await?;
-    let (access_token, expires_at_ms) = data::<Arc<Signer>>(context)?.access_token(
-        &user_id,
-        &session_id,
-        lifetimes.access_token_s,
-    )?;
+    let signer = data::<Arc<KeyRing>>(context)?.signer().await?;
+    let (access_token, expires_at_ms) =
+        signer.access_token(&user_id, &session_id, lifetimes.access_token_s)?;
     Ok(AuthPayload {
         access_token,
         token_type: "Bearer",
         expires_at: from_ms(expires_at_ms),
+        refresh_token,
+        refresh_token_expires_at: from_ms(session_expires_at_ms),
         user: User {
             id: user_id,
             email: Some(email.as_str().to_string()),

@@ -1,7 +1,9 @@
 //! The auth subgraph's GraphQL schema.
 
 mod account;
+mod admin;
 mod entities;
+mod kiosk;
 mod payment_code;
 
 use std::sync::Arc;
@@ -10,16 +12,22 @@ use async_graphql::{
     EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
 };
 use c9pay_platform::database::Database;
+pub(crate) use c9pay_platform::graphql::authenticated;
 
-use crate::{keys::Signer, profiles::ProfileDirectory};
+use crate::{admin::AdminPolicy, keys::KeyRing, profiles::ProfileDirectory};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(entities::EntityQuery);
+pub struct Query(entities::EntityQuery, admin::AdminQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(account::AccountMutation, payment_code::PaymentCodeMutation);
+pub struct Mutation(
+    account::AccountMutation,
+    payment_code::PaymentCodeMutation,
+    kiosk::KioskMutation,
+    admin::AdminMutation,
+);
 
 pub type AuthSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -29,6 +37,8 @@ pub struct Lifetimes {
     pub access_token_s: i64,
     pub session_s: i64,
     pub payment_code_s: i64,
+    pub kiosk_token_s: i64,
+    pub kiosk_proof_age_max_s: i64,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -37,9 +47,10 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 pub fn build(
     database: Database,
-    signer: Arc<Signer>,
+    keys: Arc<KeyRing>,
     profiles: ProfileDirectory,
     lifetimes: Lifetimes,
+    admins: Arc<AdminPolicy>,
 ) -> AuthSchema {
     let loader = DataLoader::new(
         entities::EmailLoader {
@@ -49,17 +60,18 @@ pub fn build(
     );
     builder()
         .data(database)
-        .data(signer)
+        .data(keys)
         .data(profiles)
         .data(lifetimes)
+        .data(admins)
         .data(Arc::new(loader))
         .finish()
 }
 
 pub fn sdl() -> String {
-    builder().finish().sdl_with_options(
+    c9pay_platform::graphql::federation_sdl(&builder().finish().sdl_with_options(
         async_graphql::SDLExportOptions::new()
             .federation()
             .compose_directive(),
-    )
+    ))
 }

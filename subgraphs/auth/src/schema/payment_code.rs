@@ -1,5 +1,6 @@
 //! `issuePaymentCode`: the QR a signed-in person shows at a till.
 
+use c9pay_platform::graphql::authenticated;
 use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Object, SimpleObject};
@@ -11,7 +12,7 @@ use c9pay_platform::{
 use chrono::{DateTime, Utc};
 
 use super::Lifetimes;
-use crate::{error::AuthError, keys::Signer};
+use crate::{error::AuthError, keys::KeyRing};
 
 /// A payment code, ready to be shown: the raw token (for apps that draw their own QR or
 /// offer a copy button) and the same token as a QR in SVG.
@@ -43,6 +44,7 @@ pub struct PaymentCodeMutation;
 impl PaymentCodeMutation {
     /// Issues a payment code for the signed-in person: a store's kiosk scans it to charge
     /// this person's wallet, once, before it expires. Errors: `UNAUTHENTICATED`.
+    #[graphql(directive = authenticated::apply())]
     async fn issue_payment_code(
         &self,
         context: &Context<'_>,
@@ -52,10 +54,8 @@ impl PaymentCodeMutation {
             .ok_or(AuthError::Unauthenticated)
             .graphql()?;
         let lifetime_s = context.data::<Lifetimes>()?.payment_code_s;
-        let (token, code) = context
-            .data::<Arc<Signer>>()?
-            .payment_code(payer, now_ms(), lifetime_s)
-            .graphql()?;
+        let signer = context.data::<Arc<KeyRing>>()?.signer().await.graphql()?;
+        let (token, code) = signer.payment_code(payer, now_ms(), lifetime_s).graphql()?;
         tracing::info!(code_id = %code.code_id, payer = %code.payer, "issued a payment code");
         Ok(PaymentCodePayload {
             token,

@@ -12,6 +12,8 @@ pub struct TestApp {
     pub users: GraphQLClient,
     pub auth_url: String,
     pub trust: TestTrust,
+    /// Auth's own database, for what only operators do (rotating keys).
+    pub database: c9pay_platform::database::Database,
     _databases: Vec<TestDatabase>,
 }
 
@@ -19,6 +21,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Starts users and auth on port 0, each with a fresh database on `backend`.
 pub async fn spawn_auth(backend: Backend) -> TestApp {
+    spawn_auth_with(backend, |_| {}).await
+}
+
+/// Starts auth with its configuration changed by `adjust` first.
+pub async fn spawn_auth_with(backend: Backend, adjust: impl FnOnce(&mut AuthConfig)) -> TestApp {
     let trust = TestTrust::new(&["auth"]);
     let users_database = fresh_database(backend).await;
     let users = match c9pay_users::build(&UsersConfig::new(
@@ -35,12 +42,17 @@ pub async fn spawn_auth(backend: Backend) -> TestApp {
     tokio::spawn(users.run_until(std::future::pending()));
 
     let auth_database = fresh_database(backend).await;
-    let config = AuthConfig::new(
+    let mut config = AuthConfig::new(
         "127.0.0.1:0",
         auth_database.config.clone(),
         trust.config_for("auth"),
         users_url.clone(),
     );
+    adjust(&mut config);
+    let database = match c9pay_auth::open_database(&config).await {
+        Ok(database) => database,
+        Err(error) => panic!("opening auth's database: {error:#}"),
+    };
     let auth = match c9pay_auth::build(&config).await {
         Ok(application) => application,
         Err(error) => panic!("building auth: {error:#}"),
@@ -53,6 +65,7 @@ pub async fn spawn_auth(backend: Backend) -> TestApp {
         users: GraphQLClient::new(format!("{users_url}/graphql")),
         auth_url,
         trust,
+        database,
         _databases: vec![users_database, auth_database],
     }
 }

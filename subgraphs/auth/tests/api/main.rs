@@ -3,7 +3,9 @@
 //! PostgreSQL.
 
 mod helpers;
+mod internal_endpoints;
 mod internal_trust;
 mod log_in;
 mod payment_code;
 mod sign_up;
+mod signing_keys;

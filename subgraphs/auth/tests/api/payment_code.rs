@@ -90,6 +90,7 @@ async fn only_a_signed_in_person_gets_a_payment_code(backend: Backend) {
         roles: vec!["kiosk".to_string()],
         scopes: Vec::new(),
         request_id: "test-kiosk".to_string(),
+        session_id: None,
     };
     let response = app
         .auth

@@ -385,6 +385,7 @@ mod tests {
             roles,
             scopes: Vec::new(),
             request_id: "r".to_string(),
+            session_id: None,
         };
 
         assert_eq!(seller_for(&Principal::user(&owner, "r"), &store, &owner).ok(), Some(Seller::Owner(owner.clone())));

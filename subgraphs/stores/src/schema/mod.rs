@@ -1,6 +1,7 @@
 //! The stores subgraph's GraphQL schema.
 
 mod entities;
+mod kiosk;
 mod loaders;
 mod product;
 mod sale;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use c9pay_platform::database::Database;
 
-use crate::credit::CreditClient;
+use crate::{credit::CreditClient, kiosks::KioskRegistry};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -19,7 +20,7 @@ pub struct Query(store::StoreQuery, sale::SaleQuery, entities::EntityQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(store::StoreMutation, product::ProductMutation, sale::SaleMutation);
+pub struct Mutation(store::StoreMutation, product::ProductMutation, sale::SaleMutation, kiosk::KioskMutation);
 
 pub type StoresSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -28,14 +29,14 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema with its data: the database, the loaders, and the client for credit.
-pub fn build(database: Database, credit: CreditClient) -> StoresSchema {
+pub fn build(database: Database, credit: CreditClient, kiosks: KioskRegistry) -> StoresSchema {
     let loaders = Arc::new(loaders::Loaders::new(&database));
-    builder().data(database).data(loaders).data(credit).finish()
+    builder().data(database).data(loaders).data(credit).data(kiosks).finish()
 }
 
 /// The exported federation SDL (`schema/stores.graphql`).
 pub fn sdl() -> String {
-    builder()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    c9pay_platform::graphql::federation_sdl(
+        &builder().finish().sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive()),
+    )
 }

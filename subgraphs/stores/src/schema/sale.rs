@@ -1,5 +1,6 @@
 //! `Sale`, `Refund`, `sell`, `refundSale` and `sale`.
 
+use c9pay_platform::graphql::authenticated;
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object};
 use c9pay_platform::{
     database::Database,
@@ -193,6 +194,7 @@ pub struct SaleQuery;
 impl SaleQuery {
     /// A sale, for its store's owner or kiosks (`FORBIDDEN` for anyone else); null if
     /// there is none.
+    #[graphql(directive = authenticated::apply())]
     async fn sale(&self, context: &Context<'_>, id: ID) -> async_graphql::Result<Option<Sale>> {
         let id = SaleId::try_from(&id).map_err(StoresError::from).graphql()?;
         let sale = sales::readable_sale(context.data::<Database>()?, principal(context)?, &id).await.graphql()?;
@@ -214,6 +216,7 @@ impl SaleMutation {
     /// `PAYMENT_CODE_USED`, `INSUFFICIENT_CREDIT`, `PAYMENT_DECLINED`; and
     /// `SERVICE_UNAVAILABLE` with `extensions.saleId` when the ledger did not answer: the
     /// sale is pending, and a retry with the same key settles it.
+    #[graphql(directive = authenticated::apply())]
     async fn sell(&self, context: &Context<'_>, input: SellInput) -> async_graphql::Result<Sale> {
         let request = SellRequest {
             store_id: input.store_id.to_string(),
@@ -234,6 +237,7 @@ impl SaleMutation {
     /// balance is short) with `extensions.refundId`; `SERVICE_UNAVAILABLE` with
     /// `extensions.refundId` when the ledger did not answer: the refund stays pending with
     /// its amount reserved, and a retry with the same key settles it.
+    #[graphql(directive = authenticated::apply())]
     async fn refund_sale(&self, context: &Context<'_>, input: RefundSaleInput) -> async_graphql::Result<Refund> {
         let request = RefundInput {
             sale_id: input.sale_id.to_string(),

@@ -362,6 +362,7 @@ impl TestStores {
             roles: vec!["kiosk".to_string(), format!("store:{store_id}")],
             scopes: Vec::new(),
             request_id: format!("test-{}", uuid_hex()),
+            session_id: None,
         })
     }
 

@@ -39,9 +39,9 @@ pub fn build(database: Database) -> UsersSchema {
 
 /// The exported federation SDL (`schema/users.graphql`).
 pub fn sdl() -> String {
-    builder().finish().sdl_with_options(
+    c9pay_platform::graphql::federation_sdl(&builder().finish().sdl_with_options(
         async_graphql::SDLExportOptions::new()
             .federation()
             .compose_directive(),
-    )
+    ))
 }

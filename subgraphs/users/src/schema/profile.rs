@@ -1,5 +1,6 @@
 //! `me` and `updateProfile`.
 
+use c9pay_platform::graphql::authenticated;
 use async_graphql::{Context, InputObject, Object};
 use c9pay_platform::{
     database::Database, error::GraphQLResultExt, graphql::require_user, text::DisplayName,
@@ -14,6 +15,7 @@ pub struct ProfileQuery;
 #[Object]
 impl ProfileQuery {
     /// The signed-in person.
+    #[graphql(directive = authenticated::apply())]
     async fn me(&self, context: &Context<'_>) -> async_graphql::Result<User> {
         let user_id = require_user(context)?;
         load_user(context, user_id)

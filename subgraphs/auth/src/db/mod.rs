@@ -1,4 +1,8 @@
-//! Credential and session queries.
+//! Queries: credentials here, sessions and refresh tokens in [`session`], kiosks in
+//! [`kiosk`].
+
+pub mod kiosk;
+pub mod session;
 
 use std::collections::HashMap;
 
@@ -82,36 +86,4 @@ pub async fn find_emails(
         );
     }
     Ok(emails)
-}
-
-/// Records a log-in; returns the session id.
-pub async fn create_session(
-    database: &Database,
-    user_id: &UserId,
-    lifetime_ms: i64,
-) -> Result<String, AuthError> {
-    let session_id = format!("ses_{}", c9pay_platform::id::uuid_v7_hex());
-    let now = now_ms();
-    sqlx::query(
-        "insert into session (id, user_id, created_at_ms, expires_at_ms) values ($1, $2, $3, $4)",
-    )
-    .bind(&session_id)
-    .bind(user_id.as_str())
-    .bind(now)
-    .bind(now.saturating_add(lifetime_ms))
-    .execute(database.pool())
-    .await?;
-    Ok(session_id)
-}
-
-/// Ends every open session of a user; returns how many were open.
-pub async fn revoke_sessions(database: &Database, user_id: &UserId) -> Result<u64, AuthError> {
-    let revoked = sqlx::query(
-        "update session set revoked_at_ms = $1 where user_id = $2 and revoked_at_ms is null",
-    )
-    .bind(now_ms())
-    .bind(user_id.as_str())
-    .execute(database.pool())
-    .await?;
-    Ok(revoked.rows_affected())
 }

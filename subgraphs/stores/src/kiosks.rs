@@ -1,0 +1,88 @@
+//! Kiosk registration, for a store's owner: stores checks ownership (it knows owners) and
+//! asks auth, which keeps kiosks' public keys and issues their tokens, to register or
+//! revoke the kiosk. Auth's internal endpoints accept only service `stores` for this.
+//! Registration is not retried: a lost answer leaves at worst a kiosk nobody was told
+//! the id of, and registering the same key again is refused (`KIOSK_KEY_TAKEN`) rather
+//! than silently duplicated.
+
+use std::time::Duration;
+
+use c9pay_platform::{
+    error::code as shared,
+    id::{KioskId, StoreId},
+    internal_token::InternalTokenSigner,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::StoresError;
+
+#[derive(Clone, Debug)]
+pub struct KioskRegistry {
+    http: reqwest::Client,
+    base_url: Option<String>,
+    signer: InternalTokenSigner,
+}
+
+/// A registered kiosk.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Registered {
+    pub kiosk_id: String,
+    pub jkt: String,
+}
+
+/// The codes auth may refuse with that a store's owner can act on.
+fn known_code(code: &str) -> Option<&'static str> {
+    ["INVALID_KIOSK_KEY", "KIOSK_KEY_TAKEN", shared::NOT_FOUND, shared::INVALID_ID]
+        .into_iter()
+        .find(|known| *known == code)
+}
+
+impl KioskRegistry {
+    pub fn new(base_url: Option<&str>, timeout_ms: u64, signer: InternalTokenSigner) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder().timeout(Duration::from_millis(timeout_ms)).build()?;
+        Ok(Self { http, base_url: base_url.map(|url| url.trim_end_matches('/').to_string()), signer })
+    }
+
+    pub async fn register(&self, store_id: &StoreId, name: &str, public_key: &Value, request_id: &str) -> Result<Registered, StoresError> {
+        let body = json!({ "storeId": store_id.to_string(), "name": name, "publicKey": public_key });
+        let answer = self.post("/internal/kiosks", &body, request_id).await?;
+        serde_json::from_value(answer).map_err(|error| StoresError::AuthUnavailable { reason: format!("auth's answer: {error}") })
+    }
+
+    pub async fn revoke(&self, kiosk_id: &KioskId, store_id: &StoreId, request_id: &str) -> Result<(), StoresError> {
+        let body = json!({ "storeId": store_id.to_string() });
+        self.post(&format!("/internal/kiosks/{kiosk_id}/revoke"), &body, request_id).await?;
+        Ok(())
+    }
+
+    async fn post(&self, path: &str, body: &Value, request_id: &str) -> Result<Value, StoresError> {
+        let base_url = self.base_url.as_deref().ok_or_else(|| StoresError::AuthUnavailable { reason: "no auth_url configured".to_string() })?;
+        let unavailable = |reason: String| {
+            tracing::warn!(%reason, "calling auth for a kiosk");
+            StoresError::AuthUnavailable { reason }
+        };
+        let response = self
+            .http
+            .post(format!("{base_url}{path}"))
+            .header("authorization", self.signer.service_authorization(request_id)?)
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| unavailable(error.to_string()))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(answer);
+        }
+        let code = answer["code"].as_str().and_then(known_code);
+        match code {
+            Some(code) if status.is_client_error() => Err(StoresError::KioskRefused {
+                code,
+                message: answer["message"].as_str().unwrap_or("refused").to_string(),
+            }),
+            _ => Err(unavailable(format!("auth answered {status}: {answer}"))),
+        }
+    }
+}
