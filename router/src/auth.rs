@@ -41,6 +41,8 @@ pub enum AuthenticationError {
 pub struct VerifiedToken {
     pub user_id: UserId,
     pub session_id: String,
+    /// `exp`, in Unix seconds: a subscription opened with the token ends then.
+    pub expires_at_s: i64,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +50,7 @@ struct AccessClaims {
     sub: String,
     kind: String,
     sid: String,
+    exp: i64,
 }
 
 pub struct AccessTokenVerifier {
@@ -112,6 +115,7 @@ impl AccessTokenVerifier {
         Ok(VerifiedToken {
             user_id,
             session_id: claims.sid,
+            expires_at_s: claims.exp,
         })
     }
 

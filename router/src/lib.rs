@@ -7,7 +7,8 @@
 //!
 //! Layout: [`config`]; [`engine`] (the only module that knows the query engine is Hive
 //! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
-//! [`http`] (GraphQL over HTTP); [`metrics`].
+//! [`http`] (GraphQL over HTTP and server-sent events); [`websocket`] (GraphQL over
+//! WebSocket); [`metrics`].
 
 pub mod auth;
 pub mod config;
@@ -17,6 +18,7 @@ mod graphiql;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod websocket;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -115,6 +117,7 @@ fn engine_options(config: &RouterConfig, metrics: RouterMetrics) -> EngineOption
         subgraph_timeouts,
         default_timeout: Duration::from_millis(config.limits.subgraph_timeout_ms),
         plan_cache_size_max: u64::try_from(config.limits.plan_cache_size_max).unwrap_or(u64::MAX),
+        subscription_buffer_size_max: config.limits.subscription_buffer_size_max,
         metrics,
     }
 }

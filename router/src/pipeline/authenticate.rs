@@ -16,16 +16,30 @@ use crate::{
 /// `(root type, field)` pairs an anonymous request may select.
 pub type AnonymousRootFields = HashSet<(String, String)>;
 
+/// Who the caller is, and until when (`exp` of the access token, Unix seconds).
+pub struct Authenticated {
+    pub principal: Principal,
+    pub expires_at_s: Option<i64>,
+}
+
 pub(super) async fn authenticate(
     pipeline: &Pipeline,
     caller: &Caller<'_>,
     shape: &OperationShape,
-) -> Result<Principal, RouterError> {
+) -> Result<Authenticated, RouterError> {
     let Some(authorization) = caller.authorization else {
-        return anonymous(&pipeline.anonymous_root_fields, caller.request_id, shape);
+        return anonymous(&pipeline.anonymous_root_fields, caller.request_id, shape).map(
+            |principal| Authenticated {
+                principal,
+                expires_at_s: None,
+            },
+        );
     };
     match pipeline.verifier.verify_authorization(authorization).await {
-        Ok(token) => Ok(Principal::user(&token.user_id, caller.request_id)),
+        Ok(token) => Ok(Authenticated {
+            principal: Principal::user(&token.user_id, caller.request_id),
+            expires_at_s: Some(token.expires_at_s),
+        }),
         Err(error) => {
             tracing::info!(request_id = caller.request_id, %error, "refused an access token");
             Err(RouterError::Unauthenticated(error.to_string()))

@@ -9,3 +9,4 @@ mod helpers;
 mod internal_trust;
 mod limits;
 mod payments;
+mod subscriptions;

@@ -203,7 +203,10 @@ impl EventHub {
             for row in rows {
                 let event = event_of(&row)?;
                 let sequence = event.sequence;
-                assert!(sequence > self.dispatched.load(Ordering::Acquire), "events are dispatched in sequence order");
+                assert!(
+                    sequence > self.dispatched.load(Ordering::Acquire),
+                    "events are dispatched in sequence order"
+                );
                 // No receiver is not an error: nobody is watching right now.
                 let _ = self.sender.send(Arc::new(event));
                 self.dispatched.store(sequence, Ordering::Release);
@@ -222,7 +225,8 @@ impl EventHub {
         &self,
         audience: Audience,
         after: Option<i64>,
-    ) -> Result<impl Stream<Item = Result<Arc<LedgerEvent>, CreditError>> + use<>, CreditError> {
+    ) -> Result<impl Stream<Item = Result<Arc<LedgerEvent>, CreditError>> + use<>, CreditError>
+    {
         // Subscribe before reading anything, so that whatever commits from here on is in
         // the channel if it is not in the table read.
         let receiver = self.sender.subscribe();
@@ -245,7 +249,11 @@ impl EventHub {
         Ok(futures::stream::unfold(state, Follow::next))
     }
 
-    async fn check_replay_length(&self, audience: &Audience, after: i64) -> Result<(), CreditError> {
+    async fn check_replay_length(
+        &self,
+        audience: &Audience,
+        after: i64,
+    ) -> Result<(), CreditError> {
         let (condition, value) = audience.condition();
         let beyond = sqlx::query(&format!(
             "select sequence from ledger_event where {condition} and sequence > $2 order by sequence limit 1 offset $3"

@@ -58,8 +58,7 @@ impl LedgerEventObject {
 
     /// Who paid (the person refunded, for a refund; the sender, for a gift).
     async fn payer(&self) -> async_graphql::Result<Option<User>> {
-        entity(self.0.payer_user_id.as_deref(), UserId::parse)
-            .map(|id| id.map(|id| User { id }))
+        entity(self.0.payer_user_id.as_deref(), UserId::parse).map(|id| id.map(|id| User { id }))
     }
 
     /// The store paid or refunding, if a store was involved.
@@ -97,7 +96,8 @@ fn parse_after(after: Option<ID>) -> async_graphql::Result<Option<i64>> {
         .transpose()
 }
 
-type Events = std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<LedgerEventObject>> + Send>>;
+type Events =
+    std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<LedgerEventObject>> + Send>>;
 
 async fn follow(
     context: &Context<'_>,
@@ -106,9 +106,9 @@ async fn follow(
 ) -> async_graphql::Result<Events> {
     let hub = context.data::<EventHub>()?;
     let events = hub.follow(audience, after).await.graphql()?;
-    Ok(Box::pin(events.map(|event| {
-        event.map(LedgerEventObject).graphql()
-    })))
+    Ok(Box::pin(
+        events.map(|event| event.map(LedgerEventObject).graphql()),
+    ))
 }
 
 #[derive(Default)]

@@ -24,11 +24,16 @@ const SEND: &str = "mutation($to: ID!, $amount: Amount!, $key: String!) {
 const WALLET_ACTIVITY: &str = "subscription($after: ID) {
     walletActivity(after: $after) { id kind amount transferId payer { id } recipient { id } store { id } }
 }";
-const STORE_PAYMENTS: &str = "subscription($store: ID!) { storePayments(storeId: $store) { id amount } }";
+const STORE_PAYMENTS: &str =
+    "subscription($store: ID!) { storePayments(storeId: $store) { id amount } }";
 
 async fn send(credit: &TestCredit, from: &UserId, to: &UserId, amount: i64, key: &str) {
     credit
-        .execute_as(from, SEND, json!({ "to": to, "amount": amount.to_string(), "key": key }))
+        .execute_as(
+            from,
+            SEND,
+            json!({ "to": to, "amount": amount.to_string(), "key": key }),
+        )
         .await
         .data();
 }
@@ -48,7 +53,9 @@ fn event(payload: &Value) -> &Value {
     event
 }
 
-async fn a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_missed(backend: Backend) {
+async fn a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_missed(
+    backend: Backend,
+) {
     let credit = spawn_credit(backend).await;
     let ada = credit.person("Ada").await;
     let bo = credit.person("Bo").await;
@@ -56,7 +63,9 @@ async fn a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_miss
     let url = credit.websocket_url();
 
     let mut first = connect_as(&credit, &url, &bo).await;
-    first.subscribe("1", WALLET_ACTIVITY, json!({ "after": "0" })).await;
+    first
+        .subscribe("1", WALLET_ACTIVITY, json!({ "after": "0" }))
+        .await;
     send(&credit, &ada, &bo, 100, "gift-100").await;
     let seen = first.next_payload("1").await;
     let seen = event(&seen);
@@ -72,20 +81,37 @@ async fn a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_miss
         send(&credit, &ada, &bo, amount, &format!("gift-{amount}")).await;
     }
     let mut again = connect_as(&credit, &url, &bo).await;
-    again.subscribe("2", WALLET_ACTIVITY, json!({ "after": last_id })).await;
+    again
+        .subscribe("2", WALLET_ACTIVITY, json!({ "after": last_id }))
+        .await;
     let mut ids = vec![last_id.parse::<i64>().unwrap_or_default()];
     for amount in ["200", "300", "400"] {
         let payload = again.next_payload("2").await;
         assert_eq!(event(&payload)["amount"], amount, "missed events in order");
-        ids.push(event(&payload)["id"].as_str().unwrap_or_default().parse().unwrap_or_default());
+        ids.push(
+            event(&payload)["id"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .unwrap_or_default(),
+        );
     }
     // Live events follow the replay, and nothing is delivered twice: the very next
     // message is the next gift.
     send(&credit, &ada, &bo, 500, "gift-500").await;
     let payload = again.next_payload("2").await;
     assert_eq!(event(&payload)["amount"], "500");
-    ids.push(event(&payload)["id"].as_str().unwrap_or_default().parse().unwrap_or_default());
-    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids increase: {ids:?}");
+    ids.push(
+        event(&payload)["id"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_default(),
+    );
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "ids increase: {ids:?}"
+    );
 }
 
 async fn each_person_sees_only_their_own_wallet_activity(backend: Backend) {
@@ -96,13 +122,19 @@ async fn each_person_sees_only_their_own_wallet_activity(backend: Backend) {
     credit.grant(&ada, 10_000).await;
     let url = credit.websocket_url();
     let mut watcher = connect_as(&credit, &url, &cy).await;
-    watcher.subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" })).await;
+    watcher
+        .subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" }))
+        .await;
 
     send(&credit, &ada, &bo, 100, "not-for-cy").await;
     send(&credit, &ada, &cy, 7, "for-cy").await;
 
     let payload = watcher.next_payload("w").await;
-    assert_eq!(event(&payload)["amount"], "7", "Cy's first event is the gift to Cy");
+    assert_eq!(
+        event(&payload)["amount"],
+        "7",
+        "Cy's first event is the gift to Cy"
+    );
 }
 
 async fn only_the_owner_may_follow_a_stores_payments(backend: Backend) {
@@ -117,20 +149,32 @@ async fn only_the_owner_may_follow_a_stores_payments(backend: Backend) {
     let url = credit.websocket_url();
 
     let mut refused = connect_as(&credit, &url, &stranger).await;
-    refused.subscribe("s", STORE_PAYMENTS, json!({ "store": store })).await;
+    refused
+        .subscribe("s", STORE_PAYMENTS, json!({ "store": store }))
+        .await;
     let payload = refused.next_payload("s").await;
-    assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN", "{payload:#}");
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{payload:#}"
+    );
 
     let mut unknown = connect_as(&credit, &url, &owner).await;
-    unknown.subscribe("s", STORE_PAYMENTS, json!({ "store": StoreId::generate() })).await;
+    unknown
+        .subscribe("s", STORE_PAYMENTS, json!({ "store": StoreId::generate() }))
+        .await;
     let payload = unknown.next_payload("s").await;
-    assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN", "{payload:#}");
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{payload:#}"
+    );
 }
 
 async fn a_connection_without_an_internal_token_is_refused(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let mut client = WebSocketClient::connect(&credit.websocket_url()).await;
-    client.send(json!({ "type": "connection_init", "payload": {} })).await;
+    client
+        .send(json!({ "type": "connection_init", "payload": {} }))
+        .await;
     match client.read().await {
         // async-graphql closes a refused `connection_init` with 1002 and the reason.
         WebSocketMessage::Closed(code, reason) => {
@@ -153,7 +197,9 @@ async fn a_resume_too_far_back_is_refused_with_its_code(backend: Backend) {
             .await
             .expect("reading")
             .expect("Ada has an account");
-        let to = db::ensure_user_account(&credit.database, &bo).await.expect("Bo's account");
+        let to = db::ensure_user_account(&credit.database, &bo)
+            .await
+            .expect("Bo's account");
         let mut transaction = credit.database.begin_write().await.expect("a transaction");
         let transfer = ledger::post(
             &mut transaction,
@@ -179,9 +225,14 @@ async fn a_resume_too_far_back_is_refused_with_its_code(backend: Backend) {
     assert_eq!(transfer.amount.get(), 1);
 
     let mut client = connect_as(&credit, &credit.websocket_url(), &bo).await;
-    client.subscribe("r", WALLET_ACTIVITY, json!({ "after": "0" })).await;
+    client
+        .subscribe("r", WALLET_ACTIVITY, json!({ "after": "0" }))
+        .await;
     let payload = client.next_payload("r").await;
-    assert_eq!(payload["errors"][0]["extensions"]["code"], "RESUME_TOO_FAR_BEHIND", "{payload:#}");
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "RESUME_TOO_FAR_BEHIND",
+        "{payload:#}"
+    );
 }
 
 on_both_backends!(
@@ -200,7 +251,8 @@ mod postgres_only {
     /// number, the feed would move past A's number and never deliver A's event. The
     /// advisory lock in `record_event` makes B wait for A instead.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_event_that_took_its_number_first_is_delivered_even_if_a_later_one_is_ready_sooner() {
+    async fn an_event_that_took_its_number_first_is_delivered_even_if_a_later_one_is_ready_sooner()
+    {
         let credit = spawn_credit(Backend::Postgres).await;
         let ada = credit.person("Ada").await;
         let bo = credit.person("Bo").await;
@@ -210,7 +262,9 @@ mod postgres_only {
         credit.grant(&cy, 10_000).await;
         let url = credit.websocket_url();
         let mut watcher = connect_as(&credit, &url, &bo).await;
-        watcher.subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" })).await;
+        watcher
+            .subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" }))
+            .await;
         // Once the first gift arrives the watcher is following the live feed.
         send(&credit, &ada, &bo, 1, "warm-up").await;
         assert_eq!(event(&watcher.next_payload("w").await)["amount"], "1");
@@ -219,7 +273,9 @@ mod postgres_only {
             .await
             .expect("reading")
             .expect("Ada has an account");
-        let to = db::ensure_user_account(&credit.database, &bo).await.expect("Bo's account");
+        let to = db::ensure_user_account(&credit.database, &bo)
+            .await
+            .expect("Bo's account");
         let mut transaction = credit.database.begin_write().await.expect("a transaction");
         let transfer = ledger::post(
             &mut transaction,
@@ -274,7 +330,9 @@ mod postgres_only {
             .spawn_replica(|config| config.events_poll_interval_ms = 3_600_000)
             .await;
         let mut watcher = connect_as(&credit, &replica, &bo).await;
-        watcher.subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" })).await;
+        watcher
+            .subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" }))
+            .await;
         // The first gift may arrive by the replay; once it has, the subscription follows
         // the replica's live feed, which only a notification can wake.
         send(&credit, &ada, &bo, 1, "warm-up").await;
