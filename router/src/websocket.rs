@@ -421,3 +421,33 @@ async fn write(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_whose_queue_is_full_is_closed_as_too_slow_without_waiting() {
+        let (queue, mut outgoing) = mpsc::channel(1);
+        let (closing, mut close_requests) = mpsc::channel(1);
+        let outbox = Outbox { queue, closing };
+
+        assert!(outbox.send(json!({ "n": 1 })));
+        assert!(
+            !outbox.send(json!({ "n": 2 })),
+            "the second message does not fit"
+        );
+
+        match close_requests.try_recv() {
+            Ok((code, reason)) => {
+                assert_eq!(code, close::TOO_SLOW);
+                assert!(reason.starts_with("SUBSCRIBER_TOO_SLOW"), "{reason}");
+            }
+            Err(error) => panic!("no close was requested: {error}"),
+        }
+        assert!(
+            outgoing.try_recv().is_ok(),
+            "the first message is still queued"
+        );
+    }
+}

@@ -23,7 +23,6 @@ pub mod code {
     pub const PAYMENT_REQUEST_EXPIRED: &str = "PAYMENT_REQUEST_EXPIRED";
     pub const PAYMENT_REQUEST_PAID: &str = "PAYMENT_REQUEST_PAID";
     pub const INVALID_LIFETIME: &str = "INVALID_LIFETIME";
-    pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
     pub const RESUME_TOO_FAR_BEHIND: &str = "RESUME_TOO_FAR_BEHIND";
 }
 
@@ -85,10 +84,6 @@ pub enum CreditError {
     #[error("a service credit depends on is unavailable; try again with the same idempotency key")]
     Unavailable(String),
     #[error(
-        "this subscriber fell too far behind the live events and was disconnected; subscribe again with after: \"{0}\""
-    )]
-    SubscriberTooSlow(i64),
-    #[error(
         "more than {0} events were missed: read the history, then subscribe without `after`"
     )]
     ResumeTooFarBehind(i64),
@@ -131,7 +126,6 @@ impl ClientError for CreditError {
             Self::PaymentRequestPaid => Some(code::PAYMENT_REQUEST_PAID),
             Self::InvalidLifetime => Some(code::INVALID_LIFETIME),
             Self::Unavailable(_) => Some(shared::UNAVAILABLE),
-            Self::SubscriberTooSlow(_) => Some(code::SUBSCRIBER_TOO_SLOW),
             Self::ResumeTooFarBehind(_) => Some(code::RESUME_TOO_FAR_BEHIND),
             // Overflow of a stored balance is a broken invariant, not the client's doing.
             Self::InvalidAmount(AmountError::Overflow)

@@ -45,8 +45,10 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::error::CreditError;
 
-/// Events a subscriber may fall behind the live feed before it is ended with
-/// `SUBSCRIBER_TOO_SLOW` (it can resume from its last event id).
+/// Events the live channel keeps for subscribers that have not taken them yet. The
+/// channel is shared, so this bounds the memory of all subscribers together; one that
+/// falls further behind reads what it missed from the table instead (its client, if it
+/// is too slow, is disconnected by the router, which holds the per-client buffers).
 pub const LIVE_EVENTS_BUFFERED_MAX: usize = 1_024;
 /// Missed events one subscription will replay. Further behind, the client is told to
 /// read its history instead (`RESUME_TOO_FAR_BEHIND`): a replay has no back-pressure
@@ -218,9 +220,8 @@ impl EventHub {
     }
 
     /// The events `audience` may see after `after` (or after the newest event, without
-    /// one), then every new one as it commits, in order and each once. The stream ends
-    /// with an error when the subscriber falls more than [`LIVE_EVENTS_BUFFERED_MAX`]
-    /// events behind.
+    /// one), then every new one as it commits, in order and each once, however far the
+    /// subscriber falls behind the live channel.
     pub async fn follow(
         &self,
         audience: Audience,
@@ -310,10 +311,11 @@ impl Follow {
                         return Some((Ok(event), self));
                     }
                 }
+                // The channel moved on without this subscriber. What it missed is in the
+                // table: read it from there, at the subscriber's own pace.
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::info!(missed, "a subscriber fell behind the live ledger events");
-                    self.ended = true;
-                    return Some((Err(CreditError::SubscriberTooSlow(self.last)), self));
+                    tracing::debug!(missed, "a subscriber fell behind the live ledger events");
+                    self.replayed = false;
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }

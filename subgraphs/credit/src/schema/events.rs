@@ -117,9 +117,9 @@ pub struct Subscription;
 #[Subscription(name = "Subscription")]
 impl Subscription {
     /// Payments to and refunds from a store, for its owner: first those after `after`
-    /// (the id of the last event the client saw), then each new one as it posts. Ends
-    /// with `SUBSCRIBER_TOO_SLOW` if the client falls too far behind (subscribe again with
-    /// the last id), `RESUME_TOO_FAR_BEHIND` if `after` is more than 1000 events back.
+    /// (the id of the last event the client saw), then each new one as it posts, in
+    /// order and each once. `RESUME_TOO_FAR_BEHIND` if `after` is more than 1000 events
+    /// back: read the history, then subscribe without `after`.
     async fn store_payments(
         &self,
         context: &Context<'_>,
@@ -145,7 +145,7 @@ impl Subscription {
     }
 
     /// Everything that moves the signed-in person's credit through a payment, refund or
-    /// gift: first those after `after`, then each new one as it posts. Ends like
+    /// gift: first those after `after`, then each new one as it posts, like
     /// `storePayments`.
     async fn wallet_activity(
         &self,

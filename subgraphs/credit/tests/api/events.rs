@@ -235,7 +235,85 @@ async fn a_resume_too_far_back_is_refused_with_its_code(backend: Backend) {
     );
 }
 
+/// More events than the live channel holds commit while the subscriber reads nothing:
+/// it falls behind the channel, and still receives every event once, in order, from the
+/// table.
+async fn a_subscriber_that_falls_behind_the_live_channel_still_gets_every_event_once(
+    backend: Backend,
+) {
+    use futures::StreamExt;
+    let credit = spawn_credit(backend).await;
+    let ada = credit.person("Ada").await;
+    let bo = credit.person("Bo").await;
+    credit.grant(&ada, 10_000).await;
+    let hub = c9pay_credit::events::EventHub::start(
+        credit.database.clone(),
+        credit.config.database.url.expose(),
+        std::time::Duration::from_secs(3_600),
+    )
+    .await
+    .expect("starting a hub");
+    let events = hub
+        .follow(c9pay_credit::events::Audience::User(bo.clone()), None)
+        .await
+        .expect("following");
+    let mut events = Box::pin(events);
+
+    let event_count = c9pay_credit::events::LIVE_EVENTS_BUFFERED_MAX + 100;
+    let from = db::find_account_by_owner(&credit.database, OwnerKind::User, ada.as_str())
+        .await
+        .expect("reading")
+        .expect("Ada has an account");
+    let to = db::ensure_user_account(&credit.database, &bo)
+        .await
+        .expect("Bo's account");
+    let mut transaction = credit.database.begin_write().await.expect("a transaction");
+    let transfer = ledger::post(
+        &mut transaction,
+        Movement {
+            debit: &from.reference(),
+            credit: &to.reference(),
+            amount: Amount::parse_positive(1).expect("1"),
+            kind: TransferKind::Gift,
+            reference: None,
+            memo: None,
+        },
+    )
+    .await
+    .expect("posting");
+    for _ in 0..event_count {
+        ledger::record_event(&mut transaction, &transfer, Some(&ada), None, Some(&bo))
+            .await
+            .expect("recording an event");
+    }
+    transaction.commit().await.expect("committing");
+    c9pay_credit::events::announce();
+    // Let the dispatcher overrun the channel before anything is read (the test passes
+    // whatever the timing; this only makes the overrun certain in practice).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let wait = std::time::Duration::from_secs(30);
+    let mut last = 0;
+    for index in 0..event_count {
+        let event = tokio::time::timeout(wait, events.next())
+            .await
+            .unwrap_or_else(|_| panic!("event {index} did not come"))
+            .unwrap_or_else(|| panic!("the stream ended at event {index}"))
+            .unwrap_or_else(|error| panic!("event {index}: {error}"));
+        assert!(event.sequence > last, "in order, each once");
+        last = event.sequence;
+    }
+    send(&credit, &ada, &bo, 9, "after-the-flood").await;
+    let event = tokio::time::timeout(wait, events.next())
+        .await
+        .expect("the live event came")
+        .expect("the stream goes on")
+        .expect("no error");
+    assert_eq!(event.amount, 9, "the very next event is the new one");
+}
+
 on_both_backends!(
+    a_subscriber_that_falls_behind_the_live_channel_still_gets_every_event_once,
     a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_missed,
     each_person_sees_only_their_own_wallet_activity,
     only_the_owner_may_follow_a_stores_payments,
