@@ -114,6 +114,7 @@ async fn graphql_get(State(endpoint): State<Endpoint>, request: Request) -> Resp
                 upgrade
                     .protocols([websocket::PROTOCOL])
                     .max_message_size(endpoint.body_size_max_bytes)
+                    .read_buffer_size(websocket::READ_BUFFER_BYTES)
                     .on_upgrade(move |socket| websocket::serve(pipeline, socket))
             }
             Err(rejection) => rejection.into_response(),

@@ -33,6 +33,9 @@ use crate::{
 };
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
+/// Initial read buffer of a connection. Protocol messages are small; the default
+/// (128 KiB) would be most of what an idle connection costs.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 mod close {
     pub const BAD_REQUEST: u16 = 4400;

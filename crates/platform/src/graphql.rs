@@ -26,6 +26,9 @@ use crate::{
     internal_token::{InternalTokenVerifier, Principal},
 };
 
+/// Initial read buffer of a subscription connection.
+const WEBSOCKET_READ_BUFFER_BYTES: usize = 4 * 1024;
+
 #[derive(Clone)]
 struct Endpoint<E> {
     executor: E,
@@ -46,6 +49,9 @@ async fn websocket<E: Executor>(
 ) -> Response {
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        // Each router subscription is its own connection, and messages are small: the
+        // default read buffer (128 KiB) would be most of what one costs.
+        .read_buffer_size(WEBSOCKET_READ_BUFFER_BYTES)
         .on_upgrade(move |stream| {
             let verifier = endpoint.verifier.clone();
             GraphQLWebSocket::new(stream, endpoint.executor, protocol)

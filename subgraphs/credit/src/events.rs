@@ -1,12 +1,14 @@
 //! Live ledger events: the outbox `ledger_event` (written by [`crate::ledger::record_event`]
 //! in the same transaction as the movement) read back and fanned out to subscribers.
 //!
-//! One dispatcher per process reads new rows in `sequence` order and broadcasts them on a
-//! bounded channel; each subscription filters the ones its audience may see. The table is
-//! the source of truth and the channel only a shortcut: a subscriber first subscribes to
-//! the channel, then reads what it missed (`sequence > after`) from the table, then takes
-//! live events, skipping any sequence it already delivered. Nothing committed is missed
-//! and nothing is delivered twice.
+//! One dispatcher per process reads new rows in `sequence` order and sends each on the
+//! bounded channels of its audiences (its store, its payer, its recipient), so an event
+//! wakes only the subscriptions that may see it, however many others are connected. The
+//! table is the source of truth and the channels only a shortcut: a subscriber first
+//! subscribes to its channel, then reads what it missed (`sequence > after`) from the
+//! table, then takes live events, skipping any sequence it already delivered; one that
+//! falls behind its channel reads from the table again. Nothing committed is missed and
+//! nothing is delivered twice.
 //!
 //! What wakes the dispatcher:
 //! - on SQLite (one process, `c9pay up`), [`announce`] after a commit: a process-wide
@@ -27,9 +29,9 @@
 //! event insert, the idempotency record and the commit) run one at a time.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{
-        Arc, LazyLock,
+        Arc, LazyLock, Mutex, PoisonError,
         atomic::{AtomicI64, Ordering},
     },
     time::Duration,
@@ -45,11 +47,11 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::error::CreditError;
 
-/// Events the live channel keeps for subscribers that have not taken them yet. The
-/// channel is shared, so this bounds the memory of all subscribers together; one that
-/// falls further behind reads what it missed from the table instead (its client, if it
-/// is too slow, is disconnected by the router, which holds the per-client buffers).
-pub const LIVE_EVENTS_BUFFERED_MAX: usize = 1_024;
+/// Events an audience's live channel keeps for subscribers that have not taken them yet.
+/// A subscriber that falls further behind reads what it missed from the table instead
+/// (its client, if it is too slow, is disconnected by the router, which holds the
+/// per-client buffers). Small, because each audience with a subscriber has a channel.
+pub const LIVE_EVENTS_BUFFERED_MAX: usize = 64;
 /// Missed events one subscription will replay. Further behind, the client is told to
 /// read its history instead (`RESUME_TOO_FAR_BEHIND`): a replay has no back-pressure
 /// through the router, whose per-subscription buffer is bounded.
@@ -104,6 +106,14 @@ impl Audience {
         }
     }
 
+    /// The name of this audience's live channel.
+    fn channel(&self) -> String {
+        match self {
+            Self::Store(store_id) => format!("store:{store_id}"),
+            Self::User(user_id) => format!("user:{user_id}"),
+        }
+    }
+
     fn condition(&self) -> (&'static str, &str) {
         match self {
             Self::Store(store_id) => ("store_id = $1", store_id.as_str()),
@@ -115,10 +125,33 @@ impl Audience {
     }
 }
 
-/// The live feed of one database: a dispatcher task and the channel it broadcasts on.
+/// The channels of the audiences someone follows, by [`Audience::channel`] name. The
+/// first subscriber of an audience creates its channel; the dispatcher removes a channel
+/// it finds without receivers.
+type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Arc<LedgerEvent>>>>>;
+
+/// The channel names an event goes to.
+fn channels_of(event: &LedgerEvent) -> Vec<String> {
+    let mut names = Vec::with_capacity(3);
+    if let Some(store_id) = &event.store_id {
+        names.push(format!("store:{store_id}"));
+    }
+    for user_id in [&event.payer_user_id, &event.recipient_user_id]
+        .into_iter()
+        .flatten()
+    {
+        let name = format!("user:{user_id}");
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The live feed of one database: a dispatcher task and the channels it sends on.
 #[derive(Clone)]
 pub struct EventHub {
-    sender: broadcast::Sender<Arc<LedgerEvent>>,
+    channels: Channels,
     /// The highest sequence broadcast so far.
     dispatched: Arc<AtomicI64>,
     database: Database,
@@ -151,9 +184,8 @@ impl EventHub {
             .fetch_one(database.pool())
             .await?
             .try_get("newest")?;
-        let (sender, _) = broadcast::channel(LIVE_EVENTS_BUFFERED_MAX);
         let hub = Self {
-            sender,
+            channels: Arc::default(),
             dispatched: Arc::new(AtomicI64::new(newest.unwrap_or(0))),
             database,
         };
@@ -209,8 +241,19 @@ impl EventHub {
                     sequence > self.dispatched.load(Ordering::Acquire),
                     "events are dispatched in sequence order"
                 );
-                // No receiver is not an error: nobody is watching right now.
-                let _ = self.sender.send(Arc::new(event));
+                let names = channels_of(&event);
+                let event = Arc::new(event);
+                {
+                    let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+                    for name in names {
+                        let abandoned = channels
+                            .get(&name)
+                            .is_some_and(|sender| sender.send(event.clone()).is_err());
+                        if abandoned {
+                            channels.remove(&name);
+                        }
+                    }
+                }
                 self.dispatched.store(sequence, Ordering::Release);
             }
             if i64::try_from(count).unwrap_or(i64::MAX) < PAGE_SIZE_MAX {
@@ -230,7 +273,13 @@ impl EventHub {
     {
         // Subscribe before reading anything, so that whatever commits from here on is in
         // the channel if it is not in the table read.
-        let receiver = self.sender.subscribe();
+        let receiver = self
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(audience.channel())
+            .or_insert_with(|| broadcast::channel(LIVE_EVENTS_BUFFERED_MAX).0)
+            .subscribe();
         let last = match after {
             Some(after) => {
                 self.check_replay_length(&audience, after).await?;
