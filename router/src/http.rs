@@ -194,11 +194,15 @@ async fn serve_events(
                 let metrics = endpoint.pipeline.metrics.clone();
                 let expires_at_s = subscription.expires_at_s;
                 Box::pin(futures::stream::unfold(
-                    Some(subscription),
-                    move |subscription| {
+                    SseState::Running(subscription),
+                    move |state| {
                         let metrics = metrics.clone();
                         async move {
-                            let mut subscription = subscription?;
+                            let mut subscription = match state {
+                                SseState::Running(subscription) => subscription,
+                                SseState::Ending => return Some((Ok(complete()), SseState::Ended)),
+                                SseState::Ended => return None,
+                            };
                             let ended = |code: &'static str, message: &str| {
                                 let error = GraphQLError::new(code, message);
                                 json!({ "errors": [error] }).to_string()
@@ -220,19 +224,19 @@ async fn serve_events(
                                 () = expiry => {
                                     metrics.subscription_ended("token_expired");
                                     let body = ended(code::TOKEN_EXPIRED, "the access token has expired: subscribe again with a fresh one and the last event id");
-                                    return Some((Ok(next(body.as_bytes())), None));
+                                    return Some((Ok(next(body.as_bytes())), SseState::Ending));
                                 }
                             };
                             match item {
                                 Some(StreamItem::Event(body)) => {
-                                    Some((Ok(next(&body)), Some(subscription)))
+                                    Some((Ok(next(&body)), SseState::Running(subscription)))
                                 }
                                 Some(StreamItem::TooSlow) => {
                                     metrics.subscription_ended("too_slow");
                                     let body = ended(code::SUBSCRIBER_TOO_SLOW, "the client does not read its events fast enough: subscribe again with the last event id");
-                                    Some((Ok(next(body.as_bytes())), None))
+                                    Some((Ok(next(body.as_bytes())), SseState::Ending))
                                 }
-                                None => Some((Ok(complete()), None)),
+                                None => Some((Ok(complete()), SseState::Ended)),
                             }
                         }
                     },
@@ -244,6 +248,14 @@ async fn serve_events(
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// Where a server-sent subscription is: running, owing its `complete` event after an
+/// error that ended it, or over.
+enum SseState {
+    Running(crate::pipeline::Subscription),
+    Ending,
+    Ended,
 }
 
 fn unix_now_s() -> i64 {

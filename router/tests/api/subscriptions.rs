@@ -414,6 +414,51 @@ mod protocol {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_stream_ends_with_token_expired_when_its_access_token_expires() {
+        let router = router().await;
+        let user = crate::helpers::subject_of(&router.sign_up("ada@example.com", "Ada").await);
+        let (kid, seed) = router.auth_signing_key().await;
+        let short_lived = bearer(&sign_eddsa(&claims(&user, 2), &kid, &seed));
+        let mut events = match EventStream::open(
+            &router,
+            Some(&short_lived),
+            WALLET_ACTIVITY,
+            json!({}),
+        )
+        .await
+        {
+            Ok(events) => events,
+            Err(refused) => panic!("refused: {refused:?}"),
+        };
+
+        let payload = events.next_payload().await;
+
+        assert_eq!(
+            payload["errors"][0]["extensions"]["code"], "TOKEN_EXPIRED",
+            "{payload:#}"
+        );
+        assert_eq!(events.next().await.0, "complete");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_query_over_an_event_stream_is_one_next_and_a_complete() {
+        let router = router().await;
+        let token = bearer(&router.sign_up("ada@example.com", "Ada").await);
+        let mut events =
+            match EventStream::open(&router, Some(&token), "{ me { displayName } }", json!({}))
+                .await
+            {
+                Ok(events) => events,
+                Err(refused) => panic!("refused: {refused:?}"),
+            };
+        assert_eq!(
+            events.next_payload().await["data"]["me"]["displayName"],
+            "Ada"
+        );
+        assert_eq!(events.next().await.0, "complete");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_second_subscribe_with_a_running_id_closes_it_with_4409() {
         let router = router().await;
         let token = bearer(&router.sign_up("ada@example.com", "Ada").await);
