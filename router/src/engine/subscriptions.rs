@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{ExecuteError, PlannedOperation, Runner};
 
-/// New subscriptions waiting for the worker thread to take them.
+/// New subscriptions waiting for the worker thread to take them; more wait to be queued.
 const JOBS_QUEUED_MAX: usize = 1_024;
 
 pub(super) struct Job {
@@ -102,16 +102,17 @@ impl Worker {
         let (events, receiver) = mpsc::channel(job.buffer_size_max.max(1));
         let overflowed = Arc::new(AtomicBool::new(false));
         let (started, outcome) = oneshot::channel();
+        // A burst of new subscriptions (clients reconnecting after a deploy) waits here
+        // for the thread rather than failing.
         self.jobs
-            .try_send(Started {
+            .send(Started {
                 job,
                 events,
                 overflowed: overflowed.clone(),
                 started,
             })
-            .map_err(|error| {
-                ExecuteError::Failed(format!("the subscription thread cannot take more: {error}"))
-            })?;
+            .await
+            .map_err(|_| ExecuteError::Failed("the subscription thread stopped".to_string()))?;
         outcome
             .await
             .map_err(|_| ExecuteError::Failed("the subscription thread stopped".to_string()))??;

@@ -87,6 +87,8 @@ pub enum CreditError {
         "more than {0} events were missed: read the history, then subscribe without `after`"
     )]
     ResumeTooFarBehind(i64),
+    #[error("`after` is not the id of an event of this ledger")]
+    UnknownEventId,
     /// A stored value that breaks a rule the schema should have enforced.
     #[error("corrupt ledger row: {0}")]
     Corrupt(String),
@@ -127,6 +129,7 @@ impl ClientError for CreditError {
             Self::InvalidLifetime => Some(code::INVALID_LIFETIME),
             Self::Unavailable(_) => Some(shared::UNAVAILABLE),
             Self::ResumeTooFarBehind(_) => Some(code::RESUME_TOO_FAR_BEHIND),
+            Self::UnknownEventId => Some(shared::INVALID_ID),
             // Overflow of a stored balance is a broken invariant, not the client's doing.
             Self::InvalidAmount(AmountError::Overflow)
             | Self::SelfTransfer

@@ -304,6 +304,15 @@ impl EventHub {
         audience: &Audience,
         after: i64,
     ) -> Result<(), CreditError> {
+        // An id this ledger has not issued (from another installation, or made up) would
+        // silently skip every event until the sequence caught up with it.
+        let newest: Option<i64> = sqlx::query("select max(sequence) as newest from ledger_event")
+            .fetch_one(self.database.pool())
+            .await?
+            .try_get("newest")?;
+        if after > newest.unwrap_or(0) {
+            return Err(CreditError::UnknownEventId);
+        }
         let (condition, value) = audience.condition();
         let beyond = sqlx::query(&format!(
             "select sequence from ledger_event where {condition} and sequence > $2 order by sequence limit 1 offset $3"

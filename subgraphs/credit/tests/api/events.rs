@@ -312,7 +312,22 @@ async fn a_subscriber_that_falls_behind_the_live_channel_still_gets_every_event_
     assert_eq!(event.amount, 9, "the very next event is the new one");
 }
 
+async fn an_after_id_the_ledger_never_issued_is_refused(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let bo = credit.person("Bo").await;
+    let mut client = connect_as(&credit, &credit.websocket_url(), &bo).await;
+    client
+        .subscribe("r", WALLET_ACTIVITY, json!({ "after": "999999" }))
+        .await;
+    let payload = client.next_payload("r").await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "INVALID_ID",
+        "{payload:#}"
+    );
+}
+
 on_both_backends!(
+    an_after_id_the_ledger_never_issued_is_refused,
     a_subscriber_that_falls_behind_the_live_channel_still_gets_every_event_once,
     a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_missed,
     each_person_sees_only_their_own_wallet_activity,
