@@ -459,6 +459,29 @@ mod protocol {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn subscriptions_are_held_to_the_same_limits_as_other_operations() {
+        let router = router().await;
+        let token = bearer(&router.sign_up("ada@example.com", "Ada").await);
+        let aliases: Vec<String> = (0..31).map(|index| format!("a{index}: id")).collect();
+        let query = format!(
+            "subscription {{ walletActivity {{ {} }} }}",
+            aliases.join(" ")
+        );
+        let mut client = connect(&router.websocket_url(), &token).await;
+        client.subscribe("wide", &query, json!({})).await;
+        match client.read().await {
+            WebSocketMessage::Message(message) => {
+                assert_eq!(message["type"], "error", "{message:#}");
+                assert_eq!(
+                    message["payload"][0]["extensions"]["code"],
+                    "TOO_MANY_ALIASES"
+                );
+            }
+            other => panic!("expected an error message, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_second_subscribe_with_a_running_id_closes_it_with_4409() {
         let router = router().await;
         let token = bearer(&router.sign_up("ada@example.com", "Ada").await);
