@@ -15,6 +15,9 @@
 //! still running, 4429 a second `connection_init`, 1008 a client too slow to read what it
 //! subscribed to (`SUBSCRIBER_TOO_SLOW`: its outbound queue is full).
 //!
+//! The router pings an acknowledged connection every 25 s (`{"type": "ping"}`), so that
+//! proxies keep an idle subscriber's connection open.
+//!
 //! Each connection has one writer task behind a bounded queue. Operations never wait for
 //! the client: when the queue is full the connection is closed, so a client that stops
 //! reading costs at most the queue, and never stalls anything else.
@@ -33,6 +36,9 @@ use crate::{
 };
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
+/// How often an acknowledged connection is pinged, so that proxies and load balancers
+/// (which commonly drop connections idle for 60 s) keep an idle subscriber's connection.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(25);
 /// Initial read buffer of a connection. Protocol messages are small; the default
 /// (128 KiB) would be most of what an idle connection costs.
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -144,6 +150,11 @@ impl Connection {
     ) {
         let init_deadline =
             tokio::time::Instant::now() + Duration::from_millis(limits.websocket_init_timeout_ms);
+        let mut keep_alive = tokio::time::interval_at(
+            tokio::time::Instant::now() + KEEP_ALIVE_INTERVAL,
+            KEEP_ALIVE_INTERVAL,
+        );
+        keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let expiry = async {
                 match (self.initialised, self.expires_at_s) {
@@ -158,6 +169,10 @@ impl Connection {
             };
             let message = tokio::select! {
                 message = stream.next() => message,
+                _ = keep_alive.tick(), if self.acknowledged => {
+                    self.outbox.send(json!({ "type": "ping" }));
+                    continue;
+                }
                 () = expiry => {
                     if self.initialised {
                         self.pipeline.metrics.subscription_ended("token_expired");
