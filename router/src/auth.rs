@@ -47,7 +47,7 @@ pub struct VerifiedToken {
     /// The log-in session (or the kiosk) the token belongs to; the revocation feed names
     /// it when it ends.
     pub session_id: String,
-    /// `exp`, in Unix seconds.
+    /// `exp`, in Unix seconds: a subscription opened with the token ends then.
     pub expires_at_s: i64,
 }
 

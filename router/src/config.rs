@@ -317,6 +317,27 @@ pub struct Limits {
     /// Query plans kept in memory, by normalized operation. Default 1024.
     #[serde(default = "default_plan_cache_size_max")]
     pub plan_cache_size_max: usize,
+    /// Events buffered per subscription for a client that has not read them yet; a
+    /// client that falls further behind is disconnected (`SUBSCRIBER_TOO_SLOW`) and may
+    /// resume from its last event id. Default 64.
+    #[serde(default = "default_subscription_buffer_size_max")]
+    pub subscription_buffer_size_max: usize,
+    /// Messages queued for one WebSocket client before it counts as too slow and is
+    /// disconnected (close code 1008). Default 256.
+    #[serde(default = "default_websocket_outbound_messages_max")]
+    pub websocket_outbound_messages_max: usize,
+    /// How long a WebSocket client has to send `connection_init` (close code 4408).
+    /// Default 3000, as graphql-ws servers do.
+    #[serde(default = "default_websocket_init_timeout_ms")]
+    pub websocket_init_timeout_ms: u64,
+    /// How long one write to a WebSocket client may take before the connection is
+    /// dropped. Default 10000.
+    #[serde(default = "default_websocket_write_timeout_ms")]
+    pub websocket_write_timeout_ms: u64,
+    /// Operations one WebSocket connection may run at once (`TOO_MANY_SUBSCRIPTIONS`).
+    /// Default 100.
+    #[serde(default = "default_subscriptions_per_connection_max")]
+    pub subscriptions_per_connection_max: usize,
 }
 
 impl Default for AccessTokenConfig {
@@ -344,6 +365,11 @@ impl Default for Limits {
             subgraph_timeouts_ms: BTreeMap::new(),
             request_timeout_ms: default_request_timeout_ms(),
             plan_cache_size_max: default_plan_cache_size_max(),
+            subscription_buffer_size_max: default_subscription_buffer_size_max(),
+            websocket_outbound_messages_max: default_websocket_outbound_messages_max(),
+            websocket_init_timeout_ms: default_websocket_init_timeout_ms(),
+            websocket_write_timeout_ms: default_websocket_write_timeout_ms(),
+            subscriptions_per_connection_max: default_subscriptions_per_connection_max(),
         }
     }
 }
@@ -416,6 +442,21 @@ fn default_request_timeout_ms() -> u64 {
 fn default_plan_cache_size_max() -> usize {
     1_024
 }
+fn default_subscription_buffer_size_max() -> usize {
+    64
+}
+fn default_websocket_outbound_messages_max() -> usize {
+    256
+}
+fn default_websocket_init_timeout_ms() -> u64 {
+    3_000
+}
+fn default_websocket_write_timeout_ms() -> u64 {
+    10_000
+}
+fn default_subscriptions_per_connection_max() -> usize {
+    100
+}
 
 impl RouterConfig {
     /// A configuration with every default, for `c9pay up` and tests.
@@ -463,11 +504,17 @@ impl RouterConfig {
             ("depth_max", limits.depth_max),
             ("fields_max", limits.fields_max),
             ("plan_cache_size_max", limits.plan_cache_size_max),
+            ("subscription_buffer_size_max", limits.subscription_buffer_size_max),
+            ("websocket_outbound_messages_max", limits.websocket_outbound_messages_max),
+            ("subscriptions_per_connection_max", limits.subscriptions_per_connection_max),
         ] {
             anyhow::ensure!(value > 0, "limits.{name} must be positive");
         }
         anyhow::ensure!(
-            limits.subgraph_timeout_ms > 0 && limits.request_timeout_ms > 0,
+            limits.subgraph_timeout_ms > 0
+                && limits.request_timeout_ms > 0
+                && limits.websocket_init_timeout_ms > 0
+                && limits.websocket_write_timeout_ms > 0,
             "time-outs must be positive"
         );
         for (subgraph, timeout_ms) in &limits.subgraph_timeouts_ms {

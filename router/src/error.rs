@@ -33,6 +33,9 @@ pub mod code {
     pub const SUBGRAPH_TIMEOUT: &str = "SUBGRAPH_TIMEOUT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = c9pay_platform::error::code::INTERNAL;
+    pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
+    pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
 
 /// One entry of a response's `errors`.
@@ -101,7 +104,9 @@ pub enum RouterError {
         code: &'static str,
         message: String,
     },
-    #[error("subscriptions are not served over this endpoint yet")]
+    #[error(
+        "subscriptions are served over GraphQL over WebSocket (graphql-transport-ws) or as server-sent events (Accept: text/event-stream)"
+    )]
     SubscriptionsUnsupported,
     #[error("{0}")]
     Unauthenticated(String),

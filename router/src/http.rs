@@ -2,6 +2,11 @@
 //! with a JSON body, `GET /graphql` with URL parameters for queries only, the response
 //! media type chosen from `Accept`, and GraphiQL for a browser asking for HTML.
 //!
+//! Subscriptions (and any other operation) also come over GraphQL over WebSocket (an
+//! upgrade of `GET /graphql`, see [`crate::websocket`]) and as server-sent events
+//! (`Accept: text/event-stream` on `POST` or `GET`; GraphQL over SSE in its "distinct
+//! connections" mode: one operation per request, `next` events, then `complete`).
+//!
 //! POST requires `Content-Type: application/json`. Besides being what the specification
 //! asks, that makes every cross-origin POST a CORS-preflighted request, so a web page
 //! elsewhere cannot make a visitor's browser send a mutation (CSRF).
@@ -15,17 +20,22 @@ use std::{
 use axum::{
     Router,
     body::Body,
-    extract::{ConnectInfo, Query, State},
+    extract::{ConnectInfo, FromRequestParts, Query, Request, State, ws::WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
     routing::get,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{
-    error::RouterError,
+    engine::StreamItem,
+    error::{GraphQLError, RouterError, code},
     graphiql,
-    pipeline::{Answer, Caller, GraphQLRequest, Pipeline, Transport},
+    pipeline::{Answer, Caller, GraphQLRequest, Opened, Pipeline, Transport},
+    websocket,
 };
 
 /// `application/graphql-response+json`, the specification's media type.
@@ -80,14 +90,23 @@ async fn graphql_post(
     body: Body,
 ) -> Response {
     let request_id = new_request_id();
-    let media_type = match negotiate(&headers) {
-        Ok(media_type) => media_type,
-        Err(error) => return refusal(MediaType::Json, &request_id, &error),
+    let event_stream = accepts_event_stream(&headers);
+    let media_type = if event_stream {
+        MediaType::GraphQLResponseJson
+    } else {
+        match negotiate(&headers) {
+            Ok(media_type) => media_type,
+            Err(error) => return refusal(MediaType::Json, &request_id, &error),
+        }
     };
-    let request = match read_post(&headers, body, endpoint.body_size_max_bytes).await {
+    let mut request = match read_post(&headers, body, endpoint.body_size_max_bytes).await {
         Ok(request) => request,
         Err(error) => return refusal(media_type, &request_id, &error),
     };
+    if event_stream {
+        request.transport = Transport::EventStream;
+        return serve_events(&endpoint, peer, &headers, "POST", &request_id, request).await;
+    }
     serve(&endpoint, peer, &headers, media_type, &request_id, request).await
 }
 
@@ -109,16 +128,50 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     values.next().is_none().then_some(first)
 }
 
+
 #[tracing::instrument(skip_all)]
 async fn graphql_get(
     State(endpoint): State<Endpoint>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(parameters): Query<HashMap<String, String>>,
+    request: Request,
 ) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(upgrade) => {
+                let pipeline = endpoint.pipeline.clone();
+                let client_address = client_address(peer, &parts.headers, endpoint.trust_forwarded_for);
+                upgrade
+                    .protocols([websocket::PROTOCOL])
+                    .max_message_size(endpoint.body_size_max_bytes)
+                    .read_buffer_size(websocket::READ_BUFFER_BYTES)
+                    .on_upgrade(move |socket| websocket::serve(pipeline, socket, client_address))
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let headers = parts.headers;
+    let parameters = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
+        Ok(Query(parameters)) => parameters,
+        Err(rejection) => return rejection.into_response(),
+    };
     let request_id = new_request_id();
     if !parameters.contains_key("query") && accepts_html(&headers) {
         return graphiql::page();
+    }
+    if accepts_event_stream(&headers) {
+        return match read_get(&parameters) {
+            Ok(mut request) => {
+                request.transport = Transport::EventStream;
+                serve_events(&endpoint, peer, &headers, "GET", &request_id, request).await
+            }
+            Err(error) => refusal(MediaType::GraphQLResponseJson, &request_id, &error),
+        };
     }
     let media_type = match negotiate(&headers) {
         Ok(media_type) => media_type,
@@ -131,6 +184,120 @@ async fn graphql_get(
     serve(&endpoint, peer, &headers, media_type, &request_id, request).await
 }
 
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/event-stream"))
+}
+
+fn authorization_of(headers: &HeaderMap) -> Option<&str> {
+    // A header that is not valid text cannot be a bearer token; it is passed on as an
+    // empty one so that it is refused like any other bad credential.
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default())
+}
+
+/// Server-sent events: refusals before the operation runs are ordinary GraphQL responses
+/// with their HTTP status; after that, one `next` event per result and a `complete`.
+/// A subscription ends with a `next` carrying an error when the access token expires
+/// (`TOKEN_EXPIRED`) or the client reads too slowly (`SUBSCRIBER_TOO_SLOW`).
+async fn serve_events(
+    endpoint: &Endpoint,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    method: &'static str,
+    request_id: &str,
+    request: GraphQLRequest,
+) -> Response {
+    let caller = caller(endpoint, peer, headers, method, request_id);
+    let opened = match endpoint.pipeline.open(request, caller).await {
+        Ok(opened) => opened,
+        Err(error) => return refusal(MediaType::GraphQLResponseJson, request_id, &error),
+    };
+    let next = |body: &[u8]| Event::default().event("next").data(String::from_utf8_lossy(body));
+    let complete = || Event::default().event("complete").data("");
+    let events: futures::stream::BoxStream<'static, Result<Event, std::convert::Infallible>> =
+        match opened {
+            Opened::Answer(Answer { body, .. }) => Box::pin(futures::stream::iter([
+                Ok(next(&body)),
+                Ok(complete()),
+            ])),
+            Opened::Subscription(subscription) => {
+                let metrics = endpoint.pipeline.metrics.clone();
+                let expires_at_s = subscription.expires_at_s;
+                Box::pin(futures::stream::unfold(
+                    SseState::Running(subscription),
+                    move |state| {
+                        let metrics = metrics.clone();
+                        async move {
+                            let mut subscription = match state {
+                                SseState::Running(subscription) => subscription,
+                                SseState::Ending => return Some((Ok(complete()), SseState::Ended)),
+                                SseState::Ended => return None,
+                            };
+                            let ended = |code: &'static str, message: &str| {
+                                let error = GraphQLError::new(code, message);
+                                json!({ "errors": [error] }).to_string()
+                            };
+                            let expiry = async {
+                                match expires_at_s {
+                                    Some(expires_at_s) => {
+                                        let left_s = expires_at_s.saturating_sub(unix_now_s());
+                                        tokio::time::sleep(std::time::Duration::from_secs(
+                                            u64::try_from(left_s).unwrap_or(0),
+                                        ))
+                                        .await;
+                                    }
+                                    None => std::future::pending().await,
+                                }
+                            };
+                            let item = tokio::select! {
+                                item = subscription.next() => item,
+                                () = expiry => {
+                                    metrics.subscription_ended("token_expired");
+                                    let body = ended(code::TOKEN_EXPIRED, "the access token has expired: subscribe again with a fresh one and the last event id");
+                                    return Some((Ok(next(body.as_bytes())), SseState::Ending));
+                                }
+                            };
+                            match item {
+                                Some(StreamItem::Event(body)) => {
+                                    Some((Ok(next(&body)), SseState::Running(subscription)))
+                                }
+                                Some(StreamItem::TooSlow) => {
+                                    metrics.subscription_ended("too_slow");
+                                    let body = ended(code::SUBSCRIBER_TOO_SLOW, "the client does not read its events fast enough: subscribe again with the last event id");
+                                    Some((Ok(next(body.as_bytes())), SseState::Ending))
+                                }
+                                None => Some((Ok(complete()), SseState::Ended)),
+                            }
+                        }
+                    },
+                ))
+            }
+        };
+    let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Where a server-sent subscription is: running, owing its `complete` event after an
+/// error that ended it, or over.
+enum SseState {
+    Running(crate::pipeline::Subscription),
+    Ending,
+    Ended,
+}
+
+fn unix_now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
 async fn serve(
     endpoint: &Endpoint,
     peer: SocketAddr,
@@ -139,33 +306,8 @@ async fn serve(
     request_id: &str,
     request: GraphQLRequest,
 ) -> Response {
-    // A header that is not valid text cannot be a bearer token; it is passed on as an
-    // empty one so that it is refused like any other bad credential.
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default());
-    let dpop_proofs = headers
-        .get_all("dpop")
-        .iter()
-        .map(|value| value.to_str().unwrap_or_default())
-        .collect();
-    let method = match request.transport {
-        Transport::Get => "GET",
-        Transport::Post => "POST",
-    };
-    let url = endpoint.pipeline.public_url.clone().unwrap_or_else(|| {
-        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
-        format!("http://{host}/graphql")
-    });
-    let caller = Caller {
-        authorization,
-        client_address: Some(client_address(peer, headers, endpoint.trust_forwarded_for)),
-        request_id,
-        dpop_proofs,
-        method,
-        url,
-        admin_fingerprint: cookie(headers, ADMIN_COOKIE),
-    };
+    let method = if request.transport == Transport::Get { "GET" } else { "POST" };
+    let caller = caller(endpoint, peer, headers, method, request_id);
     match endpoint.pipeline.run(request, caller).await {
         Ok(Answer { body, .. }) => with_headers(
             (StatusCode::OK, body).into_response(),
@@ -173,6 +315,29 @@ async fn serve(
             request_id,
         ),
         Err(error) => refusal(media_type, request_id, &error),
+    }
+}
+
+/// The caller as the pipeline sees it: credentials, the client's address, and for kiosks
+/// the DPoP proofs with the method and URL they must name.
+fn caller<'a>(endpoint: &Endpoint, peer: SocketAddr, headers: &'a HeaderMap, method: &'a str, request_id: &'a str) -> Caller<'a> {
+    let dpop_proofs = headers
+        .get_all("dpop")
+        .iter()
+        .map(|value| value.to_str().unwrap_or_default())
+        .collect();
+    let url = endpoint.pipeline.public_url.clone().unwrap_or_else(|| {
+        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        format!("http://{host}/graphql")
+    });
+    Caller {
+        authorization: authorization_of(headers),
+        client_address: Some(client_address(peer, headers, endpoint.trust_forwarded_for)),
+        request_id,
+        dpop_proofs,
+        method,
+        url,
+        admin_fingerprint: cookie(headers, ADMIN_COOKIE),
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! Layout: [`config`]; [`engine`] (the only module that knows the query engine is Hive
 //! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
-//! [`http`] (GraphQL over HTTP); [`rate_limit`]; [`metrics`].
+//! [`http`] (GraphQL over HTTP and server-sent events); [`websocket`] (GraphQL over
+//! WebSocket); [`rate_limit`]; [`revocations`]; [`dpop`]; [`admin`]; [`metrics`].
 
 pub mod admin;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod revocations;
+pub mod websocket;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -174,6 +176,7 @@ fn engine_options(config: &RouterConfig, metrics: RouterMetrics) -> EngineOption
         subgraph_timeouts,
         default_timeout: Duration::from_millis(config.limits.subgraph_timeout_ms),
         plan_cache_size_max: u64::try_from(config.limits.plan_cache_size_max).unwrap_or(u64::MAX),
+        subscription_buffer_size_max: config.limits.subscription_buffer_size_max,
         metrics,
     }
 }

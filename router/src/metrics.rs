@@ -14,7 +14,7 @@ use std::{
 };
 
 use c9pay_platform::metrics::{LATENCY_BUCKETS_S, Metrics};
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts};
 
 /// Distinct operation names tracked before new names are counted as `other`.
 pub const OPERATION_NAMES_MAX: usize = 256;
@@ -31,7 +31,28 @@ pub struct RouterMetrics {
     fetch_errors: IntCounterVec,
     plan_cache: IntCounterVec,
     rate_limited: IntCounterVec,
+    subscriptions_active: IntGauge,
+    subscription_events: IntCounter,
+    subscriptions_ended: IntCounterVec,
     operation_names: Arc<Mutex<HashSet<String>>>,
+}
+
+/// One open subscription, counted in `graphql_subscriptions_active` while it lives.
+pub struct ActiveSubscription {
+    metrics: RouterMetrics,
+}
+
+impl ActiveSubscription {
+    /// One event went to the client.
+    pub fn delivered(&self) {
+        self.metrics.subscription_events.inc();
+    }
+}
+
+impl Drop for ActiveSubscription {
+    fn drop(&mut self) {
+        self.metrics.subscriptions_active.dec();
+    }
 }
 
 /// How one subgraph fetch ended.
@@ -103,7 +124,25 @@ impl RouterMetrics {
             ),
             &["field", "scope"],
         )?;
+        let subscriptions_active = IntGauge::new(
+            "graphql_subscriptions_active",
+            "Subscriptions open now, over WebSocket and server-sent events",
+        )?;
+        let subscription_events = IntCounter::new(
+            "graphql_subscription_events_total",
+            "Subscription events delivered to clients",
+        )?;
+        let subscriptions_ended = IntCounterVec::new(
+            Opts::new(
+                "graphql_subscriptions_ended_total",
+                "Subscriptions the router ended, by reason (`too_slow`, `token_expired`)",
+            ),
+            &["reason"],
+        )?;
         let registry = metrics.registry();
+        registry.register(Box::new(subscriptions_active.clone()))?;
+        registry.register(Box::new(subscription_events.clone()))?;
+        registry.register(Box::new(subscriptions_ended.clone()))?;
         registry.register(Box::new(plan_cache.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(operations.clone()))?;
@@ -121,8 +160,24 @@ impl RouterMetrics {
             fetch_errors,
             plan_cache,
             rate_limited,
+            subscriptions_active,
+            subscription_events,
+            subscriptions_ended,
             operation_names: Arc::new(Mutex::new(HashSet::new())),
         })
+    }
+
+    /// A subscription opened; it counts as active until the returned guard is dropped.
+    pub fn subscription_started(&self) -> ActiveSubscription {
+        self.subscriptions_active.inc();
+        ActiveSubscription {
+            metrics: self.clone(),
+        }
+    }
+
+    /// The router ended a subscription (`too_slow`, `token_expired`).
+    pub fn subscription_ended(&self, reason: &str) {
+        self.subscriptions_ended.with_label_values(&[reason]).inc();
     }
 
     /// The label value for a client-supplied operation name.

@@ -1,17 +1,24 @@
 //! The GraphQL endpoint of a subgraph: every request must carry a valid internal token
 //! (see [`crate::internal_token`]); the verified [`Principal`] is the only identity a
 //! resolver ever sees.
+//!
+//! Subscriptions come over GraphQL over WebSocket (`graphql-transport-ws`) on the same
+//! path: the router's executor sends the internal token as `authorization` in the
+//! `connection_init` payload (a WebSocket handshake has no room for it elsewhere), and a
+//! connection without a valid one is closed before any operation runs. The token is
+//! checked once, when the connection opens: a subscription outlives the token's minute,
+//! and the router ends it when the client's own credential expires.
 
 use std::sync::Arc;
 
 use async_graphql::Executor;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{State, WebSocketUpgrade},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::get,
 };
 
 use crate::{
@@ -19,17 +26,54 @@ use crate::{
     internal_token::{InternalTokenVerifier, Principal},
 };
 
+/// Initial read buffer of a subscription connection.
+const WEBSOCKET_READ_BUFFER_BYTES: usize = 4 * 1024;
+
 #[derive(Clone)]
 struct Endpoint<E> {
     executor: E,
     verifier: Arc<InternalTokenVerifier>,
 }
 
-/// `POST /graphql`, guarded by the internal token.
+/// `POST /graphql` and its WebSocket upgrade (`GET`), guarded by the internal token.
 pub fn endpoint<E: Executor>(executor: E, verifier: Arc<InternalTokenVerifier>) -> Router {
     Router::new()
-        .route("/graphql", post(execute::<E>))
+        .route("/graphql", get(websocket::<E>).post(execute::<E>))
         .with_state(Endpoint { executor, verifier })
+}
+
+async fn websocket<E: Executor>(
+    State(endpoint): State<Endpoint<E>>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        // Each router subscription is its own connection, and messages are small: the
+        // default read buffer (128 KiB) would be most of what one costs.
+        .read_buffer_size(WEBSOCKET_READ_BUFFER_BYTES)
+        .on_upgrade(move |stream| {
+            let verifier = endpoint.verifier.clone();
+            GraphQLWebSocket::new(stream, endpoint.executor, protocol)
+                .on_connection_init(move |payload: serde_json::Value| async move {
+                    let authorization = payload.as_object().and_then(|fields| {
+                        fields
+                            .iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+                            .and_then(|(_, value)| value.as_str())
+                    });
+                    let principal = verifier.verify_authorization(authorization).map_err(|error| {
+                        tracing::warn!(%error, "refused a WebSocket without a valid internal token");
+                        async_graphql::Error::new(
+                            "this endpoint is internal: connections must come through the c9pay router",
+                        )
+                    })?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(principal);
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 async fn execute<E: Executor>(

@@ -284,3 +284,138 @@ impl GraphQLClient {
         TestResponse { status, body }
     }
 }
+
+/// What a GraphQL-over-WebSocket test client reads next.
+#[derive(Debug)]
+pub enum WebSocketMessage {
+    /// A protocol message (`connection_ack`, `next`, `error`, `complete`, `pong`, …).
+    Message(Value),
+    /// The server closed the connection with this code and reason.
+    Closed(u16, String),
+}
+
+/// A `graphql-transport-ws` client for tests: sends and reads JSON messages, and waits for
+/// each with a generous time-out so that a missing message fails the test instead of
+/// hanging it.
+pub struct WebSocketClient {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// How long a test waits for one WebSocket message before failing.
+pub const WEBSOCKET_WAIT_MS: u64 = 30_000;
+
+impl WebSocketClient {
+    /// Connects to `url` (`ws://…`) offering the `graphql-transport-ws` subprotocol.
+    pub async fn connect(url: &str) -> Self {
+        Self::connect_with(url, Some("graphql-transport-ws")).await
+    }
+
+    /// Connects offering `subprotocol`, or none.
+    pub async fn connect_with(url: &str, subprotocol: Option<&str>) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = match url.into_client_request() {
+            Ok(request) => request,
+            Err(error) => panic!("a WebSocket request for {url}: {error}"),
+        };
+        if let Some(Ok(value)) = subprotocol.map(str::parse) {
+            request.headers_mut().insert("sec-websocket-protocol", value);
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Self { stream },
+            Err(error) => panic!("connecting to {url}: {error}"),
+        }
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(message.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        if let Err(error) = self.stream.send(Message::Text(text.into())).await {
+            panic!("sending a WebSocket message: {error}");
+        }
+    }
+
+    /// Sends `connection_init` with `payload` and expects `connection_ack`.
+    pub async fn init(&mut self, payload: Value) {
+        self.send(json!({ "type": "connection_init", "payload": payload })).await;
+        match self.read().await {
+            WebSocketMessage::Message(message) if message["type"] == "connection_ack" => {}
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+    }
+
+    /// Sends `subscribe` for operation `id`.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({
+            "id": id, "type": "subscribe",
+            "payload": { "query": query, "variables": variables },
+        }))
+        .await;
+    }
+
+    /// The next message other than a ping (answered) or a pong.
+    pub async fn read(&mut self) -> WebSocketMessage {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let wait = std::time::Duration::from_millis(WEBSOCKET_WAIT_MS);
+            let message = match tokio::time::timeout(wait, self.stream.next()).await {
+                Ok(Some(Ok(message))) => message,
+                Ok(Some(Err(error))) => panic!("reading a WebSocket message: {error}"),
+                Ok(None) => return WebSocketMessage::Closed(1006, "no close frame".to_string()),
+                Err(_) => panic!("no WebSocket message within {WEBSOCKET_WAIT_MS} ms"),
+            };
+            match message {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|error| panic!("not JSON ({error}): {text}"));
+                    match value["type"].as_str() {
+                        Some("ping") => self.send(json!({ "type": "pong" })).await,
+                        Some("pong") => {}
+                        _ => return WebSocketMessage::Message(value),
+                    }
+                }
+                Message::Close(frame) => {
+                    return match frame {
+                        Some(frame) => {
+                            WebSocketMessage::Closed(frame.code.into(), frame.reason.to_string())
+                        }
+                        None => WebSocketMessage::Closed(1005, String::new()),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next message, which must be `next` for operation `id`: its `payload`.
+    pub async fn next_payload(&mut self, id: &str) -> Value {
+        match self.read().await {
+            WebSocketMessage::Message(message)
+                if message["type"] == "next" && message["id"] == id =>
+            {
+                message["payload"].clone()
+            }
+            other => panic!("expected `next` for {id}, got {other:?}"),
+        }
+    }
+
+    /// Reads until the server closes the connection; its close code and reason.
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            if let WebSocketMessage::Closed(code, reason) = self.read().await {
+                return (code, reason);
+            }
+        }
+    }
+
+    /// Closes the connection from the client's side.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}

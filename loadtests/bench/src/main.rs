@@ -14,12 +14,14 @@
 //! each client at its own store (see [`payments`]).
 //!
 //! It prints a markdown table and the ratios, and exits non-zero when any request failed.
-//! See `loadtests/README.md`.
+//! `c9pay-bench subscriptions` measures live payment confirmations instead (see
+//! `subscriptions.rs`). See `loadtests/README.md`.
 
 mod load;
 mod payments;
 mod report;
 mod stack;
+mod subscriptions;
 
 use std::time::Duration;
 
@@ -36,6 +38,8 @@ use crate::{
 #[derive(Parser)]
 #[command(name = "c9pay-bench")]
 pub struct Options {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Concurrent clients, each with one request in flight at a time.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1_000))]
     clients: u16,
@@ -70,6 +74,19 @@ enum Workload {
     Payments,
 }
 
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// Commit-to-event latency of payment confirmations with idle subscribers connected,
+    /// and memory per subscriber (PostgreSQL; credit in a child process).
+    Subscriptions(subscriptions::SubscriptionOptions),
+    /// Runs credit alone from a configuration file (what `subscriptions` starts itself).
+    #[command(hide = true)]
+    CreditProcess {
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
+}
+
 const CROSS_SUBGRAPH_QUERY: &str =
     "{ me { displayName wallet { balance } stores { name products { name price } } } }";
 const SINGLE_SUBGRAPH_QUERY: &str = "{ me { displayName } }";
@@ -79,6 +96,19 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     if options.log {
         c9pay_platform::telemetry::init(c9pay_platform::telemetry::LogFormat::Pretty);
+    }
+    match options.mode {
+        Some(Mode::Subscriptions(subscription_options)) => {
+            return subscriptions::run(subscription_options).await;
+        }
+        Some(Mode::CreditProcess { config }) => {
+            let config: c9pay_credit::CreditConfig =
+                c9pay_platform::config::load(Some(&config), "C9PAY_CREDIT")?;
+            let credit = c9pay_credit::build(&config).await?;
+            credit.run_until_stopped().await?;
+            return Ok(());
+        }
+        None => {}
     }
     let storage = match &options.postgres {
         Some(admin_url) => Storage::Postgres {

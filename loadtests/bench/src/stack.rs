@@ -86,6 +86,17 @@ impl StackDatabase {
     }
 }
 
+/// Where credit runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CreditPlacement {
+    /// On this runtime, like every other part.
+    InProcess,
+    /// In a child process (this binary, `credit-process`): the subscription benchmark
+    /// holds more sockets than one process may open, and measures the router's memory
+    /// apart from credit's.
+    ChildProcess,
+}
+
 pub struct Stack {
     /// `http://127.0.0.1:<port>/graphql` of the router.
     pub router_url: String,
@@ -93,9 +104,21 @@ pub struct Stack {
     pub subgraph_urls: BTreeMap<String, String>,
     /// The router's key, to mint the internal tokens a direct subgraph call needs.
     pub trust: Arc<TestTrust>,
-    credit_config: c9pay_credit::CreditConfig,
+    pub credit_config: c9pay_credit::CreditConfig,
     stores_config: c9pay_stores::StoresConfig,
     databases: Vec<StackDatabase>,
+    /// Credit, when it runs in a child process.
+    pub credit_process: Option<std::process::Child>,
+    _credit_config_file: Option<TempFile>,
+}
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The person every client acts as, and what the benchmark expects `me` to answer.
@@ -124,7 +147,12 @@ fn base_url(application: &c9pay_platform::http::Application) -> String {
 impl Stack {
     /// Starts the four subgraphs and the router on this runtime.
     pub async fn start(storage: &Storage) -> anyhow::Result<Self> {
-        let trust = TestTrust::new(&["auth", "credit", "stores"]);
+        Self::start_with(storage, CreditPlacement::InProcess).await
+    }
+
+    /// Starts the four subgraphs and the router, credit where `placement` says.
+    pub async fn start_with(storage: &Storage, placement: CreditPlacement) -> anyhow::Result<Self> {
+        let trust = TestTrust::new(&["auth", "stores", "credit"]);
         let mut databases = Vec::new();
 
         let database = StackDatabase::create(storage).await?;
@@ -152,20 +180,47 @@ impl Stack {
         let auth_url = base_url(&auth);
         tokio::spawn(auth.run_until(std::future::pending()));
 
+        // Credit after auth: it verifies payment codes with auth's keys.
         let database = StackDatabase::create(storage).await?;
-        let credit_config = c9pay_credit::CreditConfig::new(
+        let mut credit_config = c9pay_credit::CreditConfig::new(
             LOOPBACK,
             database.config().clone(),
             trust.config_for("credit"),
         )
         .with_users_url(users_url.clone())
         .with_auth_jwks_url(format!("{auth_url}/.well-known/jwks.json"));
-        let credit = c9pay_credit::build(&credit_config)
-            .await
-            .context("building credit")?;
         databases.push(database);
-        let credit_url = base_url(&credit);
-        tokio::spawn(credit.run_until(std::future::pending()));
+        let mut credit_process = None;
+        let mut credit_config_file = None;
+        let credit_url = match placement {
+            CreditPlacement::InProcess => {
+                let credit = c9pay_credit::build(&credit_config)
+                    .await
+                    .context("building credit")?;
+                let credit_url = base_url(&credit);
+                tokio::spawn(credit.run_until(std::future::pending()));
+                credit_url
+            }
+            CreditPlacement::ChildProcess => {
+                let port = std::net::TcpListener::bind(LOOPBACK)?.local_addr()?.port();
+                credit_config.listen_address = format!("127.0.0.1:{port}");
+                let path = std::env::temp_dir()
+                    .join(format!("c9pay-bench-credit-{}.toml", uuid::Uuid::new_v4().simple()));
+                std::fs::write(&path, credit_toml(&credit_config))?;
+                credit_config_file = Some(TempFile(path.clone()));
+                let child = std::process::Command::new(std::env::current_exe()?)
+                    .arg("credit-process")
+                    .arg("--config")
+                    .arg(&path)
+                    .stdin(std::process::Stdio::null())
+                    .spawn()
+                    .context("starting credit in a child process")?;
+                credit_process = Some(child);
+                let credit_url = format!("http://127.0.0.1:{port}");
+                wait_until_healthy(&credit_url).await?;
+                credit_url
+            }
+        };
 
         let database = StackDatabase::create(storage).await?;
         let stores_config = c9pay_stores::StoresConfig::new(
@@ -216,6 +271,8 @@ impl Stack {
             credit_config,
             stores_config,
             databases,
+            credit_process,
+            _credit_config_file: credit_config_file,
         })
     }
 
@@ -278,9 +335,14 @@ impl Stack {
         Ok(body["data"].clone())
     }
 
-    /// Drops PostgreSQL databases; SQLite files go when this value is dropped.
-    pub async fn stop(self) {
-        for database in self.databases {
+    /// Stops a credit child process and drops PostgreSQL databases; SQLite files go when
+    /// this value is dropped.
+    pub async fn stop(mut self) {
+        if let Some(mut child) = self.credit_process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for database in std::mem::take(&mut self.databases) {
             database.remove().await;
         }
     }
@@ -299,4 +361,47 @@ pub async fn seed_store(credit: &Database, stores: &Database, owner: &UserId, na
         .await
         .with_context(|| format!("opening the account of store {name}"))?;
     Ok(())
+}
+
+/// Credit's configuration as the TOML file `credit-process` reads.
+fn credit_toml(config: &c9pay_credit::CreditConfig) -> String {
+    let quoted = |text: &str| Value::from(text).to_string();
+    let mut toml = format!("listen_address = {}\n", quoted(&config.listen_address));
+    if let Some(users_url) = &config.users_url {
+        toml.push_str(&format!("users_url = {}\n", quoted(users_url)));
+    }
+    if let Some(auth_jwks_url) = &config.auth_jwks_url {
+        toml.push_str(&format!("auth_jwks_url = {}\n", quoted(auth_jwks_url)));
+    }
+    toml.push_str(&format!(
+        "[database]\nurl = {}\nmax_connections = {}\n",
+        quoted(config.database.url.expose()),
+        config.database.max_connections
+    ));
+    toml.push_str("[internal]\n");
+    if let Some(seed) = &config.internal.signing_key {
+        toml.push_str(&format!("signing_key = {}\n", quoted(seed.expose())));
+    }
+    toml.push_str("[internal.trusted_issuers]\n");
+    for (issuer, public_key) in &config.internal.trusted_issuers {
+        toml.push_str(&format!("{issuer} = {}\n", quoted(public_key)));
+    }
+    toml
+}
+
+/// Waits for `<base_url>/health` to answer, for at most 30 s.
+async fn wait_until_healthy(base_url: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http
+            .get(format!("{base_url}/health"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{base_url} did not become healthy in 30 s")
 }

@@ -16,6 +16,7 @@
 mod analysis;
 mod authorization;
 mod fetch_metrics;
+mod subscriptions;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -31,7 +32,8 @@ use graphql_tools::{
     },
 };
 use hive_router_config::{
-    headers::HeadersConfig, subscriptions::SupergraphSubscriptionsConfig,
+    headers::HeadersConfig,
+    subscriptions::{SubscriptionsConfig, SupergraphSubscriptionsConfig},
     traffic_shaping::{SupergraphTrafficShapingConfig, TrafficShapingConfig},
 };
 use hive_router_internal::telemetry::{
@@ -70,6 +72,7 @@ use serde_json::json;
 
 pub use analysis::{OperationShape, SelectionError};
 pub use authorization::{Demands, Requirement};
+pub use subscriptions::{EventStream, StreamItem};
 
 use crate::metrics::RouterMetrics;
 
@@ -110,6 +113,9 @@ pub struct EngineOptions {
     /// Time-out of a fetch from a subgraph not in `subgraph_timeouts`.
     pub default_timeout: Duration,
     pub plan_cache_size_max: u64,
+    /// Events buffered per subscription between the engine and the client's connection;
+    /// a subscription that falls further behind ends as too slow.
+    pub subscription_buffer_size_max: usize,
     pub metrics: RouterMetrics,
 }
 
@@ -195,16 +201,24 @@ pub struct ExecutionOutput {
 /// The loaded supergraph with everything derived from it.
 pub struct Engine {
     planner: Planner,
-    metadata: Arc<SchemaMetadata>,
-    executors: Arc<SubgraphExecutorMap>,
-    headers_plan: Arc<HeaderRulesPlan>,
+    runner: Arc<Runner>,
     validation_plan: ValidationPlan,
-    plugins: Arc<Vec<RouterPluginBoxed>>,
     metrics: RouterMetrics,
     /// Plans by operation name and normalized operation text. The key is the text, not
     /// a hash of it: a hash collision would run one client's operation with another's plan.
     plans: moka::sync::Cache<String, Arc<PlannedOperation>>,
     authorization: authorization::AuthorizationRules,
+    subscriptions: subscriptions::Worker,
+    subscription_buffer_size_max: usize,
+}
+
+/// What executing a plan needs, shared with the subscription worker's thread.
+struct Runner {
+    metadata: Arc<SchemaMetadata>,
+    executors: Arc<SubgraphExecutorMap>,
+    headers_plan: Arc<HeaderRulesPlan>,
+    plugins: Arc<Vec<RouterPluginBoxed>>,
+    consumer_schema: Arc<graphql_tools::parser::schema::Document<'static, String>>,
 }
 
 impl Engine {
@@ -237,11 +251,20 @@ impl Engine {
             return Err(EngineError::UnknownSubgraph(unknown.clone()));
         }
 
+        // Subscriptions reach subgraphs over GraphQL over WebSocket at their GraphQL URL.
+        // Each subscription gets its own upstream connection (no connection fingerprint
+        // is passed), because the connection carries the principal's internal token.
+        let subscriptions_config: SubscriptionsConfig = serde_json::from_value(json!({
+            "enabled": true,
+            "subgraph_buffer_capacity": SUBGRAPH_EVENTS_BUFFERED_MAX,
+            "websocket": { "all": {} },
+        }))
+        .map_err(|error| EngineError::Executor(format!("subscriptions: {error}")))?;
         let executors = SubgraphExecutorMap::from_http_endpoint_map(
             &endpoints,
             traffic_shaping(&options)?,
             Default::default(),
-            SupergraphSubscriptionsConfig::default(),
+            SupergraphSubscriptionsConfig::from(&subscriptions_config),
             None,
             Arc::new(TelemetryContext::from_propagation_config(
                 &Default::default(),
@@ -263,16 +286,24 @@ impl Engine {
         let plugins: Vec<RouterPluginBoxed> =
             vec![Box::new(fetch_metrics::FetchMetrics::new(options.metrics.clone()))];
 
-        Ok(Self {
-            planner,
+        let runner = Arc::new(Runner {
             metadata,
             executors: Arc::new(executors),
             headers_plan: Arc::new(headers_plan),
-            validation_plan: default_rules_validation_plan(),
             plugins: Arc::new(plugins),
+            consumer_schema: planner.consumer_schema.document.clone(),
+        });
+        let subscriptions = subscriptions::Worker::start(runner.clone())
+            .map_err(|error| EngineError::Executor(format!("subscription worker: {error}")))?;
+        Ok(Self {
+            planner,
+            runner,
+            validation_plan: default_rules_validation_plan(),
             metrics: options.metrics,
             plans: moka::sync::Cache::new(options.plan_cache_size_max),
             authorization,
+            subscriptions,
+            subscription_buffer_size_max: options.subscription_buffer_size_max,
         })
     }
 
@@ -373,7 +404,7 @@ impl Engine {
             Some(PlannerOperationKind::Subscription) => OperationKind::Subscription,
         };
         let (root_type_name, projection_plan) =
-            FieldProjectionPlan::from_operation(&operation, &self.metadata);
+            FieldProjectionPlan::from_operation(&operation, &self.runner.metadata);
         let root_type_name = root_type_name.to_string();
         let partitioned = partition_operation(operation);
         // An operation the router answers alone (introspection such as `__type`) leaves
@@ -405,8 +436,8 @@ impl Engine {
         Ok(planned)
     }
 
-    /// Executes a planned operation: coerces the variables, fetches from the subgraphs
-    /// with `authorization` as the only header, and merges the answers.
+    /// Executes a planned query or mutation: coerces the variables, fetches from the
+    /// subgraphs with `authorization` as the only header, and merges the answers.
     pub async fn execute(
         &self,
         planned: &PlannedOperation,
@@ -415,6 +446,60 @@ impl Engine {
         variables: serde_json::Map<String, serde_json::Value>,
         authorization: &str,
     ) -> Result<ExecutionOutput, ExecuteError> {
+        let result = self
+            .runner
+            .run(planned, query, operation_name, variables, authorization)
+            .await?;
+        match result {
+            QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
+                body: output.body,
+                error_count: output.error_count,
+            }),
+            QueryPlanExecutionResult::Stream(_) => Err(ExecuteError::Failed(
+                "a query or mutation produced a stream".to_string(),
+            )),
+        }
+    }
+
+    /// Starts a planned subscription on the engine's subscription thread; each event is
+    /// a response body with the fields of every subgraph resolved. The subscription ends
+    /// when the returned stream is dropped.
+    pub async fn subscribe(
+        &self,
+        planned: Arc<PlannedOperation>,
+        query: &str,
+        operation_name: Option<&str>,
+        variables: serde_json::Map<String, serde_json::Value>,
+        authorization: &str,
+    ) -> Result<EventStream, ExecuteError> {
+        self.subscriptions
+            .subscribe(subscriptions::Job {
+                planned,
+                query: query.to_string(),
+                operation_name: operation_name.map(str::to_string),
+                variables,
+                authorization: authorization.to_string(),
+                buffer_size_max: self.subscription_buffer_size_max,
+            })
+            .await
+    }
+}
+
+/// Events one upstream subscription may buffer before the executor's entity resolution
+/// takes them. The executor drops events beyond it (it never slows the subgraph down),
+/// so it is far larger than anything credit sends at once: a replay is at most 1000
+/// events (`REPLAY_EVENTS_MAX` in credit) and live events come one payment at a time.
+const SUBGRAPH_EVENTS_BUFFERED_MAX: usize = 4_096;
+
+impl Runner {
+    async fn run(
+        &self,
+        planned: &PlannedOperation,
+        query: &str,
+        operation_name: Option<&str>,
+        variables: serde_json::Map<String, serde_json::Value>,
+        authorization: &str,
+    ) -> Result<QueryPlanExecutionResult, ExecuteError> {
         let mut raw_variables = HashMap::with_capacity(variables.len());
         for (name, value) in variables {
             let value = sonic_rs::to_value(&value)
@@ -459,7 +544,7 @@ impl Engine {
             OperationKind::Mutation => PlannerOperationKind::Mutation,
             OperationKind::Subscription => PlannerOperationKind::Subscription,
         };
-        let result = execute_query_plan(QueryPlanExecutionOpts {
+        execute_query_plan(QueryPlanExecutionOpts {
             query_plan: &planned.plan,
             operation_for_plan: planned.operation_for_plan.clone(),
             projection_plan: planned.projection_plan.clone(),
@@ -481,7 +566,7 @@ impl Engine {
             }),
             introspection_context: Arc::new(IntrospectionContext {
                 query: planned.introspection_operation.clone(),
-                schema: self.planner.consumer_schema.document.clone(),
+                schema: self.consumer_schema.clone(),
                 metadata: self.metadata.clone(),
                 variables: variable_values,
             }),
@@ -500,16 +585,7 @@ impl Engine {
             connection_fingerprint: None,
         })
         .await
-        .map_err(|error| ExecuteError::Failed(error.to_string()))?;
-        match result {
-            QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
-                body: output.body,
-                error_count: output.error_count,
-            }),
-            QueryPlanExecutionResult::Stream(_) => Err(ExecuteError::Failed(
-                "the plan produced a stream, but subscriptions are not served yet".to_string(),
-            )),
-        }
+        .map_err(|error| ExecuteError::Failed(error.to_string()))
     }
 }
 

@@ -27,13 +27,24 @@ use crate::{
 /// `(root type, field)` pairs an anonymous request may select.
 pub type AnonymousRootFields = HashSet<(String, String)>;
 
+/// Who the caller is, and until when (`exp` of the access token, Unix seconds).
+pub struct Authenticated {
+    pub principal: Principal,
+    pub expires_at_s: Option<i64>,
+}
+
 pub(super) async fn authenticate(
     pipeline: &Pipeline,
     caller: &Caller<'_>,
     shape: &OperationShape,
-) -> Result<Principal, RouterError> {
+) -> Result<Authenticated, RouterError> {
     let Some(authorization) = caller.authorization else {
-        return anonymous(&pipeline.anonymous_root_fields, caller.request_id, shape);
+        return anonymous(&pipeline.anonymous_root_fields, caller.request_id, shape).map(
+            |principal| Authenticated {
+                principal,
+                expires_at_s: None,
+            },
+        );
     };
     let refuse = |message: String| {
         tracing::info!(request_id = caller.request_id, %message, "refused an access token");
@@ -73,7 +84,10 @@ pub(super) async fn authenticate(
         }
         Holder::User(_) => {}
     }
-    Ok(principal_of(pipeline, &token, caller.request_id))
+    Ok(Authenticated {
+        principal: principal_of(pipeline, &token, caller.request_id),
+        expires_at_s: Some(token.expires_at_s),
+    })
 }
 
 fn principal_of(pipeline: &Pipeline, token: &VerifiedToken, request_id: &str) -> Principal {

@@ -5,12 +5,14 @@
 //! answered garbage — name internal hosts and crates, so they are logged in full and the
 //! client gets a stable code and the request id.
 
+use std::sync::Arc;
+
 use c9pay_platform::internal_token::Principal;
 use serde_json::Value;
 
 use super::{Answer, GraphQLRequest, Pipeline};
 use crate::{
-    engine::{ExecuteError, PlannedOperation},
+    engine::{EventStream, ExecuteError, PlannedOperation},
     error::{RouterError, code},
 };
 
@@ -74,6 +76,55 @@ pub(super) async fn execute(
         body,
         first_error_code,
     })
+}
+
+/// Opens a planned subscription with the principal's internal token. The subgraph
+/// checks the token once, when the subscription starts.
+pub(super) async fn subscribe(
+    pipeline: &Pipeline,
+    planned: Arc<PlannedOperation>,
+    request: &GraphQLRequest,
+    principal: &Principal,
+) -> Result<EventStream, RouterError> {
+    let request_id = principal.request_id.as_str();
+    let internal = |what: &str, error: &dyn std::fmt::Display| {
+        tracing::error!(request_id, error = %error, "{what}");
+        RouterError::Internal {
+            request_id: request_id.to_string(),
+        }
+    };
+    let token = pipeline
+        .signer
+        .sign(principal)
+        .map_err(|error| internal("signing the internal token", &error))?;
+    pipeline
+        .engine
+        .subscribe(
+            planned,
+            &request.query,
+            request.operation_name.as_deref(),
+            request.variables.clone(),
+            &format!("Bearer {token}"),
+        )
+        .await
+        .map_err(|error| match error {
+            ExecuteError::Variables(message) => RouterError::Variables(message),
+            ExecuteError::Failed(message) => internal("starting a subscription", &message),
+        })
+}
+
+/// One subscription event as the client may see it: executor errors masked and entity
+/// paths rewritten, as for a single response. Events without errors pass untouched.
+pub(super) fn clean_event(body: Vec<u8>, request_id: &str) -> Vec<u8> {
+    if !body.windows(8).any(|window| window == b"\"errors\"") {
+        return body;
+    }
+    let Ok(mut value) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    mask_executor_errors(&mut value, request_id);
+    rewrite_entity_paths(&mut value);
+    serde_json::to_vec(&value).unwrap_or(body)
 }
 
 fn mask_executor_errors(body: &mut Value, request_id: &str) {

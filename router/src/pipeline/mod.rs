@@ -1,7 +1,7 @@
 //! The request pipeline, one module per stage, in the order a request meets them:
-//! parse → limits → validate → authenticate → authorize → rate limits → plan → execute. Each stage either hands the
-//! next one what it needs or refuses the request with a [`RouterError`]; nothing reaches a
-//! subgraph before every stage has passed.
+//! parse → limits → validate → authenticate → authorize → rate limits → plan → execute.
+//! Each stage either hands the next one what it needs or refuses the request with a
+//! [`RouterError`]; nothing reaches a subgraph before every stage has passed.
 //!
 //! Limits come before validation on purpose: measuring is linear in the document (see
 //! `engine::analysis`), while validation (overlapping fields, fragment spreads) can cost
@@ -20,15 +20,15 @@ use std::{collections::HashSet, net::IpAddr, sync::Arc, time::Instant};
 
 use c9pay_platform::internal_token::InternalTokenSigner;
 
-pub use authenticate::AnonymousRootFields;
+pub use authenticate::{AnonymousRootFields, Authenticated};
 
 use crate::{
     auth::AccessTokenVerifier,
     config::{Limits, ScopesConfig},
     dpop::ProofChecker,
-    engine::Engine,
+    engine::{Engine, EventStream, OperationKind, PlannedOperation, StreamItem},
     error::RouterError,
-    metrics::RouterMetrics,
+    metrics::{ActiveSubscription, RouterMetrics},
     rate_limit::RateLimiter,
     revocations::RevocationList,
 };
@@ -49,11 +49,23 @@ pub struct Pipeline {
     pub public_url: Option<String>,
 }
 
-/// How the request arrived: GraphQL over HTTP allows only queries over GET.
+/// How the request arrived: GraphQL over HTTP allows only queries over GET, and
+/// subscriptions need a transport that streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     Get,
     Post,
+    /// GraphQL over WebSocket (`graphql-transport-ws`).
+    WebSocket,
+    /// Server-sent events (GraphQL over SSE, distinct connections).
+    EventStream,
+}
+
+impl Transport {
+    /// Whether subscriptions may run over this transport.
+    pub fn streams(self) -> bool {
+        matches!(self, Self::WebSocket | Self::EventStream)
+    }
 }
 
 /// A GraphQL request as the HTTP layer decoded it.
@@ -83,6 +95,37 @@ pub struct Answer {
     pub first_error_code: Option<String>,
 }
 
+/// What an operation over a streaming transport opened: one answer (a query or a
+/// mutation) or a subscription.
+pub enum Opened {
+    Answer(Answer),
+    Subscription(Subscription),
+}
+
+/// A running subscription. It ends when dropped.
+pub struct Subscription {
+    events: EventStream,
+    /// When the caller's access token expires (Unix seconds); the transport ends the
+    /// subscription then.
+    pub expires_at_s: Option<i64>,
+    request_id: String,
+    active: ActiveSubscription,
+}
+
+impl Subscription {
+    /// The next event, with executor errors masked as for any response; `None` once the
+    /// subscription has ended.
+    pub async fn next(&mut self) -> Option<StreamItem> {
+        match self.events.next().await {
+            Some(StreamItem::Event(body)) => {
+                self.active.delivered();
+                Some(StreamItem::Event(execute::clean_event(body, &self.request_id)))
+            }
+            other => other,
+        }
+    }
+}
+
 impl Pipeline {
     /// Runs every stage and records the operation's metrics.
     pub async fn run(
@@ -110,12 +153,72 @@ impl Pipeline {
         result
     }
 
+    /// Like [`Pipeline::run`], for a streaming transport: a subscription is opened and
+    /// returned; anything else is answered.
+    pub async fn open(
+        self: &Arc<Self>,
+        request: GraphQLRequest,
+        caller: Caller<'_>,
+    ) -> Result<Opened, RouterError> {
+        let started = Instant::now();
+        let mut observed = Observed {
+            kind: "unknown",
+            name: request.operation_name.clone(),
+        };
+        let result = self.open_stages(&request, &caller, &mut observed).await;
+        let label = self.metrics.operation_label(observed.name.as_deref());
+        let error_code = match &result {
+            Ok(Opened::Answer(answer)) => answer.first_error_code.clone(),
+            Ok(Opened::Subscription(_)) => None,
+            Err(error) => Some(error.code().to_string()),
+        };
+        self.metrics.record_operation(
+            &label,
+            observed.kind,
+            started.elapsed(),
+            error_code.as_deref(),
+        );
+        result
+    }
+
     async fn stages(
         &self,
         request: &GraphQLRequest,
         caller: &Caller<'_>,
         observed: &mut Observed,
     ) -> Result<Answer, RouterError> {
+        let (planned, authenticated) = self.prepare(request, caller, observed).await?;
+        execute::execute(self, &planned, request, &authenticated.principal).await
+    }
+
+    async fn open_stages(
+        &self,
+        request: &GraphQLRequest,
+        caller: &Caller<'_>,
+        observed: &mut Observed,
+    ) -> Result<Opened, RouterError> {
+        let (planned, authenticated) = self.prepare(request, caller, observed).await?;
+        if planned.kind() != OperationKind::Subscription {
+            return execute::execute(self, &planned, request, &authenticated.principal)
+                .await
+                .map(Opened::Answer);
+        }
+        let events = execute::subscribe(self, planned, request, &authenticated.principal).await?;
+        Ok(Opened::Subscription(Subscription {
+            events,
+            expires_at_s: authenticated.expires_at_s,
+            request_id: caller.request_id.to_string(),
+            active: self.metrics.subscription_started(),
+        }))
+    }
+
+    /// Every stage up to a plan: parse, limits, validate, authenticate, plan.
+    async fn prepare(
+        &self,
+        request: &GraphQLRequest,
+        caller: &Caller<'_>,
+        observed: &mut Observed,
+    ) -> Result<(Arc<PlannedOperation>, Authenticated), RouterError> {
         let operation_name = request.operation_name.as_deref();
         let document = parse::parse(self, &request.query)?;
         let shape = limits::check(self, &document, operation_name)?;
@@ -124,11 +227,11 @@ impl Pipeline {
             observed.name.clone_from(&shape.name);
         }
         validate::validate(self, &document, &shape, request.transport)?;
-        let principal = authenticate::authenticate(self, caller, &shape).await?;
-        authorize::authorize(self, &document, operation_name, &shape, &principal)?;
-        rate_limit::check(self, caller, &shape, &principal)?;
+        let authenticated = authenticate::authenticate(self, caller, &shape).await?;
+        authorize::authorize(self, &document, operation_name, &shape, &authenticated.principal)?;
+        rate_limit::check(self, caller, &shape, &authenticated.principal)?;
         let planned = plan::plan(self, &document, operation_name, caller.request_id)?;
-        execute::execute(self, &planned, request, &principal).await
+        Ok((planned, authenticated))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Stage 3: validate the document against the public schema, and check that the chosen
-//! operation may run over the transport it came by (no mutations over GET).
+//! operation may run over the transport it came by (no mutations over GET, subscriptions
+//! only over WebSocket or server-sent events).
 
 use super::{Pipeline, Transport};
 use crate::{
@@ -22,7 +23,7 @@ pub(super) fn validate(
     if !failures.is_empty() {
         return Err(RouterError::Validation(failures));
     }
-    if shape.kind == OperationKind::Subscription {
+    if shape.kind == OperationKind::Subscription && !transport.streams() {
         return Err(RouterError::SubscriptionsUnsupported);
     }
     Ok(())

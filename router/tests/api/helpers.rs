@@ -31,6 +31,8 @@ pub struct TestRouter {
     pub trust: TestTrust,
     pub auth_database: Database,
     pub http: reqwest::Client,
+    /// The credit subgraph's configuration, for a second replica on the same database.
+    pub credit_config: c9pay_credit::CreditConfig,
     _databases: Vec<TestDatabase>,
 }
 
@@ -90,15 +92,11 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
     // Credit after auth: it verifies payment codes with auth's keys, and asks users
     // whether the recipient of a gift exists.
     let database = fresh_database(backend).await;
-    let credit = started(
-        "credit",
-        c9pay_credit::build(
-            &c9pay_credit::CreditConfig::new("127.0.0.1:0", database.config.clone(), trust.config_for("credit"))
-                .with_users_url(users_url.clone())
-                .with_auth_jwks_url(format!("{auth_url}/.well-known/jwks.json")),
-        )
-        .await,
-    );
+    let credit_config =
+        c9pay_credit::CreditConfig::new("127.0.0.1:0", database.config.clone(), trust.config_for("credit"))
+            .with_users_url(users_url.clone())
+            .with_auth_jwks_url(format!("{auth_url}/.well-known/jwks.json"));
+    let credit = started("credit", c9pay_credit::build(&credit_config).await);
     databases.push(database);
     let credit_url = format!("http://{}", credit.address());
     tokio::spawn(credit.run_until(std::future::pending()));
@@ -148,8 +146,38 @@ pub async fn spawn_router_with(backend: Backend, adjust: impl FnOnce(&mut Router
         trust,
         auth_database,
         http: reqwest::Client::new(),
+        credit_config,
         _databases: databases,
     }
+}
+
+/// A second router and credit pair, as a second replica of each would run: this credit
+/// shares the first one's database (and nothing else), this router sends credit's
+/// fetches to it and everything else to the first stack's subgraphs. Returns the second
+/// router's address. `adjust` may change the second credit's configuration.
+pub async fn spawn_replica(
+    first: &TestRouter,
+    adjust: impl FnOnce(&mut c9pay_credit::CreditConfig),
+) -> String {
+    let mut credit_config = first.credit_config.clone();
+    adjust(&mut credit_config);
+    let credit = started("a second credit", c9pay_credit::build(&credit_config).await);
+    let credit_url = format!("http://{}", credit.address());
+    tokio::spawn(credit.run_until(std::future::pending()));
+    let mut subgraphs = first.subgraphs.clone();
+    subgraphs.insert("credit".to_string(), credit_url);
+    let auth_url = first.subgraphs.get("auth").cloned().unwrap_or_default();
+    let config = RouterConfig::new(
+        "127.0.0.1:0",
+        supergraph_path(),
+        subgraphs,
+        format!("{auth_url}/.well-known/jwks.json"),
+        first.trust.router_seed(),
+    );
+    let router = started("a second router", c9pay_router::build(&config).await);
+    let address = format!("http://{}", router.address());
+    tokio::spawn(router.run_until(std::future::pending()));
+    address
 }
 
 pub const SIGN_UP: &str = "mutation SignUp($input: SignUpInput!) {
@@ -178,6 +206,11 @@ pub struct Session {
 impl TestRouter {
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.address)
+    }
+
+    /// `ws://…/graphql` of the router.
+    pub fn websocket_url(&self) -> String {
+        websocket_url(&self.address)
     }
 
     /// Posts `query` with `variables`, and `headers` as given (names and values).
@@ -381,6 +414,11 @@ pub fn unsigned_token(header: &Value, claims: &Value, signature: &str) -> String
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     )
+}
+
+/// `ws://…/graphql` of a router at `http://…`.
+pub fn websocket_url(address: &str) -> String {
+    format!("{}/graphql", address.replacen("http://", "ws://", 1))
 }
 
 pub fn bearer(token: &str) -> String {

@@ -15,3 +15,4 @@ mod limits;
 mod payments;
 mod rate_limits;
 mod sessions;
+mod subscriptions;

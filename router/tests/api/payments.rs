@@ -12,19 +12,19 @@ const ADD_PRODUCT: &str = "mutation($store: ID!, $name: String!, $price: Amount!
     addProduct(input: { storeId: $store, name: $name, price: $price }) { id }
 }";
 const PAYMENT_CODE: &str = "mutation { issuePaymentCode { token } }";
-const SELL: &str = "mutation($store: ID!, $items: [SaleItemInput!]!, $code: String!, $key: String!) {
+pub(crate) const SELL: &str = "mutation($store: ID!, $items: [SaleItemInput!]!, $code: String!, $key: String!) {
     sell(input: { storeId: $store, items: $items, paymentCode: $code, idempotencyKey: $key }) { id status total payer { displayName } }
 }";
 const WALLET: &str = "{ me { wallet { balance available } } }";
 const TAKINGS: &str = "{ me { stores { account { balance } } } }";
 
-struct Shop {
-    merchant: String,
-    store: String,
-    latte: String,
+pub(crate) struct Shop {
+    pub(crate) merchant: String,
+    pub(crate) store: String,
+    pub(crate) latte: String,
 }
 
-async fn open_shop(router: &TestRouter) -> Shop {
+pub(crate) async fn open_shop(router: &TestRouter) -> Shop {
     let merchant = bearer(&router.sign_up("minsu@example.com", "Minsu").await);
     let opened = router.post(Some(&merchant), OPEN_STORE, json!({})).await;
     let store = opened.data()["openStore"]["id"].as_str().unwrap_or_default().to_string();
@@ -33,18 +33,18 @@ async fn open_shop(router: &TestRouter) -> Shop {
     Shop { merchant, store, latte }
 }
 
-async fn payer_with(router: &TestRouter, email: &str, credits: &str) -> String {
+pub(crate) async fn payer_with(router: &TestRouter, email: &str, credits: &str) -> String {
     let payer = bearer(&router.sign_up(email, "Ada").await);
     router.post(Some(&payer), TOP_UP, json!({ "amount": credits, "key": "first-top-up" })).await.data();
     payer
 }
 
-async fn payment_code(router: &TestRouter, payer: &str) -> String {
+pub(crate) async fn payment_code(router: &TestRouter, payer: &str) -> String {
     let issued = router.post(Some(payer), PAYMENT_CODE, json!({})).await;
     issued.data()["issuePaymentCode"]["token"].as_str().unwrap_or_default().to_string()
 }
 
-fn lattes(shop: &Shop, quantity: i64) -> Value {
+pub(crate) fn lattes(shop: &Shop, quantity: i64) -> Value {
     json!([{ "productId": shop.latte, "quantity": quantity }])
 }
 

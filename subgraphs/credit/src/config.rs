@@ -35,6 +35,11 @@ pub struct CreditConfig {
     /// How often expired holds are swept. Default 1000.
     #[serde(default = "default_hold_sweep_interval_ms")]
     pub hold_sweep_interval_ms: u64,
+    /// How often the live event feed reads the event table even when nothing announced a
+    /// new event: a safety net under the in-process announcement (SQLite) and
+    /// PostgreSQL's NOTIFY. Default 2000.
+    #[serde(default = "default_events_poll_interval_ms")]
+    pub events_poll_interval_ms: u64,
 }
 
 fn default_listen_address() -> String {
@@ -51,6 +56,9 @@ fn default_hold_lifetime_ms() -> i64 {
 }
 fn default_hold_sweep_interval_ms() -> u64 {
     1_000
+}
+fn default_events_poll_interval_ms() -> u64 {
+    2_000
 }
 
 impl CreditConfig {
@@ -69,6 +77,7 @@ impl CreditConfig {
             top_up_daily_max: default_top_up_daily_max(),
             hold_lifetime_ms: default_hold_lifetime_ms(),
             hold_sweep_interval_ms: default_hold_sweep_interval_ms(),
+            events_poll_interval_ms: default_events_poll_interval_ms(),
         }
     }
 
@@ -94,6 +103,10 @@ impl CreditConfig {
         anyhow::ensure!(
             self.hold_sweep_interval_ms >= 10,
             "hold_sweep_interval_ms must be at least 10"
+        );
+        anyhow::ensure!(
+            self.events_poll_interval_ms >= 10,
+            "events_poll_interval_ms must be at least 10"
         );
         Ok(())
     }

@@ -23,6 +23,7 @@ pub mod code {
     pub const PAYMENT_REQUEST_EXPIRED: &str = "PAYMENT_REQUEST_EXPIRED";
     pub const PAYMENT_REQUEST_PAID: &str = "PAYMENT_REQUEST_PAID";
     pub const INVALID_LIFETIME: &str = "INVALID_LIFETIME";
+    pub const RESUME_TOO_FAR_BEHIND: &str = "RESUME_TOO_FAR_BEHIND";
 }
 
 #[derive(Debug, Error)]
@@ -82,6 +83,12 @@ pub enum CreditError {
     InvalidLifetime,
     #[error("a service credit depends on is unavailable; try again with the same idempotency key")]
     Unavailable(String),
+    #[error(
+        "more than {0} events were missed: read the history, then subscribe without `after`"
+    )]
+    ResumeTooFarBehind(i64),
+    #[error("`after` is not the id of an event of this ledger")]
+    UnknownEventId,
     /// A stored value that breaks a rule the schema should have enforced.
     #[error("corrupt ledger row: {0}")]
     Corrupt(String),
@@ -121,6 +128,8 @@ impl ClientError for CreditError {
             Self::PaymentRequestPaid => Some(code::PAYMENT_REQUEST_PAID),
             Self::InvalidLifetime => Some(code::INVALID_LIFETIME),
             Self::Unavailable(_) => Some(shared::UNAVAILABLE),
+            Self::ResumeTooFarBehind(_) => Some(code::RESUME_TOO_FAR_BEHIND),
+            Self::UnknownEventId => Some(shared::INVALID_ID),
             // Overflow of a stored balance is a broken invariant, not the client's doing.
             Self::InvalidAmount(AmountError::Overflow)
             | Self::SelfTransfer

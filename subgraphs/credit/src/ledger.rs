@@ -478,6 +478,11 @@ pub async fn expired_holds(
 }
 
 /// Writes the outbox row for a movement someone watches, in the movement's transaction.
+/// The caller calls [`crate::events::announce`] after committing.
+///
+/// On PostgreSQL it first takes the transaction-scoped advisory lock that makes sequence
+/// order commit order (see [`crate::events`]), and queues the notification that tells
+/// every replica to read the table when this transaction commits.
 pub async fn record_event(
     transaction: &mut Tx,
     transfer: &Transfer,
@@ -485,6 +490,13 @@ pub async fn record_event(
     store: Option<&c9pay_platform::id::StoreId>,
     recipient: Option<&c9pay_platform::id::UserId>,
 ) -> Result<(), CreditError> {
+    if transaction.backend_name() == "PostgreSQL" {
+        sqlx::query("select pg_advisory_xact_lock($1), pg_notify($2, '')")
+            .bind(crate::events::SEQUENCE_LOCK_KEY)
+            .bind(crate::events::NOTIFY_CHANNEL)
+            .execute(&mut **transaction)
+            .await?;
+    }
     sqlx::query(
         "insert into ledger_event (transfer_id, kind, amount, payer_user_id, store_id, recipient_user_id, created_at_ms)
          values ($1, $2, $3, $4, $5, $6, $7)",

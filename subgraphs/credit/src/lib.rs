@@ -7,6 +7,7 @@ pub mod demo;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod funding;
 pub mod idempotency;
 mod internal;
@@ -48,6 +49,12 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
     config.validate()?;
     let subgraph =
         Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let events = events::EventHub::start(
+        subgraph.database.clone(),
+        config.database.url.expose(),
+        std::time::Duration::from_millis(config.events_poll_interval_ms),
+    )
+    .await?;
     let services = schema::Services {
         funding: std::sync::Arc::new(funding::DemoFundingProvider),
         directory: directory::UserDirectory::new(
@@ -64,6 +71,7 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
             .as_ref()
             .map(payment_requests::RequestKeys::from_seed)
             .transpose()?,
+        events,
     };
     let routes = graphql::endpoint(
         schema::build(subgraph.database.clone(), services),

@@ -280,5 +280,6 @@ pub async fn send_credits(
     );
     idempotency::complete(&mut transaction, sender.as_str(), &key, &result).await?;
     transaction.commit().await?;
+    crate::events::announce();
     Ok(result)
 }

@@ -276,5 +276,6 @@ pub async fn pay(
     let receipt = Receipt::of(&transfer, balance, None);
     idempotency::complete(&mut transaction, payer.as_str(), &key, &receipt).await?;
     transaction.commit().await?;
+    crate::events::announce();
     Ok(receipt)
 }

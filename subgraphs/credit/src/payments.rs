@@ -212,6 +212,7 @@ pub async fn capture(database: &Database, payment_id: &str) -> Result<PaymentSta
             )
             .await?;
             transaction.commit().await?;
+            crate::events::announce();
         }
         Err(unresolved) => {
             drop(transaction);
@@ -425,6 +426,7 @@ async fn refund_new(
     )
     .await?;
     transaction.commit().await?;
+    crate::events::announce();
     Ok(RefundState {
         refund_id: refund_id.to_string(),
         payment_id: payment_id.to_string(),

@@ -3,22 +3,23 @@
 
 mod account;
 mod entities;
+mod events;
 mod history;
 mod money;
 mod requests;
 
 use std::sync::Arc;
 
-use async_graphql::{
-    EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
-};
+use async_graphql::{MergedObject, Schema, SchemaBuilder, dataloader::DataLoader};
 use c9pay_platform::database::Database;
 
 pub use account::AccountLoader;
 
+pub use events::Subscription;
+
 use crate::{
-    directory::UserDirectory, funding::FundingProvider, operations::TopUpLimits,
-    payment_requests::RequestKeys,
+    directory::UserDirectory, events::EventHub, funding::FundingProvider,
+    operations::TopUpLimits, payment_requests::RequestKeys,
 };
 
 #[derive(MergedObject, Default)]
@@ -29,10 +30,12 @@ pub struct Query(entities::EntityQuery, requests::RequestQuery);
 #[graphql(name = "Mutation")]
 pub struct Mutation(money::MoneyMutation, requests::RequestMutation);
 
-pub type CreditSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CreditSchema = Schema<Query, Mutation, Subscription>;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).enable_federation()
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .enable_federation()
+        .enable_subscription_in_federation()
 }
 
 /// What resolvers need besides the database.
@@ -42,6 +45,8 @@ pub struct Services {
     pub top_up_limits: TopUpLimits,
     /// Signs and verifies payment requests; `None` when credit has no signing key.
     pub request_keys: Option<RequestKeys>,
+    /// The live feed of ledger events.
+    pub events: EventHub,
 }
 
 /// The schema with its data.
@@ -59,6 +64,7 @@ pub fn build(database: Database, services: Services) -> CreditSchema {
         .data(services.directory)
         .data(services.top_up_limits)
         .data(services.request_keys)
+        .data(services.events)
         .finish()
 }
 

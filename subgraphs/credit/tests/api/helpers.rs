@@ -18,6 +18,8 @@ pub struct TestCredit {
     /// The users service's database, to create the people credit may send credits to.
     pub users_database: Database,
     pub http: reqwest::Client,
+    /// The configuration it was built with (for a second replica on the same database).
+    pub config: CreditConfig,
     _database: TestDatabase,
     _users_database: TestDatabase,
 }
@@ -62,12 +64,31 @@ pub async fn spawn_credit(backend: Backend) -> TestCredit {
         database,
         users_database: users_database_handle,
         http: reqwest::Client::new(),
+        config,
         _database: test_database,
         _users_database: users_database,
     }
 }
 
 impl TestCredit {
+    /// The GraphQL-over-WebSocket URL.
+    pub fn websocket_url(&self) -> String {
+        format!("{}/graphql", self.address.replacen("http://", "ws://", 1))
+    }
+
+    /// Another credit process on the same database, as a second replica would be; its
+    /// `ws://…/graphql` URL.
+    pub async fn spawn_replica(&self, adjust: impl FnOnce(&mut CreditConfig)) -> String {
+        let mut config = self.config.clone();
+        adjust(&mut config);
+        let application = c9pay_credit::build(&config)
+            .await
+            .expect("building a second credit replica");
+        let url = format!("ws://127.0.0.1:{}/graphql", application.port());
+        tokio::spawn(application.run_until_stopped());
+        url
+    }
+
     /// `User.wallet.balance` through `_entities`, as the router would ask for it, signed
     /// in as `viewer`.
     pub async fn wallet(&self, viewer: &UserId, owner: &UserId) -> TestResponse {

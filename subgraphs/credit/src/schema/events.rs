@@ -1,0 +1,159 @@
+//! Live ledger events: `Subscription.storePayments` for a store's owner and
+//! `Subscription.walletActivity` for the signed-in person. Each event names its payer,
+//! store and recipient as entities, so the router fills in their display names and store
+//! names from the subgraphs that own them.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Subscription};
+use c9pay_platform::{
+    database::Database,
+    error::{GraphQLResultExt, client_error, code},
+    graphql::require_user,
+    id::{StoreId, UserId},
+    money::Amount,
+    time::from_ms,
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+
+use super::{
+    entities::{Store, User},
+    money::TransferKind,
+};
+use crate::{
+    db,
+    domain::OwnerKind,
+    error::CreditError,
+    events::{Audience, EventHub, LedgerEvent},
+};
+
+/// A movement of money someone watches: a payment, a refund or a gift.
+pub struct LedgerEventObject(Arc<LedgerEvent>);
+
+#[Object(name = "LedgerEvent")]
+impl LedgerEventObject {
+    /// The event's position in the ledger's event log. Pass the last one seen as `after`
+    /// when subscribing again, to receive exactly what was missed.
+    async fn id(&self) -> ID {
+        ID(self.0.sequence.to_string())
+    }
+
+    /// The transfer that moved the money.
+    async fn transfer_id(&self) -> ID {
+        ID(self.0.transfer_id.clone())
+    }
+
+    async fn kind(&self) -> async_graphql::Result<TransferKind> {
+        TransferKind::from_stored(&self.0.kind).graphql()
+    }
+
+    async fn amount(&self) -> Amount {
+        Amount::from_stored(self.0.amount)
+    }
+
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.created_at_ms)
+    }
+
+    /// Who paid (the person refunded, for a refund; the sender, for a gift).
+    async fn payer(&self) -> async_graphql::Result<Option<User>> {
+        entity(self.0.payer_user_id.as_deref(), UserId::parse).map(|id| id.map(|id| User { id }))
+    }
+
+    /// The store paid or refunding, if a store was involved.
+    async fn store(&self) -> async_graphql::Result<Option<Store>> {
+        entity(self.0.store_id.as_deref(), StoreId::parse).map(|id| id.map(|id| Store { id }))
+    }
+
+    /// Who received the money, when it was a person.
+    async fn recipient(&self) -> async_graphql::Result<Option<User>> {
+        entity(self.0.recipient_user_id.as_deref(), UserId::parse)
+            .map(|id| id.map(|id| User { id }))
+    }
+}
+
+fn entity<T>(
+    stored: Option<&str>,
+    parse: fn(&str) -> Result<T, c9pay_platform::id::InvalidId>,
+) -> async_graphql::Result<Option<T>> {
+    stored
+        .map(parse)
+        .transpose()
+        .map_err(CreditError::from)
+        .graphql()
+}
+
+fn parse_after(after: Option<ID>) -> async_graphql::Result<Option<i64>> {
+    after
+        .map(|after| {
+            after
+                .parse::<i64>()
+                .ok()
+                .filter(|sequence| *sequence >= 0)
+                .ok_or_else(|| client_error(code::INVALID_ID, "`after` is the id of an event"))
+        })
+        .transpose()
+}
+
+type Events =
+    std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<LedgerEventObject>> + Send>>;
+
+async fn follow(
+    context: &Context<'_>,
+    audience: Audience,
+    after: Option<i64>,
+) -> async_graphql::Result<Events> {
+    let hub = context.data::<EventHub>()?;
+    let events = hub.follow(audience, after).await.graphql()?;
+    Ok(Box::pin(
+        events.map(|event| event.map(LedgerEventObject).graphql()),
+    ))
+}
+
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription(name = "Subscription")]
+impl Subscription {
+    /// Payments to and refunds from a store, for its owner: first those after `after`
+    /// (the id of the last event the client saw), then each new one as it posts, in
+    /// order and each once. `RESUME_TOO_FAR_BEHIND` if `after` is more than 1000 events
+    /// back: read the history, then subscribe without `after`.
+    async fn store_payments(
+        &self,
+        context: &Context<'_>,
+        store_id: ID,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Events> {
+        let viewer = require_user(context)?;
+        let store_id = StoreId::try_from(&store_id)
+            .map_err(CreditError::from)
+            .graphql()?;
+        let after = parse_after(after)?;
+        let database = context.data::<Database>()?;
+        let account = db::find_account_by_owner(database, OwnerKind::Store, store_id.as_str())
+            .await
+            .graphql()?;
+        if !account.is_some_and(|account| account.is_readable_by(&viewer)) {
+            return Err(CreditError::Forbidden(
+                "only the store's owner may follow its payments",
+            ))
+            .graphql();
+        }
+        follow(context, Audience::Store(store_id), after).await
+    }
+
+    /// Everything that moves the signed-in person's credit through a payment, refund or
+    /// gift: first those after `after`, then each new one as it posts, like
+    /// `storePayments`.
+    async fn wallet_activity(
+        &self,
+        context: &Context<'_>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Events> {
+        let viewer = require_user(context)?;
+        let after = parse_after(after)?;
+        follow(context, Audience::User(viewer), after).await
+    }
+}
