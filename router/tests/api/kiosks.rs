@@ -36,7 +36,7 @@ struct Shop {
     latte: String,
 }
 
-struct Kiosk {
+pub(crate) struct Kiosk {
     id: String,
     key: SigningKey,
     token: String,
@@ -92,13 +92,20 @@ async fn issue(router: &TestRouter, kiosk_id: &str, proof: &str) -> TestResponse
 
 /// Registers a kiosk for `shop` and gets its first token.
 async fn kiosk_of(router: &TestRouter, shop: &Shop) -> Kiosk {
+    register_kiosk(router, &shop.merchant, &shop.store).await
+}
+
+/// Registers a kiosk for `store` as its owner `merchant` (an `Authorization` value) and
+/// gets the kiosk's first token.
+pub(crate) async fn register_kiosk(router: &TestRouter, merchant: &str, store: &str) -> Kiosk {
     let key = new_key();
-    let registered = register(router, shop, &key).await;
+    let jwk = dpop::public_jwk(&key).to_string();
+    let registered = router.post(Some(merchant), REGISTER, json!({ "store": store, "key": jwk })).await;
     let id = registered.data()["registerKiosk"]["id"].as_str().unwrap_or_default().to_string();
     let issued = issue(router, &id, &proof(&key, &router.graphql_url(), None)).await;
     let payload = &issued.data()["issueKioskToken"];
     assert_eq!(payload["tokenType"], "DPoP");
-    assert_eq!(payload["storeId"], shop.store.as_str());
+    assert_eq!(payload["storeId"], store);
     let token = payload["accessToken"].as_str().unwrap_or_default().to_string();
     Kiosk { id, key, token }
 }
@@ -117,7 +124,7 @@ async fn post_as(router: &TestRouter, token: &str, proofs: &[String], query: &st
 }
 
 /// Posts as a kiosk with a fresh, correct proof.
-async fn post_as_kiosk(router: &TestRouter, kiosk: &Kiosk, query: &str, variables: Value) -> TestResponse {
+pub(crate) async fn post_as_kiosk(router: &TestRouter, kiosk: &Kiosk, query: &str, variables: Value) -> TestResponse {
     let fresh = proof(&kiosk.key, &router.graphql_url(), Some(&kiosk.token));
     post_as(router, &kiosk.token, &[fresh], query, variables).await
 }

@@ -16,6 +16,7 @@ use crate::{
         TestRouter, bearer, claims, sign_eddsa, spawn_replica, spawn_router, spawn_router_with,
         websocket_url,
     },
+    kiosks::{post_as_kiosk, register_kiosk},
     payments::{SELL, Shop, lattes, open_shop, payer_with, payment_code},
 };
 
@@ -140,7 +141,7 @@ impl EventStream {
     }
 }
 
-async fn a_sale_reaches_the_merchants_websocket_and_the_payers_event_stream_once_with_names_filled(
+async fn a_kiosk_sale_reaches_the_merchants_websocket_and_the_payers_event_stream_once_with_names_filled(
     backend: Backend,
 ) {
     let router = spawn_router(backend).await;
@@ -168,7 +169,17 @@ async fn a_sale_reaches_the_merchants_websocket_and_the_payers_event_stream_once
         Err(refused) => panic!("the event stream was refused: {refused:?}"),
     };
 
-    sell(&router, &shop, &payer, 2, "sale-1").await;
+    // The till is a kiosk of the store: its own key, a DPoP proof on the request.
+    let kiosk = register_kiosk(&router, &shop.merchant, &shop.store).await;
+    let code = payment_code(&router, &payer).await;
+    let sold = post_as_kiosk(
+        &router,
+        &kiosk,
+        SELL,
+        json!({ "store": shop.store, "items": lattes(&shop, 2), "code": code, "key": "sale-1" }),
+    )
+    .await;
+    assert_eq!(sold.data()["sell"]["status"], "PAID");
 
     let payload = merchant.next_payload("dashboard").await;
     let seen = store_event(&payload);
@@ -342,7 +353,7 @@ async fn a_payment_through_one_replica_reaches_a_subscriber_of_the_other(backend
 }
 
 on_both_backends!(
-    a_sale_reaches_the_merchants_websocket_and_the_payers_event_stream_once_with_names_filled,
+    a_kiosk_sale_reaches_the_merchants_websocket_and_the_payers_event_stream_once_with_names_filled,
     a_merchant_that_reconnects_with_its_last_id_gets_exactly_the_payments_it_missed,
     subscriptions_are_authorized_when_they_start,
 );

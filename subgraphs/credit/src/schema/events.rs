@@ -9,7 +9,8 @@ use async_graphql::{Context, ID, Object, Subscription};
 use c9pay_platform::{
     database::Database,
     error::{GraphQLResultExt, client_error, code},
-    graphql::require_user,
+    graphql::{principal, require_user},
+    internal_token::PrincipalKind,
     id::{StoreId, UserId},
     money::Amount,
     time::from_ms,
@@ -116,7 +117,7 @@ pub struct Subscription;
 
 #[Subscription(name = "Subscription")]
 impl Subscription {
-    /// Payments to and refunds from a store, for its owner: first those after `after`
+    /// Payments to and refunds from a store, for its owner and its kiosks: first those after `after`
     /// (the id of the last event the client saw), then each new one as it posts, in
     /// order and each once. `RESUME_TOO_FAR_BEHIND` if `after` is more than 1000 events
     /// back: read the history, then subscribe without `after`.
@@ -126,20 +127,28 @@ impl Subscription {
         store_id: ID,
         after: Option<ID>,
     ) -> async_graphql::Result<Events> {
-        let viewer = require_user(context)?;
         let store_id = StoreId::try_from(&store_id)
             .map_err(CreditError::from)
             .graphql()?;
         let after = parse_after(after)?;
-        let database = context.data::<Database>()?;
-        let account = db::find_account_by_owner(database, OwnerKind::Store, store_id.as_str())
-            .await
-            .graphql()?;
-        if !account.is_some_and(|account| account.is_readable_by(&viewer)) {
-            return Err(CreditError::Forbidden(
-                "only the store's owner may follow its payments",
-            ))
-            .graphql();
+        // A kiosk follows the store it belongs to (the role the router gave its token).
+        let caller = principal(context)?;
+        if caller.kind == PrincipalKind::Kiosk {
+            if !caller.roles.iter().any(|role| *role == format!("store:{store_id}")) {
+                return Err(CreditError::Forbidden("a kiosk follows only its own store's payments")).graphql();
+            }
+        } else {
+            let viewer = require_user(context)?;
+            let database = context.data::<Database>()?;
+            let account = db::find_account_by_owner(database, OwnerKind::Store, store_id.as_str())
+                .await
+                .graphql()?;
+            if !account.is_some_and(|account| account.is_readable_by(&viewer)) {
+                return Err(CreditError::Forbidden(
+                    "only the store's owner or its kiosks may follow its payments",
+                ))
+                .graphql();
+            }
         }
         follow(context, Audience::Store(store_id), after).await
     }

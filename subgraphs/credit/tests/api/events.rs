@@ -169,6 +169,74 @@ async fn only_the_owner_may_follow_a_stores_payments(backend: Backend) {
     );
 }
 
+/// A connection signed in as a kiosk of `store`, as the router vouches for one.
+async fn connect_as_kiosk(credit: &TestCredit, url: &str, store: &StoreId) -> WebSocketClient {
+    let kiosk = c9pay_platform::internal_token::Principal {
+        kind: c9pay_platform::internal_token::PrincipalKind::Kiosk,
+        subject: "kio_0123456789abcdef0123456789abcdef".to_string(),
+        roles: vec!["kiosk".to_string(), format!("store:{store}")],
+        scopes: vec!["kiosk".to_string()],
+        request_id: "test".to_string(),
+        session_id: Some("kio_0123456789abcdef0123456789abcdef".to_string()),
+    };
+    let mut client = WebSocketClient::connect(url).await;
+    client
+        .init(json!({ "authorization": credit.trust.authorization_for(&kiosk) }))
+        .await;
+    client
+}
+
+async fn a_kiosk_follows_its_own_stores_payments_only(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let owner = UserId::generate();
+    let (store, other_store) = (StoreId::generate(), StoreId::generate());
+    for store in [&store, &other_store] {
+        let (status, _) = credit
+            .put_store_account(Some(&credit.trust.service("stores")), store, &owner)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let url = credit.websocket_url();
+
+    let mut elsewhere = connect_as_kiosk(&credit, &url, &store).await;
+    elsewhere
+        .subscribe("s", STORE_PAYMENTS, json!({ "store": other_store }))
+        .await;
+    let payload = elsewhere.next_payload("s").await;
+    assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN", "{payload:#}");
+
+    let mut own = connect_as_kiosk(&credit, &url, &store).await;
+    // From the beginning (`after: "0"`), so the subscription need not be live before the
+    // payment for the test to see it.
+    own.subscribe(
+        "s",
+        "subscription($store: ID!) { storePayments(storeId: $store, after: \"0\") { id amount } }",
+        json!({ "store": store }),
+    )
+    .await;
+    // A person pays the store's payment request (the merchant-presented QR).
+    let payer = credit.person("Ada").await;
+    credit.grant(&payer, 10_000).await;
+    let created = credit
+        .execute_as(
+            &owner,
+            "mutation($store: ID!) { createPaymentRequest(input: { storeId: $store, amount: \"4500\" }) { token } }",
+            json!({ "store": store.as_str() }),
+        )
+        .await;
+    let token = created.data()["createPaymentRequest"]["token"].clone();
+    let paid = credit
+        .execute_as(
+            &payer,
+            "mutation($token: String!) { payRequest(input: { token: $token, idempotencyKey: \"k\" }) { transferId } }",
+            json!({ "token": token }),
+        )
+        .await;
+    assert!(paid.data()["payRequest"]["transferId"].is_string());
+    let payload = own.next_payload("s").await;
+    assert_eq!(payload["data"]["storePayments"]["amount"], "4500", "{payload:#}");
+}
+
 async fn a_connection_without_an_internal_token_is_refused(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let mut client = WebSocketClient::connect(&credit.websocket_url()).await;
@@ -332,6 +400,7 @@ on_both_backends!(
     a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_missed,
     each_person_sees_only_their_own_wallet_activity,
     only_the_owner_may_follow_a_stores_payments,
+    a_kiosk_follows_its_own_stores_payments_only,
     a_connection_without_an_internal_token_is_refused,
     a_resume_too_far_back_is_refused_with_its_code,
 );
