@@ -202,7 +202,8 @@ fn authorization_of(headers: &HeaderMap) -> Option<&str> {
 /// Server-sent events: refusals before the operation runs are ordinary GraphQL responses
 /// with their HTTP status; after that, one `next` event per result and a `complete`.
 /// A subscription ends with a `next` carrying an error when the access token expires
-/// (`TOKEN_EXPIRED`) or the client reads too slowly (`SUBSCRIBER_TOO_SLOW`).
+/// (`TOKEN_EXPIRED`), the session is revoked (`UNAUTHENTICATED`) or the client reads too
+/// slowly (`SUBSCRIBER_TOO_SLOW`).
 async fn serve_events(
     endpoint: &Endpoint,
     peer: SocketAddr,
@@ -264,6 +265,11 @@ async fn serve_events(
                             match item {
                                 Some(StreamItem::Event(body)) => {
                                     Some((Ok(next(&body)), SseState::Running(subscription)))
+                                }
+                                Some(StreamItem::Revoked) => {
+                                    metrics.subscription_ended("revoked");
+                                    let body = ended(code::UNAUTHENTICATED, "the session has ended (logged out or revoked): sign in again");
+                                    Some((Ok(next(body.as_bytes())), SseState::Ending))
                                 }
                                 Some(StreamItem::TooSlow) => {
                                     metrics.subscription_ended("too_slow");

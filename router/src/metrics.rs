@@ -135,7 +135,7 @@ impl RouterMetrics {
         let subscriptions_ended = IntCounterVec::new(
             Opts::new(
                 "graphql_subscriptions_ended_total",
-                "Subscriptions the router ended, by reason (`too_slow`, `token_expired`)",
+                "Subscriptions the router ended, by reason (`too_slow`, `token_expired`, `revoked`)",
             ),
             &["reason"],
         )?;
@@ -175,7 +175,7 @@ impl RouterMetrics {
         }
     }
 
-    /// The router ended a subscription (`too_slow`, `token_expired`).
+    /// The router ended a subscription (`too_slow`, `token_expired`, `revoked`).
     pub fn subscription_ended(&self, reason: &str) {
         self.subscriptions_ended.with_label_values(&[reason]).inc();
     }

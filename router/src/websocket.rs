@@ -406,6 +406,12 @@ async fn run_operation(
                 );
                 return;
             }
+            StreamItem::Revoked => {
+                // The connection's one credential has ended: the whole connection goes.
+                pipeline.metrics.subscription_ended("revoked");
+                outbox.close(close::FORBIDDEN, "Forbidden: the session has ended (logged out or revoked)");
+                return;
+            }
         }
     }
     outbox.send(json!({ "id": id, "type": "complete" }));

@@ -54,6 +54,10 @@ pub enum StreamItem {
     Event(Vec<u8>),
     /// The subscription ended because its client fell too far behind.
     TooSlow,
+    /// The subscription ended because the caller's session was revoked (log-out, a
+    /// replayed refresh token, a revoked kiosk). The engine never yields it; the pipeline
+    /// does, from auth's revocation feed.
+    Revoked,
 }
 
 /// The events of one subscription. Dropping it ends the subscription upstream.

@@ -110,13 +110,38 @@ pub struct Subscription {
     pub expires_at_s: Option<i64>,
     request_id: String,
     active: ActiveSubscription,
+    /// The caller's session (or kiosk), looked up in auth's revocation feed while the
+    /// subscription runs.
+    session_id: Option<String>,
+    revocations: Arc<RevocationList>,
 }
+
+/// How often a running subscription looks its session up in the revocation feed (a map
+/// lookup; the feed itself is refreshed by the router once a second).
+const REVOCATION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Subscription {
     /// The next event, with executor errors masked as for any response; `None` once the
     /// subscription has ended.
     pub async fn next(&mut self) -> Option<StreamItem> {
-        match self.events.next().await {
+        let mut check = tokio::time::interval(REVOCATION_CHECK_INTERVAL);
+        let item = loop {
+            tokio::select! {
+                item = self.events.next() => break item,
+                _ = check.tick() => {
+                    // A stale feed (`Unknown`) does not end running subscriptions: new
+                    // requests are refused meanwhile, and ending every stream at once on a
+                    // hiccup of auth would only make every client reconnect together.
+                    let revoked = self.session_id.as_deref().is_some_and(|session| {
+                        self.revocations.standing(session) == crate::revocations::Standing::Revoked
+                    });
+                    if revoked {
+                        return Some(StreamItem::Revoked);
+                    }
+                }
+            }
+        };
+        match item {
             Some(StreamItem::Event(body)) => {
                 self.active.delivered();
                 Some(StreamItem::Event(execute::clean_event(body, &self.request_id)))
@@ -209,6 +234,8 @@ impl Pipeline {
             expires_at_s: authenticated.expires_at_s,
             request_id: caller.request_id.to_string(),
             active: self.metrics.subscription_started(),
+            session_id: authenticated.principal.session_id.clone(),
+            revocations: self.revocations.clone(),
         }))
     }
 

@@ -452,6 +452,37 @@ mod protocol {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn logging_out_ends_the_sessions_running_subscriptions() {
+        let router = router().await;
+        router.sign_up("ada@example.com", "Ada").await;
+        let session = bearer(&router.log_in("ada@example.com").await);
+        let mut socket = connect(&router.websocket_url(), &session).await;
+        socket
+            .subscribe("1", WALLET_ACTIVITY, json!({ "after": "0" }))
+            .await;
+        let mut events =
+            match EventStream::open(&router, Some(&session), WALLET_ACTIVITY, json!({})).await {
+                Ok(events) => events,
+                Err(refused) => panic!("refused: {refused:?}"),
+            };
+
+        let logged_out = router.post(Some(&session), "mutation { logOut }", json!({})).await;
+        assert_eq!(logged_out.data()["logOut"], true);
+
+        // The router learns of the log-out from auth's revocation feed (about a second)
+        // and ends both streams; the access token itself is still unexpired.
+        let (code, reason) = socket.closed().await;
+        assert_eq!(code, 4403);
+        assert!(reason.contains("session has ended"), "{reason}");
+        let payload = events.next_payload().await;
+        assert_eq!(
+            payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{payload:#}"
+        );
+        assert_eq!(events.next().await.0, "complete");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_query_over_an_event_stream_is_one_next_and_a_complete() {
         let router = router().await;
         let token = bearer(&router.sign_up("ada@example.com", "Ada").await);
