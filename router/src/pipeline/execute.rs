@@ -26,23 +26,31 @@ fn is_executor_code(code: &str) -> bool {
 
 const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
 
+/// An internal error, logged in full with the request id; the client sees only the id.
+fn internal_error(principal: &Principal, what: &str, error: &dyn std::fmt::Display) -> RouterError {
+    let request_id = principal.request_id.as_str();
+    tracing::error!(request_id, error = %error, "{what}");
+    RouterError::Internal {
+        request_id: request_id.to_string(),
+    }
+}
+
+/// The internal token the subgraphs get for this principal.
+fn internal_token(pipeline: &Pipeline, principal: &Principal) -> Result<String, RouterError> {
+    pipeline
+        .signer
+        .sign(principal)
+        .map_err(|error| internal_error(principal, "signing the internal token", &error))
+}
+
 pub(super) async fn execute(
     pipeline: &Pipeline,
     planned: &PlannedOperation,
     request: &GraphQLRequest,
     principal: &Principal,
 ) -> Result<Answer, RouterError> {
-    let request_id = principal.request_id.as_str();
-    let internal = |what: &str, error: &dyn std::fmt::Display| {
-        tracing::error!(request_id, error = %error, "{what}");
-        RouterError::Internal {
-            request_id: request_id.to_string(),
-        }
-    };
-    let token = pipeline
-        .signer
-        .sign(principal)
-        .map_err(|error| internal("signing the internal token", &error))?;
+    let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
+    let token = internal_token(pipeline, principal)?;
     let output = pipeline
         .engine
         .execute(
@@ -65,7 +73,7 @@ pub(super) async fn execute(
     }
     let mut body: Value = serde_json::from_slice(&output.body)
         .map_err(|error| internal("reading the executor's response", &error))?;
-    mask_executor_errors(&mut body, request_id);
+    mask_executor_errors(&mut body, &principal.request_id);
     rewrite_entity_paths(&mut body);
     let first_error_code = body["errors"][0]["extensions"]["code"]
         .as_str()
@@ -86,17 +94,8 @@ pub(super) async fn subscribe(
     request: &GraphQLRequest,
     principal: &Principal,
 ) -> Result<EventStream, RouterError> {
-    let request_id = principal.request_id.as_str();
-    let internal = |what: &str, error: &dyn std::fmt::Display| {
-        tracing::error!(request_id, error = %error, "{what}");
-        RouterError::Internal {
-            request_id: request_id.to_string(),
-        }
-    };
-    let token = pipeline
-        .signer
-        .sign(principal)
-        .map_err(|error| internal("signing the internal token", &error))?;
+    let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
+    let token = internal_token(pipeline, principal)?;
     pipeline
         .engine
         .subscribe(

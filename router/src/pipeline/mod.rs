@@ -158,23 +158,13 @@ impl Pipeline {
         request: GraphQLRequest,
         caller: Caller<'_>,
     ) -> Result<Answer, RouterError> {
-        let started = Instant::now();
-        let mut observed = Observed {
-            kind: "unknown",
-            name: request.operation_name.clone(),
-        };
+        let mut observed = Observed::new(&request);
         let result = self.stages(&request, &caller, &mut observed).await;
-        let label = self.metrics.operation_label(observed.name.as_deref());
         let error_code = match &result {
             Ok(answer) => answer.first_error_code.clone(),
             Err(error) => Some(error.code().to_string()),
         };
-        self.metrics.record_operation(
-            &label,
-            observed.kind,
-            started.elapsed(),
-            error_code.as_deref(),
-        );
+        self.record(observed, error_code);
         result
     }
 
@@ -185,25 +175,26 @@ impl Pipeline {
         request: GraphQLRequest,
         caller: Caller<'_>,
     ) -> Result<Opened, RouterError> {
-        let started = Instant::now();
-        let mut observed = Observed {
-            kind: "unknown",
-            name: request.operation_name.clone(),
-        };
+        let mut observed = Observed::new(&request);
         let result = self.open_stages(&request, &caller, &mut observed).await;
-        let label = self.metrics.operation_label(observed.name.as_deref());
         let error_code = match &result {
             Ok(Opened::Answer(answer)) => answer.first_error_code.clone(),
             Ok(Opened::Subscription(_)) => None,
             Err(error) => Some(error.code().to_string()),
         };
+        self.record(observed, error_code);
+        result
+    }
+
+    /// The operation's metrics: count, latency and first error code, by operation name.
+    fn record(&self, observed: Observed, error_code: Option<String>) {
+        let label = self.metrics.operation_label(observed.name.as_deref());
         self.metrics.record_operation(
             &label,
             observed.kind,
-            started.elapsed(),
+            observed.started.elapsed(),
             error_code.as_deref(),
         );
-        result
     }
 
     async fn stages(
@@ -264,8 +255,19 @@ impl Pipeline {
 
 /// What the metrics learn about an operation as it goes through the stages.
 struct Observed {
+    started: Instant,
     kind: &'static str,
     name: Option<String>,
+}
+
+impl Observed {
+    fn new(request: &GraphQLRequest) -> Self {
+        Self {
+            started: Instant::now(),
+            kind: "unknown",
+            name: request.operation_name.clone(),
+        }
+    }
 }
 
 /// `Type.field` pairs, split once at start-up.
