@@ -5,6 +5,7 @@
 //   node build.mjs            build every client whose folder exists
 //   node build.mjs --check    build into a temporary directory and fail if the committed
 //                             bundle differs from its sources (stale bundle)
+//   node build.mjs app        only the clients named (with or without --check)
 //
 // A client is a folder web/<client>/ with an entry file main.jsx; a folder that does not
 // exist yet is skipped with a notice. The output is deterministic: the same sources and
@@ -145,10 +146,17 @@ function differences(fresh, committed) {
 }
 
 const check = process.argv.includes('--check');
+const named = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+for (const name of named) {
+  if (!(name in CLIENTS)) {
+    console.error(`unknown client ${name}; the clients are ${Object.keys(CLIENTS).join(', ')}`);
+    process.exit(2);
+  }
+}
 const scratch = check ? mkdtempSync(join(tmpdir(), 'c9pay-web-')) : null;
 let failed = false;
 try {
-  for (const client of Object.keys(CLIENTS)) {
+  for (const client of named.length ? named : Object.keys(CLIENTS)) {
     if (!existsSync(join(WEB, client, 'main.jsx'))) {
       console.log(`${client}: no web/${client}/main.jsx yet, skipped`);
       continue;
