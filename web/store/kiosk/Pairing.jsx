@@ -19,8 +19,8 @@ export function Pairing() {
       <div class="pairing-body">
         <QrCode text={pairingText(key.jwk)} label={t('kiosk.pairQr')} size={300} />
         <div>
-          <h2 class="label">{t('kiosk.pairCode')}</h2>
-          <p class="pairing-code" aria-label={t('kiosk.pairCode')}>
+          <h2 class="label" id="pairing-code-title">{t('kiosk.pairCode')}</h2>
+          <p class="pairing-code" role="group" aria-labelledby="pairing-code-title">
             {pairingCode(key.jwk).split(' ').map((group) => (
               <span>{group}</span>
             ))}
