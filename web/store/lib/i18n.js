@@ -1,7 +1,7 @@
 // Strings in one file per language per client; the language is remembered.
 import { signal } from '@preact/signals';
 
-const KEY = 'c9pay-language';
+const KEY = 'c9pay.lang'; // the same key as the user app (web/shared/i18n.js)
 const initial = () => {
   try {
     const kept = localStorage.getItem(KEY);
