@@ -104,8 +104,10 @@ export function Till() {
                 <li>
                   <button type="button" class="tile" onClick={() => setQuantity(product.id, (cart.value[product.id] ?? 0) + 1)}>
                     <span class="tile-name">{product.name}</span>
-                    <span class="tile-price">{money(product.price)}</span>
-                    {cart.value[product.id] ? <span class="tile-count">{t('kiosk.inCart', { n: cart.value[product.id] })}</span> : null}
+                    <span class="tile-foot">
+                      <span class="tile-price">{money(product.price)}</span>
+                      {cart.value[product.id] ? <span class="tile-count">{t('kiosk.inCart', { n: cart.value[product.id] })}</span> : null}
+                    </span>
                   </button>
                 </li>
               ))}
