@@ -26,6 +26,8 @@ export function toApiError(body, status) {
 }
 
 async function send(document, variables) {
+  // Offline for sure: fail at once, as a network failure, without a doomed request.
+  if (!navigator.onLine) throw new ApiError('NETWORK');
   const headers = {
     'Content-Type': 'application/json',
     Accept: 'application/graphql-response+json, application/json',

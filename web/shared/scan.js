@@ -20,7 +20,9 @@ export async function scanCamera(video, onCode) {
     if (busy || done) return;
     busy = true;
     try {
-      const text = await camera.readFrame(canvas);
+      // Native pixels (fullSize): the on-screen video is cropped to a square, and a
+      // squeezed picture would not decode.
+      const text = await camera.readFrame(canvas, true);
       if (typeof text === 'string' && text && !done) {
         stop();
         onCode(text);

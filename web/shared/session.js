@@ -13,6 +13,25 @@ export const user = signal(null);
 /** Why the last session ended when the person did not end it (an error code), or null. */
 export const endedBecause = signal(null);
 
+// Whether this browser has a session cookie, as far as we know (the cookie itself is
+// HttpOnly). Only a hint: it spares a signed-out visitor a refresh that must fail.
+const HINT = 'c9pay.session';
+const hint = (on) => {
+  try {
+    if (on) localStorage.setItem(HINT, '1');
+    else localStorage.removeItem(HINT);
+  } catch {
+    // no storage: we simply always ask
+  }
+};
+const hinted = () => {
+  try {
+    return localStorage.getItem(HINT) !== null;
+  } catch {
+    return true;
+  }
+};
+
 let accessToken = null;
 let expiresAtMs = 0;
 let refreshTimer = null;
@@ -21,6 +40,7 @@ let inflight = null;
 export const signedIn = computed(() => sessionState.value === 'signed-in');
 
 async function post(path, body, headers = {}) {
+  if (!navigator.onLine) throw new ApiError('NETWORK');
   let response;
   try {
     response = await fetch(path, {
@@ -54,6 +74,7 @@ function accept({ accessToken: token, expiresAt, user: who }) {
   user.value = who;
   endedBecause.value = null;
   sessionState.value = 'signed-in';
+  hint(true);
   // Renew a minute before expiry (or at two thirds of a short lifetime), so requests and
   // the live connection rarely meet an expired token.
   clearTimeout(refreshTimer);
@@ -69,6 +90,7 @@ function end(reason) {
   user.value = null;
   endedBecause.value = reason;
   sessionState.value = 'signed-out';
+  hint(false);
 }
 
 export async function signUp({ email, password, displayName }) {
@@ -107,6 +129,10 @@ export function refresh() {
 
 /** On page load: a session survives reloads through its cookie. */
 export async function startSession() {
+  if (!hinted()) {
+    end(null);
+    return;
+  }
   try {
     await refresh();
   } catch {

@@ -43,15 +43,18 @@ export function Home() {
   const recent = useSignal(null);
   const error = useSignal(null);
   const version = walletVersion.value;
+  const isOnline = online.value;
 
+  // Loads on arrival, whenever the wallet moves, and again when the network returns.
   useEffect(() => {
+    if (!isOnline) return;
     let current = true;
     loadWallet().catch((failure) => (error.value = failure));
     graphql(RECENT)
       .then((data) => current && (recent.value = data.me.wallet.history.nodes))
       .catch((failure) => current && (error.value = failure));
     return () => (current = false);
-  }, [version]);
+  }, [version, isOnline]);
 
   const w = wallet.value;
   return (
