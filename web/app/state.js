@@ -46,7 +46,8 @@ export async function loadWallet() {
 }
 
 /** After a mutation or an event moved money: the balance and the lists load again. */
-export function walletMoved() {
+export function walletMoved(transferId = null) {
+  if (transferId) shownAsReceipt(transferId);
   walletVersion.value += 1;
   loadWallet().catch(() => {});
 }
@@ -83,8 +84,17 @@ export function claimActivity(claimer) {
   return () => claimers.delete(claimer);
 }
 
+// Transfers this app made itself (a top-up, a transfer, a scanned request): their
+// receipt is on screen already, so their live event must not say it a second time.
+const ownTransfers = new Set();
+export function shownAsReceipt(transferId) {
+  ownTransfers.add(transferId);
+  // The event may have arrived before the mutation's answer did.
+  toasts.value = toasts.value.filter((toast) => toast.event.transferId !== transferId);
+}
+
 function arrived(event) {
-  const claimed = [...claimers].some((claim) => claim(event));
+  const claimed = ownTransfers.has(event.transferId) || [...claimers].some((claim) => claim(event));
   if (!claimed) toasts.value = [...toasts.value, { id: event.id, event }].slice(-3);
   walletMoved();
 }

@@ -58,7 +58,9 @@ export function EntryRow({ entry }) {
       <span class="entry-main">
         <span class="entry-party">{entryParty(entry)}</span>
         <span class="entry-meta">
-          {t(`kind.${entry.kind}`)} · {day(entry.createdAt)} {clock(entry.createdAt)}
+          {/* A top-up's party already says "Top-up". */}
+          {entry.kind === 'TOP_UP' ? '' : `${t(`kind.${entry.kind}`)} · `}
+          {day(entry.createdAt)} {clock(entry.createdAt)}
           {entry.memo ? ` · ${entry.memo}` : ''}
         </span>
       </span>

@@ -101,7 +101,7 @@ export function Scan() {
         reference: r.transferId,
         balanceAfter: r.balanceAfter,
       };
-      walletMoved();
+      walletMoved(r.transferId);
       router.navigate('receipt', { replace: true });
     } catch (failure) {
       if (!failure.retryable) attempt.settle();

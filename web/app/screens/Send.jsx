@@ -90,7 +90,7 @@ export function Send() {
         balanceAfter: r.balanceAfter,
         memo: r.memo,
       };
-      walletMoved();
+      walletMoved(r.transferId);
       router.navigate('receipt', { replace: true });
     } catch (failure) {
       if (!failure.retryable) attempt.settle();

@@ -52,7 +52,7 @@ export function TopUp() {
         reference: r.transferId,
         balanceAfter: r.balanceAfter,
       };
-      walletMoved();
+      walletMoved(r.transferId);
       router.navigate('receipt', { replace: true });
     } catch (failure) {
       if (!failure.retryable) attempt.settle();
