@@ -1,11 +1,13 @@
 // Screenshots of every screen of the user app at phone size (390×844) and of home at
-// desktop size, in English and Korean, written to web/screenshots/ (committed, shown in
+// desktop size, in English and Korean, then the kiosk's, dashboard's and admin console's
+// (web/store/screenshots.mjs), written to web/screenshots/ (committed, shown in
 // web/README.md). Starts its own platform, like the tests:
 //
 //   node screenshots.mjs
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { storeAndAdminScreens } from './store/screenshots.mjs';
 import { cafeNine, launchBrowser, logInThroughApp, openPage, scratchDir, signInAs, startPlatform, writeQrVideo } from './tests/harness.js';
 
 const OUT = fileURLToPath(new URL('screenshots/', import.meta.url));
@@ -94,6 +96,10 @@ try {
   await page.getByRole('list').first().waitFor();
   await shoot(page, 'en-home-desktop');
   check();
+  await page.context().close();
+
+  await storeAndAdminScreens({ origin, outDir: OUT, launchBrowser, writeQrVideo, scratchDir, signInAs });
+  console.log('screenshots/store-*.png, kiosk-*.png, admin-*.png');
 } finally {
   await browser?.close();
   await platform.stop();
