@@ -112,6 +112,7 @@ effect(() => {
       query: WALLET_ACTIVITY,
       pick: (data) => data.walletActivity,
       onEvent: arrived,
+      onResumeLost: () => walletMoved(),
       // Computed at every connection, so a reconnect after the router closed an expired
       // token's connection carries a fresh one.
       connectionParams: async () => ({ Authorization: `Bearer ${await freshToken()}` }),

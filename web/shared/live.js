@@ -17,8 +17,9 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
  * @param {(event: object) => void} options.onEvent each new event, once
  * @param {() => Promise<object>} options.connectionParams computed at every connect
  * @param {(data: object) => object} options.pick the event inside `data`
+ * @param {() => void} [options.onResumeLost] events were missed beyond resuming: reload
  */
-export function createLive({ query, onEvent, connectionParams, pick, variables = {} }) {
+export function createLive({ query, onEvent, onResumeLost, connectionParams, pick, variables = {} }) {
   const state = signal(navigator.onLine ? 'reconnecting' : 'offline');
   const seen = new Set();
   let lastId = null;
@@ -77,17 +78,22 @@ export function createLive({ query, onEvent, connectionParams, pick, variables =
       {
         next: (result) => {
           const event = result.data && pick(result.data);
-          if (!event) {
-            if (result.errors?.[0]?.extensions?.code === 'RESUME_TOO_FAR_BEHIND') lastId = null;
-            return;
-          }
+          if (!event) return;
           lastId = event.id;
           if (seen.has(event.id)) return;
           seen.add(event.id);
           onEvent(event);
         },
-        // Any end of a subscription we did not ask for is a reason to come back.
-        error: () => client === current && scheduleReconnect(),
+        // Any end of a subscription we did not ask for is a reason to come back. Too far
+        // behind to resume: start from now (the caller reloads what it shows).
+        error: (error) => {
+          if (client !== current) return;
+          if (Array.isArray(error) && error.some((e) => e?.extensions?.code === 'RESUME_TOO_FAR_BEHIND')) {
+            lastId = null;
+            onResumeLost?.();
+          }
+          scheduleReconnect();
+        },
         complete: () => client === current && scheduleReconnect(),
       },
     );
