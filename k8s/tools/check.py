@@ -7,6 +7,8 @@
     check.py monitoring RENDERED.yaml       the rendered k8s/monitoring
     check.py image                          Dockerfile and .dockerignore against the repo, and
                                             the binary's targets against the Deployments
+    check.py argocd RENDERED.yaml           the rendered k8s/argocd: what the Applications
+                                            point at, their sync policies, their project
 
 Run by k8s/validate inside its tools environment (kubernetes-validate, PyYAML,
 dockerfile); the repository root is two levels above this file.
@@ -830,6 +832,70 @@ def monitoring(rendered: str) -> None:
             ok("prometheus.yml discovers the pods of Service/metrics")
 
 
+# Argo CD: which overlay each Application deploys, and whether it syncs by itself.
+ARGOCD_APPLICATIONS = {
+    "c9pay-dev": ("k8s/overlays/dev", True),
+    "c9pay-production": ("k8s/overlays/production", False),
+}
+
+
+def argocd(rendered: str) -> None:
+    """The schemas are checked by check-jsonschema against the Argo CD CRDs (k8s/validate);
+    this checks what a schema cannot: that each Application deploys an overlay that
+    exists, from a repository and into a destination its project allows, dev with
+    automated sync, prune and self-heal, production with none."""
+    objects = load_objects(rendered)
+    print(f"argocd: {len(objects)} objects ({', '.join(ident(obj) for obj in objects)})")
+    for obj in objects:
+        if obj["metadata"].get("namespace") != "argocd":
+            fail(f"{ident(obj)} is not in namespace argocd, where Argo CD reads Applications")
+    projects = {obj["metadata"]["name"]: obj for obj in by_kind(objects, "AppProject")}
+    applications = {obj["metadata"]["name"]: obj for obj in by_kind(objects, "Application")}
+    if set(applications) != set(ARGOCD_APPLICATIONS):
+        fail(f"argocd: Applications {sorted(applications)}, expected {sorted(ARGOCD_APPLICATIONS)}")
+    repositories = set()
+    for name, (path, automated_expected) in ARGOCD_APPLICATIONS.items():
+        application = applications.get(name)
+        if application is None:
+            continue
+        spec = application["spec"]
+        source, destination = spec.get("source", {}), spec.get("destination", {})
+        repositories.add(source.get("repoURL"))
+        if source.get("path") != path:
+            fail(f"{name}: deploys {source.get('path')!r}, expected {path!r}")
+        elif not (REPOSITORY / path / "kustomization.yaml").is_file():
+            fail(f"{name}: {path}/kustomization.yaml does not exist")
+        else:
+            ok(f"{name}: deploys {path} at {source.get('targetRevision')}")
+        if source.get("targetRevision") != "main":
+            fail(f"{name}: follows {source.get('targetRevision')!r}, expected main (CI publishes images from main)")
+        if destination.get("namespace") != NAMESPACE:
+            fail(f"{name}: deploys into namespace {destination.get('namespace')!r}, expected {NAMESPACE}")
+        project = projects.get(spec.get("project"))
+        if project is None:
+            fail(f"{name}: its project {spec.get('project')!r} is not rendered")
+        else:
+            if source.get("repoURL") not in project["spec"].get("sourceRepos", []):
+                fail(f"{name}: project {spec['project']} does not allow repository {source.get('repoURL')}")
+            allowed_destinations = [(entry.get("name"), entry.get("namespace")) for entry in project["spec"].get("destinations", [])]
+            if (destination.get("name"), destination.get("namespace")) not in allowed_destinations:
+                fail(f"{name}: project {spec['project']} does not allow destination {destination}")
+            else:
+                ok(f"{name}: project {spec['project']} allows its repository and destination")
+        automated = spec.get("syncPolicy", {}).get("automated")
+        if automated_expected:
+            if not (automated and automated.get("prune") is True and automated.get("selfHeal") is True):
+                fail(f"{name}: expected automated sync with prune and selfHeal, got {automated}")
+            else:
+                ok(f"{name}: syncs automatically, prunes and self-heals")
+        elif automated is not None:
+            fail(f"{name}: must sync only when a person asks, but has syncPolicy.automated {automated}")
+        else:
+            ok(f"{name}: syncs only by hand")
+    if len(repositories) != 1:
+        fail(f"argocd: the Applications deploy from different repositories: {sorted(map(str, repositories))}")
+
+
 def dockerignore_patterns() -> list[tuple[bool, re.Pattern]]:
     patterns = []
     for line in (REPOSITORY / ".dockerignore").read_text().splitlines():
@@ -925,6 +991,8 @@ def main() -> None:
         overlay(arguments[0], arguments[1], arguments[2] if len(arguments) == 3 else None)
     elif command == "monitoring" and len(arguments) == 1:
         monitoring(arguments[0])
+    elif command == "argocd" and len(arguments) == 1:
+        argocd(arguments[0])
     elif command == "image" and not arguments:
         dockerfile()
         check_binary_targets()

@@ -4,8 +4,15 @@
 //! The portable subset this implies (and which every migration respects): integers,
 //! text, booleans and blobs only; timestamps are Unix milliseconds in `bigint`; ids are
 //! text. Each subgraph still has its own migrations per backend, because DDL differs.
+//!
+//! TLS to PostgreSQL: rustls (aws-lc-rs), driven by the URL as libpq would be:
+//! `sslmode=disable|prefer|require|verify-ca|verify-full` and `sslrootcert=/path/ca.pem`,
+//! or the CA file in [`DatabaseConfig::ca_certificate_file`]. See [`postgres_url_with_tls`]
+//! for what this module adds to sqlx's own handling (refusing a CA that would be ignored).
 
-use std::{str::FromStr, sync::Once, time::Duration};
+use std::{path::PathBuf, str::FromStr, sync::Once, time::Duration};
+
+use anyhow::Context;
 
 use serde::Deserialize;
 use sqlx::{
@@ -32,6 +39,13 @@ pub struct DatabaseConfig {
     /// PostgreSQL `statement_timeout`, and SQLite's busy timeout. Default 5000.
     #[serde(default = "default_statement_timeout_ms")]
     pub statement_timeout_ms: u64,
+    /// PostgreSQL: a PEM file of the certificate authorities that sign the server's
+    /// certificate, for `sslmode=verify-ca` or `verify-full` (the same as `sslrootcert` in
+    /// the URL; set one or the other). With it and no `sslmode` in the URL, the mode is
+    /// `verify-full`. Default: none (verifying modes then trust only the Mozilla roots
+    /// built into the binary).
+    #[serde(default)]
+    pub ca_certificate_file: Option<PathBuf>,
 }
 
 fn default_max_connections() -> u32 {
@@ -51,6 +65,7 @@ impl DatabaseConfig {
             max_connections: default_max_connections(),
             acquire_timeout_ms: default_acquire_timeout_ms(),
             statement_timeout_ms: default_statement_timeout_ms(),
+            ca_certificate_file: None,
         }
     }
 
@@ -109,10 +124,25 @@ impl Database {
         DRIVERS.call_once(install_default_drivers);
 
         let backend = config.backend()?;
-        let url = config.url.expose();
-        if backend == Backend::Sqlite {
-            create_sqlite_parent_directory(url)?;
-        }
+        let url = match backend {
+            Backend::Sqlite => {
+                if config.ca_certificate_file.is_some() {
+                    anyhow::bail!(
+                        "database.ca_certificate_file is for PostgreSQL; this database is SQLite"
+                    );
+                }
+                create_sqlite_parent_directory(config.url.expose())?;
+                sqlite_url_with_create(config.url.expose())
+            }
+            Backend::Postgres => {
+                postgres_url_with_tls(config.url.expose(), config.ca_certificate_file.as_deref())?
+            }
+        };
+        // Names the server and the TLS mode, never the URL: it holds the password.
+        let target = match backend {
+            Backend::Sqlite => "SQLite".to_string(),
+            Backend::Postgres => postgres_target(&url),
+        };
         let statement_timeout_ms = config.statement_timeout_ms;
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
@@ -134,8 +164,9 @@ impl Database {
                     Ok(())
                 })
             })
-            .connect(&sqlite_url_with_create(url, backend))
-            .await?;
+            .connect(&url)
+            .await
+            .with_context(|| format!("connecting to {target}"))?;
         let migrator = match backend {
             Backend::Postgres => &migrations.postgres,
             Backend::Sqlite => &migrations.sqlite,
@@ -190,13 +221,115 @@ fn create_sqlite_parent_directory(url: &str) -> anyhow::Result<()> {
 }
 
 /// SQLite files are created on first use, so that `c9pay up` needs no set-up step.
-fn sqlite_url_with_create(url: &str, backend: Backend) -> String {
-    if backend == Backend::Sqlite && !url.contains("mode=") {
+fn sqlite_url_with_create(url: &str) -> String {
+    if !url.contains("mode=") {
         let separator = if url.contains('?') { '&' } else { '?' };
         format!("{url}{separator}mode=rwc")
     } else {
         url.to_string()
     }
+}
+
+/// The `sslmode` values libpq documents. sqlx treats `allow` as `disable`.
+const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// The PostgreSQL URL to connect with: `url`, with `ca_certificate_file` as its
+/// `sslrootcert`. sqlx reads `sslmode` and `sslrootcert` itself; this adds what it does
+/// not check, so that a CA given for verification is never silently unused:
+///
+/// - an unknown `sslmode` is refused here, with the list of valid ones;
+/// - a CA file (from either place) with `sslmode` `disable`, `allow`, `prefer` or
+///   `require` is refused: sqlx would not verify the server with it (libpq would treat
+///   `require` as `verify-ca`; refusing is clearer than guessing);
+/// - a CA file without any `sslmode` means `verify-full`;
+/// - a CA both in the URL and in the config is refused;
+/// - the CA file must exist and be readable, or the error says so before connecting.
+pub fn postgres_url_with_tls(
+    url: &str,
+    ca_certificate_file: Option<&std::path::Path>,
+) -> anyhow::Result<String> {
+    // Errors never quote the URL: it holds the password.
+    let mut parsed = url::Url::parse(url).context("the PostgreSQL URL is not a valid URL")?;
+    let parameter = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let ssl_mode = parameter("sslmode").or_else(|| parameter("ssl-mode"));
+    let url_root_certificate = parameter("sslrootcert")
+        .or_else(|| parameter("ssl-root-cert"))
+        .or_else(|| parameter("ssl-ca"));
+    if let Some(mode) = &ssl_mode
+        && !SSL_MODES.contains(&mode.as_str())
+    {
+        anyhow::bail!(
+            "sslmode={mode:?} in the PostgreSQL URL is not one of {}",
+            SSL_MODES.join(", ")
+        );
+    }
+    let root_certificate = match (url_root_certificate, ca_certificate_file) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "the PostgreSQL CA is set twice, as sslrootcert in the URL and as database.ca_certificate_file; keep one"
+        ),
+        (Some(path), None) => Some(PathBuf::from(path)),
+        (None, Some(path)) => Some(path.to_path_buf()),
+        (None, None) => None,
+    };
+    let Some(root_certificate) = root_certificate else {
+        return Ok(url.to_string());
+    };
+    std::fs::metadata(&root_certificate).with_context(|| {
+        format!(
+            "the PostgreSQL CA file {} cannot be read",
+            root_certificate.display()
+        )
+    })?;
+    match ssl_mode.as_deref() {
+        Some("verify-ca" | "verify-full") => {}
+        Some(mode) => anyhow::bail!(
+            "a PostgreSQL CA file is set but sslmode={mode} does not verify the server with it; use sslmode=verify-full (or verify-ca)"
+        ),
+        None => {
+            parsed
+                .query_pairs_mut()
+                .append_pair("sslmode", "verify-full");
+        }
+    }
+    if let Some(path) = ca_certificate_file {
+        let path = path
+            .to_str()
+            .context("the PostgreSQL CA file's path is not UTF-8")?;
+        parsed.query_pairs_mut().append_pair("sslrootcert", path);
+    }
+    Ok(parsed.to_string())
+}
+
+/// `PostgreSQL at host:port (sslmode=…)`, for errors: enough to see which server and
+/// which TLS mode failed, without the password.
+fn postgres_target(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return "PostgreSQL".to_string();
+    };
+    let ssl_mode = parsed
+        .query_pairs()
+        .find(|(key, _)| key == "sslmode" || key == "ssl-mode")
+        .map_or_else(
+            || "prefer (the default)".to_string(),
+            |(_, value)| value.into_owned(),
+        );
+    format!(
+        "PostgreSQL at {}:{} (sslmode={ssl_mode})",
+        parsed.host_str().unwrap_or("localhost"),
+        parsed.port().unwrap_or(5432)
+    )
 }
 
 /// Maps a constraint violation to a domain error (realworld-axum-sqlx `on_constraint`):
