@@ -14,6 +14,10 @@ pub mod code {
     pub const INVALID_ID: &str = "INVALID_ID";
     pub const INVALID_AMOUNT: &str = "INVALID_AMOUNT";
     pub const INVALID_INPUT: &str = "INVALID_INPUT";
+    /// A `DateTime` that is not an RFC 3339 instant.
+    pub const INVALID_DATE_TIME: &str = "INVALID_DATE_TIME";
+    /// A value or document that does not fit the schema (async-graphql's own refusals).
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
     pub const UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 }

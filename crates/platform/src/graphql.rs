@@ -95,11 +95,45 @@ async fn execute<E: Executor>(
     };
     let request_id = principal.request_id.clone();
     let request = request.into_inner().data(principal);
-    let response = REQUEST_ID
+    let mut response = REQUEST_ID
         .scope(request_id, endpoint.executor.execute(request))
         .await;
+    name_client_mistakes(&mut response.errors);
     GraphQLResponse::from(response).into_response()
 }
+
+/// Every error a resolver raises carries its code (each crate's error enum sets one). An
+/// error without one is async-graphql's own: a document or a value that does not fit the
+/// schema — a client's mistake, never a failure of this service. It gets a code the client
+/// can act on, naming the scalar when one did not parse (`INVALID_AMOUNT` for `"1.5"`
+/// credits), so that the router does not pass it on as a failed service
+/// (`DOWNSTREAM_SERVICE_ERROR`).
+pub fn name_client_mistakes(errors: &mut [async_graphql::ServerError]) {
+    for error in errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_some() {
+            continue;
+        }
+        let scalar = SCALAR_CODES
+            .iter()
+            .find(|(scalar, _)| error.message.contains(&format!("\"{scalar}\"")));
+        let (code, scalar) = match scalar {
+            Some((scalar, code)) => (*code, Some(*scalar)),
+            None => (code::BAD_USER_INPUT, None),
+        };
+        extensions.set("code", code);
+        if let Some(scalar) = scalar {
+            extensions.set("type", scalar);
+        }
+    }
+}
+
+/// The codes of the custom scalars' parse failures, by scalar name.
+const SCALAR_CODES: [(&str, &str); 3] = [
+    ("Amount", code::INVALID_AMOUNT),
+    ("DateTime", code::INVALID_DATE_TIME),
+    ("ID", code::INVALID_ID),
+];
 
 /// A 401 with a GraphQL-shaped body, so clients can read the code the usual way.
 pub fn unauthenticated(message: &str) -> Response {

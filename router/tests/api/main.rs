@@ -4,6 +4,7 @@
 mod access_tokens;
 mod admins;
 mod audit;
+mod client_mistakes;
 mod browser_sessions;
 mod cors;
 mod federation;

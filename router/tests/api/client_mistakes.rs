@@ -1,0 +1,75 @@
+//! A value that does not parse as its scalar is the client's mistake, and the answer says
+//! so: a stable code naming the scalar (`INVALID_AMOUNT`, `INVALID_DATE_TIME`, or
+//! `BAD_USER_INPUT` for the rest), never `DOWNSTREAM_SERVICE_ERROR` (which would tell the
+//! client a service failed and invite a retry), and nothing moves.
+
+use c9pay_platform::{database::Backend, on_both_backends};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestRouter, bearer, spawn_router};
+
+const TOP_UP: &str = "mutation($amount: Amount!, $key: String!) { topUp(input: { amount: $amount, idempotencyKey: $key }) { balanceAfter } }";
+const TOP_UP_INPUT: &str = "mutation($input: TopUpInput!) { topUp(input: $input) { balanceAfter } }";
+const HISTORY_SINCE: &str = "query($since: DateTime!) { me { wallet { history(first: 5, filter: { since: $since }) { edges { node { id } } } } } }";
+const BALANCE: &str = "{ me { wallet { balance } } }";
+
+async fn balance(router: &TestRouter, person: &str) -> Value {
+    router.post(Some(person), BALANCE, json!({})).await.data()["me"]["wallet"]["balance"].clone()
+}
+
+fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| error["extensions"]["code"].as_str().unwrap_or("<none>").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn malformed_amounts_are_invalid_amount_and_move_nothing(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let person = bearer(&router.sign_up("ada@example.com", "Ada").await);
+    let before = balance(&router, &person).await;
+
+    for amount in [json!("1.5"), json!("1e309"), json!("99999999999999999999"), json!(""), json!("12a"), json!(1.5), json!(true)] {
+        let as_variable = router.post(Some(&person), TOP_UP, json!({ "amount": amount, "key": "k-1" })).await;
+        let nested = router.post(Some(&person), TOP_UP_INPUT, json!({ "input": { "amount": amount, "idempotencyKey": "k-2" } })).await;
+        for (answer, how) in [(&as_variable, "a variable"), (&nested, "an input object's field")] {
+            let found = codes(&answer.body);
+            assert!(!found.is_empty(), "{amount} as {how}: {:#}", answer.body);
+            assert!(found.iter().all(|code| code == "INVALID_AMOUNT" || code == "BAD_USER_INPUT"), "{amount} as {how}: {found:?} {:#}", answer.body);
+            assert!(!found.iter().any(|code| code == "DOWNSTREAM_SERVICE_ERROR"), "{amount}: {found:?}");
+            assert!(answer.body["data"].is_null() || answer.body["data"]["topUp"].is_null(), "{amount}: {:#}", answer.body);
+        }
+    }
+    // A literal in the document is checked the same way.
+    let literal = router
+        .post(Some(&person), "mutation { topUp(input: { amount: \"1.5\", idempotencyKey: \"k-3\" }) { balanceAfter } }", json!({}))
+        .await;
+    assert_eq!(codes(&literal.body), ["INVALID_AMOUNT"], "{:#}", literal.body);
+    let string_amount = router.post(Some(&person), TOP_UP, json!({ "amount": "1.5", "key": "k-4" })).await;
+    assert_eq!(codes(&string_amount.body), ["INVALID_AMOUNT"], "{:#}", string_amount.body);
+    assert_eq!(string_amount.body["errors"][0]["extensions"]["type"], "Amount", "{:#}", string_amount.body);
+
+    assert_eq!(balance(&router, &person).await, before, "nothing moved");
+}
+
+async fn a_malformed_date_time_is_invalid_date_time(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let person = bearer(&router.sign_up("ada@example.com", "Ada").await);
+
+    for since in ["yesterday", "2026-13-01T00:00:00Z", ""] {
+        let answer = router.post(Some(&person), HISTORY_SINCE, json!({ "since": since })).await;
+        assert_eq!(codes(&answer.body), ["INVALID_DATE_TIME"], "{since}: {:#}", answer.body);
+    }
+    let fine = router.post(Some(&person), HISTORY_SINCE, json!({ "since": "2026-01-01T00:00:00Z" })).await;
+    assert!(fine.body.get("errors").is_none(), "{:#}", fine.body);
+}
+
+on_both_backends!(
+    malformed_amounts_are_invalid_amount_and_move_nothing,
+    a_malformed_date_time_is_invalid_date_time,
+);
