@@ -6,7 +6,7 @@
 use c9pay_platform::{database::Backend, on_both_backends, testing::TestResponse};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, PASSWORD, TestRouter, bearer, metric, read, spawn_router};
+use crate::helpers::{ADMIN_EMAIL, ME, PASSWORD, TestRouter, bearer, metric, read, spawn_router};
 
 const STATISTICS: &str = "{ platformStatistics { accounts openSessions kiosks } }";
 
@@ -147,6 +147,71 @@ async fn a_user_calling_an_admin_field_is_forbidden_before_any_fetch(backend: Ba
     assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_CREDENTIALS");
 }
 
+/// The admin fields the clients use, each as a request of its own.
+const ADMIN_FIELDS: [(&str, &str); 6] = [
+    ("Query.findUsers", "{ findUsers(query: \"ada\") { id } }"),
+    ("Query.findStores", "{ findStores(query: \"cafe\") { id } }"),
+    ("Query.ledgerStatistics", "{ ledgerStatistics { transfersToday volumeToday userBalances } }"),
+    ("Query.storeStatistics", "{ storeStatistics { stores salesToday } }"),
+    ("Mutation.endUserSessions", "mutation { endUserSessions(userId: \"usr_0123456789abcdef0123456789abcdef\") }"),
+    ("Mutation.adminRevokeKiosk", "mutation { adminRevokeKiosk(kioskId: \"kio_0123456789abcdef0123456789abcdef\") }"),
+];
+
+async fn a_user_is_refused_every_admin_field_of_the_clients_before_any_fetch(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let user = bearer(&router.sign_up("ada@example.com", "Ada").await);
+    let fetches = |metrics: String| {
+        ["auth", "users", "credit", "stores"].map(|subgraph| metric(&metrics, "c9pay_subgraph_fetches_total", &[("subgraph", subgraph)]))
+    };
+    let fetches_before = fetches(router.metrics().await);
+
+    for (field, query) in ADMIN_FIELDS {
+        let refused = router.post(Some(&user), query, json!({})).await;
+        assert_eq!(refused.status, 403, "{field}: {:#}", refused.body);
+        assert_eq!(refused.error_code(), "FORBIDDEN", "{field}");
+        assert!(refused.body.get("data").is_none(), "{field}: {:#}", refused.body);
+        assert!(refused.body.to_string().contains(field), "{field}: {:#}", refused.body);
+    }
+    // Beside a field the user may read, the admin field still refuses the whole request.
+    let mixed = router.post(Some(&user), "{ me { displayName } ledgerStatistics { userBalances } }", json!({})).await;
+    assert_eq!(mixed.status, 403, "{:#}", mixed.body);
+
+    let fetches_after = fetches(router.metrics().await);
+    assert_eq!(fetches_before, fetches_after, "nothing was fetched for the refused requests");
+    // Ada's own session was not ended by the refused endUserSessions.
+    assert_eq!(router.post(Some(&user), ME, json!({})).await.data()["me"]["displayName"], "Ada");
+}
+
+async fn an_admin_uses_the_admin_fields_of_the_clients_through_the_router(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let admin = logged_in_admin(&router).await;
+    let ada = router.sign_up("ada@example.com", "Ada").await;
+    router.post(Some(&bearer(&ada)), "mutation { openStore(input: { name: \"Cafe Nine\" }) { id } }", json!({})).await.data();
+    router.post(Some(&bearer(&ada)), "mutation { topUp(input: { amount: \"10000\", idempotencyKey: \"k\" }) { balanceAfter } }", json!({})).await.data();
+
+    let users = as_admin(&router, &admin.authorization, Some(&admin.cookie), "{ findUsers(query: \"ADA@\") { id email displayName wallet { balance } stores { name } } }").await;
+    let stores = as_admin(&router, &admin.authorization, Some(&admin.cookie), "{ findStores(query: \"nine\") { name owner { displayName } account { balance } } }").await;
+    let statistics = as_admin(&router, &admin.authorization, Some(&admin.cookie), "{ ledgerStatistics { transfersToday volumeToday } storeStatistics { stores salesToday } }").await;
+
+    assert_eq!(
+        users.data()["findUsers"],
+        json!([{ "id": crate::helpers::subject_of(&ada), "email": "ada@example.com", "displayName": "Ada", "wallet": { "balance": "10000" }, "stores": [{ "name": "Cafe Nine" }] }])
+    );
+    assert_eq!(stores.data()["findStores"], json!([{ "name": "Cafe Nine", "owner": { "displayName": "Ada" }, "account": { "balance": "0" } }]));
+    assert_eq!(statistics.data()["ledgerStatistics"], json!({ "transfersToday": 1, "volumeToday": "10000" }));
+    assert_eq!(statistics.data()["storeStatistics"], json!({ "stores": 1, "salesToday": 0 }));
+    // Ending Ada's sessions stops her access token at the router.
+    let ended = as_admin(
+        &router,
+        &admin.authorization,
+        Some(&admin.cookie),
+        &format!("mutation {{ endUserSessions(userId: \"{}\") }}", crate::helpers::subject_of(&ada)),
+    )
+    .await;
+    assert_eq!(ended.data()["endUserSessions"], 1);
+    assert!(router.eventually_refused(&bearer(&ada)).await, "an ended session's token still works");
+}
+
 async fn an_anonymous_request_for_an_authenticated_field_reaches_no_subgraph(backend: Backend) {
     let router = spawn_router(backend).await;
     // logIn is open to anonymous callers; logOut is @authenticated and is not.
@@ -252,6 +317,8 @@ async fn an_admin_log_out_ends_the_session_and_clears_the_cookie(backend: Backen
 
 on_both_backends!(
     an_admin_log_out_ends_the_session_and_clears_the_cookie,
+    a_user_is_refused_every_admin_field_of_the_clients_before_any_fetch,
+    an_admin_uses_the_admin_fields_of_the_clients_through_the_router,
     brute_forcing_the_admin_log_in_is_rate_limited,
     an_admin_with_token_and_cookie_reads_platform_statistics,
     an_admin_token_without_its_cookie_or_with_another_cookie_is_refused,
