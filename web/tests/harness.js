@@ -16,40 +16,50 @@ import encodeQR from 'qr';
 import decodeQR from 'qr/decode.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TARGET = process.env.CARGO_TARGET_DIR || join(REPO, 'target');
 const CHROMIUM = process.env.C9PAY_CHROMIUM || '/usr/bin/chromium';
 export const PASSWORD = 'c9pay-demo-password';
 
 // ---- The platform -------------------------------------------------------------------
 
-let built = false;
+let binary = null;
 
-/** Builds the c9pay binary once per test process (a no-op when it is up to date). */
+/**
+ * Builds the c9pay binary once per test process (a no-op when it is up to date) and
+ * returns its path, in the target directory cargo itself reports (CARGO_TARGET_DIR, a
+ * cargo config or a wrapper may move it away from ./target).
+ */
 function buildPlatform() {
-  if (built) return;
+  if (binary) return binary;
   const result = spawnSync('cargo', ['build', '--quiet', '-p', 'c9pay'], { cwd: REPO, stdio: 'inherit' });
   if (result.status !== 0) throw new Error('cargo build -p c9pay failed');
-  built = true;
+  const metadata = spawnSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (metadata.status !== 0) throw new Error(`cargo metadata failed: ${metadata.stderr}`);
+  binary = join(JSON.parse(metadata.stdout).target_directory, 'debug', 'c9pay');
+  return binary;
 }
 
 /**
- * Starts `c9pay up` with demo data on 127.0.0.1:0; `routerConfig` is TOML for
- * `--router-config`. Resolves with { origin, stop }.
+ * Starts `c9pay up` with demo data on 127.0.0.1:0; `routerConfig` and `authConfig` are
+ * TOML for `--router-config` and `--auth-config`. Resolves with { origin, stop }.
  */
-export async function startPlatform({ routerConfig } = {}) {
+export async function startPlatform({ routerConfig, authConfig } = {}) {
   // A platform started by hand (C9PAY_WEB_TEST_ORIGIN=http://127.0.0.1:4000), for quick
-  // runs while developing; tests that need their own router settings start their own.
-  if (process.env.C9PAY_WEB_TEST_ORIGIN && !routerConfig) {
+  // runs while developing; tests that need their own settings start their own.
+  if (process.env.C9PAY_WEB_TEST_ORIGIN && !routerConfig && !authConfig) {
     return { origin: process.env.C9PAY_WEB_TEST_ORIGIN, async stop() {} };
   }
-  buildPlatform();
+  const c9pay = buildPlatform();
   const dir = mkdtempSync(join(tmpdir(), 'c9pay-web-test-'));
   const args = ['up', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0'];
   if (routerConfig) {
     writeFileSync(join(dir, 'router.toml'), routerConfig);
     args.push('--router-config', join(dir, 'router.toml'));
   }
-  const child = spawn(join(TARGET, 'debug', 'c9pay'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  if (authConfig) {
+    writeFileSync(join(dir, 'auth.toml'), authConfig);
+    args.push('--auth-config', join(dir, 'auth.toml'));
+  }
+  const child = spawn(c9pay, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   let log = '';
   const origin = await new Promise((resolve, reject) => {
     const onData = (chunk) => {
