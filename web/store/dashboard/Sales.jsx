@@ -103,9 +103,15 @@ export function Sales() {
       {refunding.value && (
         <RefundDialog
           sale={refunding.value}
-          onClose={(done) => {
+          onClose={(refund) => {
             refunding.value = null;
-            if (done) load();
+            if (!refund) return;
+            // Show the refund at once (the next refund's default is what is left), then
+            // reload what the server holds.
+            sales.value = sales.value.map((sale) =>
+              sale.id === refund.sale.id ? { ...sale, refunded: refund.sale.refunded, refunds: [...sale.refunds, refund] } : sale,
+            );
+            load();
           }}
         />
       )}
@@ -155,8 +161,8 @@ function RefundDialog({ sale, onClose }) {
     busy.value = false;
   };
   return (
-    <dialog ref={dialog} class="dialog" aria-labelledby="refund-title" onClose={() => onClose(Boolean(done.value))}>
-      <form onSubmit={submit}>
+    <dialog ref={dialog} class="dialog" aria-labelledby="refund-title" onClose={() => onClose(done.value)}>
+      <form onSubmit={submit} noValidate>
         <h2 id="refund-title">{t('refund.title')}</h2>
         <p class="muted">
           {t('refund.of', { total: money(sale.total), remaining: money(remaining) })}
