@@ -3,8 +3,9 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { adminRequest } from './session.js';
-import { gql } from '../store/lib/gql.js';
-import { errorWords, money } from '../store/lib/i18n.js';
+import { errorWords } from '../shared/errors.js';
+import { gql } from '../shared/gql.js';
+import { money } from '../shared/money.js';
 import { t } from './strings.js';
 
 const PLATFORM = gql`
@@ -58,7 +59,7 @@ export function Statistics() {
         </button>
       </div>
       {errors.map((error) => (
-        <p role="alert" class="notice error">{errorWords(t, error)}</p>
+        <p role="alert" class="notice error">{errorWords(error)}</p>
       ))}
       <h2>{t('stats.people')}</h2>
       <div class="stats">

@@ -4,6 +4,7 @@ export default {
   'live.reconnecting': 'Reconnecting…',
   'live.offline': 'Offline',
   'live.label': 'Connection: {state}',
+  'language.switch': 'Switch language',
   'offline.moneyDisabled': 'You are offline. Payments and transfers wait until you are back online.',
 
   'error.NETWORK': 'We could not reach c9pay. Check your connection and try again.',

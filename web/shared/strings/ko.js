@@ -4,6 +4,7 @@ export default {
   'live.reconnecting': '다시 연결 중…',
   'live.offline': '오프라인',
   'live.label': '연결 상태: {state}',
+  'language.switch': '언어 바꾸기',
   'offline.moneyDisabled': '오프라인 상태예요. 다시 연결되면 결제와 송금을 할 수 있어요.',
 
   'error.NETWORK': 'c9pay에 연결하지 못했어요. 인터넷 연결을 확인하고 다시 시도해 주세요.',
