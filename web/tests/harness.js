@@ -40,7 +40,7 @@ function buildPlatform() {
 
 /**
  * Starts `c9pay up` with demo data on 127.0.0.1:0; `routerConfig` and `authConfig` are
- * TOML for `--router-config` and `--auth-config`. Resolves with { origin, stop }.
+ * TOML for `--router-config` and `--auth-config`. Resolves with { origin, stop, restart }.
  */
 export async function startPlatform({ routerConfig, authConfig } = {}) {
   // A platform started by hand (C9PAY_WEB_TEST_ORIGIN=http://127.0.0.1:4000), for quick
@@ -59,27 +59,55 @@ export async function startPlatform({ routerConfig, authConfig } = {}) {
     writeFileSync(join(dir, 'auth.toml'), authConfig);
     args.push('--auth-config', join(dir, 'auth.toml'));
   }
-  const child = spawn(c9pay, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-  let log = '';
-  const origin = await new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      log += chunk;
-      const match = /c9pay is up at (http:\/\/[\d.]+:\d+)\/graphql/.exec(log);
-      if (match) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`c9pay up exited (${code}) before it was up:\n${log.slice(-3000)}`)));
-  });
+  // One `c9pay up` process; restart() stops it and starts another on the same data
+  // directory and port, as an operator restarting the platform would.
+  const launch = async (listen) => {
+    const child = spawn(c9pay, args.map((arg) => (arg === '127.0.0.1:0' ? listen : arg)), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    let log = '';
+    const origin = await new Promise((resolve, reject) => {
+      const onData = (chunk) => {
+        log += chunk;
+        const match = /c9pay is up at (http:\/\/[\d.]+:\d+)\/graphql/.exec(log);
+        if (match) resolve(match[1]);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('exit', (code) => reject(new Error(`c9pay up exited (${code}) before it was up:\n${log.slice(-3000)}`)));
+    });
+    return { child, origin };
+  };
+  const halt = async (child) => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  let { child, origin } = await launch('127.0.0.1:0');
   return {
     origin,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.on('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await halt(child);
       rmSync(dir, { recursive: true, force: true });
+    },
+    /**
+     * Stops the platform and starts it again on the same data directory and port (what
+     * clients see as a router restart); `downMs` is how long it stays down. The port is
+     * retried for a few seconds in case the old socket lingers.
+     */
+    async restart({ downMs = 0 } = {}) {
+      await halt(child);
+      if (downMs) await new Promise((resolve) => setTimeout(resolve, downMs));
+      const listen = new URL(origin).host;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          ({ child } = await launch(listen));
+          return;
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
     },
   };
 }
