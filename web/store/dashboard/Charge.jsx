@@ -105,7 +105,7 @@ export function Charge() {
               <>
                 <QrCode text={current.token} label={t('charge.qr', { amount: money(current.amount) })} class="qr request-qr" />
                 <p class="countdown">
-                  <span role="timer" aria-live="off">{t('charge.expiresIn', { time: minutesSeconds(left) })}</span>
+                  <span role="timer" aria-live="off">{t('charge.expiresIn', { time: minutesSeconds(Math.floor(left)) })}</span>
                 </p>
                 <p role="status" class="muted">{t('charge.waiting')}</p>
               </>

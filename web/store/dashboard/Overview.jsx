@@ -111,7 +111,7 @@ function Chart({ buckets }) {
         cursor: { show: true, points: { show: false } },
         scales: { x: { time: true }, y: { range: (_, __, max) => [0, Math.max(10000, max * 1.15)] } },
         axes: [
-          { stroke: '#4b5563', grid: { show: false }, values: (_, ticks) => ticks.map((tick) => hour(tick * 1000)) },
+          { stroke: '#4b5563', grid: { show: false }, space: 72, values: (_, ticks) => ticks.map((tick) => hour(tick * 1000)) },
           { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, size: 80, values: (_, ticks) => ticks.map((tick) => money(tick)) },
         ],
         series: [{}, { label: t('overview.takings'), fill: '#2563eb', stroke: '#1d4ed8', paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } }],
