@@ -69,6 +69,7 @@ test('scrolling the history past the first pages shows every movement once, with
     items.map((li) => ({
       party: li.querySelector('.entry-party').textContent,
       meta: li.querySelector('.entry-meta').textContent,
+      memo: li.querySelector('.entry-memo')?.textContent ?? null,
       amount: li.querySelector('.entry-amount').textContent,
     })),
   );
@@ -85,7 +86,8 @@ test('scrolling the history past the first pages shows every movement once, with
   assert.equal(payment.amount.replace('-', '−'), '−₩4,500');
   const gift = shown.find((row) => row.party === 'Grace Hopper');
   assert.ok(gift, 'the transfer names the person');
-  assert.match(gift.meta, /^Transfer · .* · For the coffee$/);
+  assert.match(gift.meta, /^Transfer · /);
+  assert.equal(gift.memo, '“For the coffee”');
   assert.equal(gift.amount, '+₩1,234');
   assert.equal(shown.filter((row) => row.party === 'Top-up').length, expected.filter((e) => e.kind === 'TOP_UP').length);
   check();
