@@ -3,11 +3,11 @@
 // (web/store/screenshots.mjs), written to web/screenshots/ (committed, shown in
 // web/README.md). Starts its own platform, like the tests:
 //
-//   node screenshots.mjs
+//   node screenshots.mjs        every client
+//   node screenshots.mjs app    only the user app
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { storeAndAdminScreens } from './store/screenshots.mjs';
 import { cafeNine, launchBrowser, logInThroughApp, openPage, scratchDir, signInAs, startPlatform, writeQrVideo } from './tests/harness.js';
 
 const OUT = fileURLToPath(new URL('screenshots/', import.meta.url));
@@ -16,8 +16,17 @@ mkdirSync(OUT, { recursive: true });
 const platform = await startPlatform();
 const { origin } = platform;
 const till = await cafeNine(origin);
-// Some history: a payment at Cafe Nine and a transfer from Grace.
+const onlyApp = process.argv[2] === 'app';
+// Some history: a top-up, a transfer from Grace and a payment at Cafe Nine.
 const ada = await signInAs(origin, 'ada@demo.c9pay');
+const grace = await signInAs(origin, 'grace@demo.c9pay');
+await ada('mutation($input: TopUpInput!) { topUp(input: $input) { transferId } }', {
+  input: { amount: '20000', idempotencyKey: crypto.randomUUID() },
+});
+const adaId = (await ada('{ me { id } }')).me.id;
+await grace('mutation($input: SendCreditsInput!) { sendCredits(input: $input) { transferId } }', {
+  input: { toUserId: adaId, amount: '6500', memo: 'Dinner', idempotencyKey: crypto.randomUUID() },
+});
 const code = (await ada('mutation { issuePaymentCode { token } }')).issuePaymentCode.token;
 await till.sell(code, { 'Cafe latte': 1, Croissant: 1 });
 const scratch = scratchDir();
@@ -27,6 +36,9 @@ async function shoot(page, name) {
   await page.getByRole('heading', { level: 1 }).waitFor();
   // Let fonts settle and the focus ring of the heading go (it is keyboard-only anyway).
   await page.evaluate(() => document.fonts.ready);
+  // A button that changed its look (disabled → primary between two steps) fades for a
+  // moment: shoot it after its transition, as a person sees it.
+  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
   await page.screenshot({ path: join(OUT, `${name}.png`) });
   console.log(`screenshots/${name}.png`);
 }
@@ -64,21 +76,13 @@ try {
     await page.locator('input').first().fill('grace@demo.c9pay');
     await shoot(page, `${lang}-send`);
     await page.locator('form button[type=submit]').click();
-    // findPerson (CONTRACT §4) arrives with the backend's branch; without it the flow
-    // stops at its first step.
-    const found = await page
-      .locator('input')
-      .nth(1)
-      .waitFor({ timeout: 5000 })
-      .then(() => true, () => false);
-    if (found) {
-      await page.locator('input').first().fill('12000');
-      await page.locator('input').nth(1).fill(lang === 'ko' ? '점심 고마워요' : 'Thanks for lunch');
-      await page.locator('form button[type=submit]').click();
-      await shoot(page, `${lang}-send-confirm`);
-    } else {
-      console.log(`${lang}: findPerson is not in this platform yet; no send-confirm screenshot`);
-    }
+    await page.locator('input').nth(1).waitFor();
+    await page.locator('input').first().fill('12000');
+    await page.locator('input').nth(1).fill(lang === 'ko' ? '점심 고마워요' : 'Thanks for lunch');
+    await shoot(page, `${lang}-send-amount`);
+    await page.locator('form button[type=submit]').click();
+    await page.getByRole('heading', { name: /12,000/ }).waitFor();
+    await shoot(page, `${lang}-send-confirm`);
     await go(page, 'scan');
     await page.getByRole('button', { name: /9,000/ }).waitFor();
     await shoot(page, `${lang}-scan-preview`);
@@ -98,8 +102,11 @@ try {
   check();
   await page.context().close();
 
-  await storeAndAdminScreens({ origin, outDir: OUT, launchBrowser, writeQrVideo, scratchDir, signInAs });
-  console.log('screenshots/store-*.png, kiosk-*.png, admin-*.png');
+  if (!onlyApp) {
+    const { storeAndAdminScreens } = await import('./store/screenshots.mjs');
+    await storeAndAdminScreens({ origin, outDir: OUT, launchBrowser, writeQrVideo, scratchDir, signInAs });
+    console.log('screenshots/store-*.png, kiosk-*.png, admin-*.png');
+  }
 } finally {
   await browser?.close();
   await platform.stop();

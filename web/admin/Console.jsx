@@ -8,8 +8,8 @@ import { People } from './People.jsx';
 import { Stores } from './Stores.jsx';
 import { GraphiQL } from './GraphiQL.jsx';
 import { admin, extend, logOut, now } from './session.js';
-import { duration } from '../store/lib/i18n.js';
-import { LanguageSwitch } from '../store/lib/ui.jsx';
+import { LanguageSwitch } from '../shared/controls.jsx';
+import { duration } from '../shared/time.js';
 import { t } from './strings.js';
 
 const VIEWS = { statistics: Statistics, people: People, stores: Stores, graphiql: GraphiQL };
@@ -40,7 +40,7 @@ export function Console() {
           <span>{t('session.absolute', { time: duration(absoluteLeft) })}</span>
         </span>
         <button type="button" class="secondary small" onClick={extend}>{t('session.extend')}</button>
-        <LanguageSwitch t={t} />
+        <LanguageSwitch />
         <button type="button" class="ghost" onClick={logOut}>{t('logOut')}</button>
       </header>
       <nav class="sidenav" aria-label={t('nav.label')}>

@@ -1,5 +1,6 @@
 // An account's recent transfers (a wallet's or a store's history), newest first.
-import { dateTime, money } from '../store/lib/i18n.js';
+import { money } from '../shared/money.js';
+import { dateTime } from '../shared/time.js';
 import { t } from './strings.js';
 
 export function History({ entries, caption }) {

@@ -3,8 +3,8 @@
 // both plainly.
 import { useSignal } from '@preact/signals';
 import { endedBecause, logIn } from './session.js';
-import { errorWords } from '../store/lib/i18n.js';
-import { LanguageSwitch } from '../store/lib/ui.jsx';
+import { LanguageSwitch } from '../shared/controls.jsx';
+import { errorWords } from '../shared/errors.js';
 import { t } from './strings.js';
 
 export function LogIn() {
@@ -28,7 +28,7 @@ export function LogIn() {
       <div class="auth-card">
         <div class="auth-head">
           <span class="brand">{t('brand')}</span>
-          <LanguageSwitch t={t} />
+          <LanguageSwitch />
         </div>
         <h1>{t('login.title')}</h1>
         {endedBecause.value && <p role="alert" class="notice">{t(`ended.${endedBecause.value}`)}</p>}
@@ -41,7 +41,7 @@ export function LogIn() {
             {t('login.password')}
             <input name="password" type="password" autoComplete="current-password" required />
           </label>
-          {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+          {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
           <button type="submit" class="primary" disabled={busy.value}>
             {busy.value ? t('login.busy') : t('login.submit')}
           </button>

@@ -2,8 +2,10 @@
 import { useSignal } from '@preact/signals';
 import { History } from './History.jsx';
 import { adminRequest } from './session.js';
-import { gql } from '../store/lib/gql.js';
-import { dateTime, errorWords, money } from '../store/lib/i18n.js';
+import { errorWords } from '../shared/errors.js';
+import { gql } from '../shared/gql.js';
+import { money } from '../shared/money.js';
+import { dateTime } from '../shared/time.js';
 import { t } from './strings.js';
 
 const FIND = gql`
@@ -75,7 +77,7 @@ export function People() {
         </label>
         <button type="submit" class="primary">{t('common.find')}</button>
       </form>
-      {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+      {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
       <p role="status" class="muted">{results.value && !person.value ? t('common.found', { n: results.value.length }) : notice.value}</p>
       <div class="columns">
         {results.value?.length > 0 && (

@@ -3,8 +3,9 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { adminRequest } from './session.js';
-import { gql } from '../store/lib/gql.js';
-import { errorWords, money } from '../store/lib/i18n.js';
+import { errorWords } from '../shared/errors.js';
+import { gql } from '../shared/gql.js';
+import { money } from '../shared/money.js';
 import { t } from './strings.js';
 
 const PLATFORM = gql`
@@ -29,9 +30,9 @@ function useQuery(query) {
   return [state.value, load];
 }
 
-const Stat = ({ label, value }) => (
-  <section class="metric">
-    <h2>{label}</h2>
+const Stat = ({ id, label, value }) => (
+  <section class="metric" aria-labelledby={`stat-${id}`}>
+    <h2 id={`stat-${id}`}>{label}</h2>
     <p class="metric-value">{value ?? '—'}</p>
   </section>
 );
@@ -58,21 +59,21 @@ export function Statistics() {
         </button>
       </div>
       {errors.map((error) => (
-        <p role="alert" class="notice error">{errorWords(t, error)}</p>
+        <p role="alert" class="notice error">{errorWords(error)}</p>
       ))}
       <h2>{t('stats.people')}</h2>
       <div class="stats">
-        <Stat label={t('stats.accounts')} value={platform.data?.accounts} />
-        <Stat label={t('stats.openSessions')} value={platform.data?.openSessions} />
-        <Stat label={t('stats.kiosks')} value={platform.data?.kiosks} />
-        <Stat label={t('stats.stores')} value={stores.data?.stores} />
+        <Stat id="accounts" label={t('stats.accounts')} value={platform.data?.accounts} />
+        <Stat id="openSessions" label={t('stats.openSessions')} value={platform.data?.openSessions} />
+        <Stat id="kiosks" label={t('stats.kiosks')} value={platform.data?.kiosks} />
+        <Stat id="stores" label={t('stats.stores')} value={stores.data?.stores} />
       </div>
       <h2>{t('stats.money')}</h2>
       <div class="stats">
-        <Stat label={t('stats.transfersToday')} value={ledger.data?.transfersToday} />
-        <Stat label={t('stats.volumeToday')} value={ledger.data && money(ledger.data.volumeToday)} />
-        <Stat label={t('stats.salesToday')} value={stores.data?.salesToday} />
-        <Stat label={t('stats.userBalances')} value={ledger.data && money(ledger.data.userBalances)} />
+        <Stat id="transfersToday" label={t('stats.transfersToday')} value={ledger.data?.transfersToday} />
+        <Stat id="volumeToday" label={t('stats.volumeToday')} value={ledger.data && money(ledger.data.volumeToday)} />
+        <Stat id="salesToday" label={t('stats.salesToday')} value={stores.data?.salesToday} />
+        <Stat id="userBalances" label={t('stats.userBalances')} value={ledger.data && money(ledger.data.userBalances)} />
       </div>
     </>
   );

@@ -3,8 +3,10 @@
 import { useSignal } from '@preact/signals';
 import { History } from './History.jsx';
 import { adminRequest } from './session.js';
-import { gql } from '../store/lib/gql.js';
-import { dateTime, errorWords, money } from '../store/lib/i18n.js';
+import { errorWords } from '../shared/errors.js';
+import { gql } from '../shared/gql.js';
+import { money } from '../shared/money.js';
+import { dateTime } from '../shared/time.js';
 import { t } from './strings.js';
 
 const FIND = gql`
@@ -76,7 +78,7 @@ export function Stores() {
         </label>
         <button type="submit" class="primary">{t('common.find')}</button>
       </form>
-      {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+      {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
       <p role="status" class="muted">{notice.value || (results.value && !store.value ? t('common.found', { n: results.value.length }) : '')}</p>
       <div class="columns">
         {results.value?.length > 0 && (

@@ -3,7 +3,6 @@ export default {
   title: 'c9pay admin',
   brand: 'c9pay admin',
   logOut: 'Log out',
-  'language.switch': 'Switch language',
   'common.find': 'Find',
   'common.found': ({ n }) => (n === 1 ? '1 found' : `${n} found`),
   'common.results': 'Results',
@@ -89,14 +88,11 @@ export default {
   'graphiql.lead': 'Queries run with this admin session’s token. Admin fields are marked @requiresScopes(admin) in the schema.',
   'graphiql.frame': 'GraphiQL, signed in as admin',
 
-  'error.ERROR': 'Something went wrong. Try again.',
-  'error.NETWORK': 'Cannot reach c9pay. Check the connection and try again.',
   'error.SERVICE_UNAVAILABLE': 'A c9pay service is not answering. Try again in a moment.',
   'error.RATE_LIMITED': 'Too many log-in attempts. Wait a minute, then try again.',
   'error.INVALID_CREDENTIALS': 'This email and password do not open an admin session: either they are wrong, or this account is not an administrator.',
   'error.UNAUTHENTICATED': 'Your admin session has ended. Log in again.',
   'error.FORBIDDEN': 'This account is not an administrator.',
   'error.NOT_FOUND': 'It no longer exists (or the kiosk was revoked already).',
-  'error.CSRF_REFUSED': 'The request was refused for your safety. Reload the page.',
   'error.GRAPHQL_VALIDATION_FAILED': 'This c9pay server does not offer this view yet.',
 };

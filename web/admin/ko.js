@@ -3,7 +3,6 @@ export default {
   title: 'c9pay 관리자',
   brand: 'c9pay 관리자',
   logOut: '로그아웃',
-  'language.switch': '언어 바꾸기',
   'common.find': '찾기',
   'common.found': ({ n }) => `${n}건 찾음`,
   'common.results': '결과',
@@ -89,14 +88,11 @@ export default {
   'graphiql.lead': '쿼리는 이 관리자 세션의 토큰으로 실행됩니다. 관리자 필드는 스키마에 @requiresScopes(admin)로 표시됩니다.',
   'graphiql.frame': 'GraphiQL, 관리자로 로그인됨',
 
-  'error.ERROR': '문제가 생겼습니다. 다시 시도하세요.',
-  'error.NETWORK': 'c9pay에 연결할 수 없습니다. 연결을 확인하고 다시 시도하세요.',
   'error.SERVICE_UNAVAILABLE': 'c9pay 서비스가 응답하지 않습니다. 잠시 후 다시 시도하세요.',
   'error.RATE_LIMITED': '로그인 시도가 너무 많습니다. 1분 뒤 다시 시도하세요.',
   'error.INVALID_CREDENTIALS': '이 이메일과 비밀번호로는 관리자 세션을 열 수 없습니다. 틀렸거나 이 계정이 관리자가 아닙니다.',
   'error.UNAUTHENTICATED': '관리자 세션이 끝났습니다. 다시 로그인하세요.',
   'error.FORBIDDEN': '이 계정은 관리자가 아닙니다.',
   'error.NOT_FOUND': '더 이상 존재하지 않습니다 (또는 키오스크가 이미 해지되었습니다).',
-  'error.CSRF_REFUSED': '안전을 위해 요청이 거부되었습니다. 페이지를 새로 고치세요.',
   'error.GRAPHQL_VALIDATION_FAILED': '이 c9pay 서버는 아직 이 화면을 제공하지 않습니다.',
 };

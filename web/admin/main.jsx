@@ -1,14 +1,11 @@
-// /admin: the admin console.
+// /admin: the admin console. Its requests carry the admin token (admin/session.js);
+// activity here or in the embedded GraphiQL keeps the session from idling out.
 import { render } from 'preact';
-import { effect } from '@preact/signals';
 import { Console } from './Console.jsx';
-import { language } from '../store/lib/i18n.js';
 import { activity } from './session.js';
+import './strings.js';
 import './admin.css';
 
-effect(() => {
-  document.documentElement.lang = language.value;
-});
 for (const type of ['pointerdown', 'keydown']) addEventListener(type, activity, { passive: true });
 addEventListener('message', (event) => {
   if (event.origin === location.origin && event.data?.type === 'c9pay-graphiql-activity') activity();

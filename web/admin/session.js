@@ -4,7 +4,10 @@
 // (extendAdminSession, done while the admin is active), never past the session's
 // absolute end. When either passes, the session ends here too: back to log-in.
 import { signal } from '@preact/signals';
-import { GqlError, gql, postJson, request } from '../store/lib/gql.js';
+import { ApiError } from '../shared/errors.js';
+import { gql } from '../shared/gql.js';
+import { graphqlWith } from '../shared/graphql.js';
+import { postJson } from '../shared/session.js';
 
 /** {token, expiresAt, sessionExpiresAt, idleMs} or null */
 export const admin = signal(null);
@@ -49,7 +52,7 @@ export async function end(reason) {
   endedBecause.value = reason;
   for (const listener of tokenListeners) listener(null);
   try {
-    await postJson('/admin/log-out', {}, held?.token);
+    await postJson('/admin/log-out', {}, held?.token ? { Authorization: `Bearer ${held.token}` } : {});
   } catch {
     // the session ends at its time-out anyway
   }
@@ -61,7 +64,7 @@ export const logOut = () => end(null);
 export function extend() {
   extending ??= (async () => {
     try {
-      const data = await request(EXTEND, {}, { headers: { authorization: `Bearer ${admin.value.token}` } });
+      const data = await graphqlWith(EXTEND, {}, { headers: { Authorization: `Bearer ${admin.value.token}` } });
       accept(data.extendAdminSession);
     } catch (error) {
       if (error.code === 'UNAUTHENTICATED' || error.code === 'FORBIDDEN') await end('ENDED');
@@ -90,10 +93,10 @@ setInterval(() => {
 /** A GraphQL request with the admin token (the cookie goes along by itself). */
 export async function adminRequest(query, variables) {
   const held = admin.value;
-  if (!held) throw new GqlError('UNAUTHENTICATED');
+  if (!held) throw new ApiError('UNAUTHENTICATED');
   activity();
   try {
-    return await request(query, variables, { headers: { authorization: `Bearer ${held.token}` } });
+    return await graphqlWith(query, variables, { headers: { Authorization: `Bearer ${held.token}` } });
   } catch (error) {
     if (error.code === 'UNAUTHENTICATED') await end('ENDED');
     throw error;

@@ -20,3 +20,8 @@ export function createAttempt() {
     },
   };
 }
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long to wait before retry number `attempt` (0, 1, …): 0.5 s doubling up to `maxMs`, with jitter. */
+export const backoffMs = (attempt, maxMs = 15000) => Math.min(maxMs, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);

@@ -70,3 +70,16 @@ export function describeError(error) {
   if (KNOWN.has(code)) return t(`error.${code}`);
   return error?.requestId ? t('error.unknown.withId', { id: error.requestId }) : t('error.unknown');
 }
+
+// ---- For the store and admin clients (added by the store helper) ----------------------
+import { hasString } from './i18n.js';
+
+/**
+ * describeError, except that a client's own sentence for a code (`error.<CODE>` in its
+ * strings: KIOSK_REVOKED, REASON_REQUIRED, …) wins over the generic one.
+ */
+export function errorWords(error) {
+  const code = error?.code;
+  if (code && code !== 'RATE_LIMITED' && hasString(`error.${code}`)) return t(`error.${code}`);
+  return describeError(error);
+}

@@ -76,3 +76,48 @@ export async function graphql(document, variables = {}) {
     throw error;
   }
 }
+
+/**
+ * graphql() with per-request options: `headers` (an object, or a function of {method,
+ * url} that may be async) replaces the configured ones — a kiosk signs a DPoP proof for
+ * each request, the admin console sends its own token — and `timeoutMs` gives up on a
+ * slow answer. A time-out is a NETWORK failure: the outcome is unknown, so a retry must
+ * reuse the idempotency key. With the configured headers, an UNAUTHENTICATED answer
+ * renews once as graphql() does.
+ */
+export async function graphqlWith(document, variables = {}, { headers = null, timeoutMs = 20000 } = {}) {
+  const url = new URL('/graphql', location.href).href;
+  const once = async () => {
+    if (!navigator.onLine) throw new ApiError('NETWORK');
+    const extra = headers === null ? await auth.headers({ method: 'POST', url }) : typeof headers === 'function' ? await headers({ method: 'POST', url }) : headers;
+    let response;
+    try {
+      response = await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/graphql-response+json, application/json', ...extra },
+        body: JSON.stringify({ query: document, variables }),
+        credentials: 'same-origin',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new ApiError('NETWORK', error?.name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : undefined);
+    }
+    const body = await response.json().catch(() => null);
+    if (body?.errors?.length) {
+      const error = toApiError(body, response.status);
+      if (!error.retryAfterSeconds && response.headers.get('Retry-After')) error.retryAfterSeconds = Number(response.headers.get('Retry-After'));
+      throw error;
+    }
+    if (!response.ok || !body?.data) {
+      const code = response.status === 401 ? 'UNAUTHENTICATED' : response.status >= 500 ? 'SERVICE_UNAVAILABLE' : 'UNKNOWN';
+      throw new ApiError(code, `HTTP ${response.status}`, { status: response.status, requestId: response.headers.get('x-request-id') });
+    }
+    return body.data;
+  };
+  try {
+    return await once();
+  } catch (error) {
+    if (headers === null && error.code === 'UNAUTHENTICATED' && (await auth.renew())) return once();
+    throw error;
+  }
+}

@@ -56,3 +56,8 @@ export function t(key, params = {}) {
   const text = typeof value === 'function' ? value(params) : value;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
 }
+
+/** Whether `key` has a string (in this language or English): a client's own sentence for an error code, say. */
+export function hasString(key) {
+  return key in tables[lang.value] || key in tables.en;
+}

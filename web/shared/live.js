@@ -62,6 +62,9 @@ export function createLive({ query, onEvent, onResumeLost, connectionParams, pic
       url: url.href,
       lazy: false,
       retryAttempts: 0,
+      // A lost connection is handled by the subscription's error (a reconnect below);
+      // graphql-ws would otherwise also log it as a console error (a router restart).
+      onNonLazyError: () => {},
       connectionParams,
       on: {
         connected: () => {

@@ -174,3 +174,9 @@ export async function logOut({ everywhere = false } = {}) {
     end(null);
   }
 }
+
+/**
+ * POST to one of the router's JSON endpoints with the CSRF header (the admin console's
+ * /admin/log-in and /admin/log-out); rejects with an ApiError.
+ */
+export { post as postJson };

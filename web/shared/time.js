@@ -28,3 +28,17 @@ export function minutesSeconds(seconds) {
   const s = Math.max(0, Math.ceil(seconds));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
+
+/** Seconds as "9:05", or "1:09:05" from an hour up: the admin session's time-outs. */
+export function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hours = Math.floor(s / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return hours ? `${hours}:${String(minutes).padStart(2, '0')}:${rest}` : `${minutes}:${rest}`;
+}
+
+/** "2 PM" / "오후 2시": the hour of a time (milliseconds or ISO), for chart axes. */
+export function hour(value) {
+  return new Intl.DateTimeFormat(locale(), { hour: 'numeric' }).format(new Date(value));
+}

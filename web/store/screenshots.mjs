@@ -1,7 +1,9 @@
 // The screens of the kiosk (tablet, 1024×768), the merchant dashboard and the admin
 // console (desktop, 1440×900), for web/screenshots.mjs to import:
 //   await storeAndAdminScreens({ origin, outDir, launchBrowser, writeQrVideo, scratchDir, signInAs })
-// writes store-*.png, kiosk-*.png and admin-*.png into outDir.
+// writes en-store-*.png, en-kiosk-*.png and en-admin-*.png into outDir, and each again
+// in Korean (ko-…): the screen is driven in English, switched to Korean with its own
+// language button for the picture, and switched back.
 import { join } from 'node:path';
 
 const PASSWORD = 'c9pay-demo-password';
@@ -12,10 +14,20 @@ export async function storeAndAdminScreens({ origin, outDir, launchBrowser, writ
   const ada = await signInAs(origin, 'ada@demo.c9pay');
   const { issuePaymentCode } = await ada('mutation { issuePaymentCode { token } }');
   const browser = await launchBrowser({ camera: writeQrVideo(join(scratchDir(), 'payer.y4m'), issuePaymentCode.token) });
-  const shot = (page, name) => page.screenshot({ path: join(outDir, `${name}.png`) });
+  const languageButton = (page) => page.getByRole('button', { name: /^(Switch language|언어 바꾸기)/ });
+  const shot = async (page, name) => {
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: join(outDir, `en-${name}.png`) });
+    await languageButton(page).click();
+    await page.mouse.move(0, 0);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(outDir, `ko-${name}.png`) });
+    await languageButton(page).click();
+    await page.waitForTimeout(200);
+  };
   try {
-    const desk = await browser.newContext({ viewport: DESKTOP, permissions: ['camera'] });
-    const tablet = await browser.newContext({ viewport: TABLET, permissions: ['camera'] });
+    const desk = await browser.newContext({ viewport: DESKTOP, permissions: ['camera'], locale: 'en-US' });
+    const tablet = await browser.newContext({ viewport: TABLET, permissions: ['camera'], locale: 'en-US' });
     const page = await desk.newPage();
     await page.goto(`${origin}/store`);
     await page.getByLabel('Email').waitFor();
@@ -52,9 +64,16 @@ export async function storeAndAdminScreens({ origin, outDir, launchBrowser, writ
     await page.getByRole('link', { name: 'Sales' }).click();
     await page.waitForTimeout(800);
     await shot(page, 'store-sales');
-    await page.getByRole('button', { name: /^Refund the sale/ }).first().click();
-    await shot(page, 'store-refund');
+    // The dialog makes the page behind it inert (its language button too): one language at a time.
+    const refundButton = (lang) => page.getByRole('button', { name: lang === 'en' ? /^Refund the sale/ : /판매 환불$/ }).first();
+    await refundButton('en').click();
+    await page.screenshot({ path: join(outDir, 'en-store-refund.png') });
     await page.keyboard.press('Escape');
+    await languageButton(page).click();
+    await refundButton('ko').click();
+    await page.screenshot({ path: join(outDir, 'ko-store-refund.png') });
+    await page.keyboard.press('Escape');
+    await languageButton(page).click();
     await page.getByRole('link', { name: 'Charge with QR' }).click();
     await page.getByLabel('Amount to charge (₩)').fill('7000');
     await page.getByRole('button', { name: 'Show QR code' }).click();
@@ -64,7 +83,7 @@ export async function storeAndAdminScreens({ origin, outDir, launchBrowser, writ
     await page.waitForTimeout(500);
     await shot(page, 'store-products');
 
-    const admin = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+    const admin = await (await browser.newContext({ viewport: DESKTOP, locale: 'en-US' })).newPage();
     await admin.goto(`${origin}/admin`);
     await admin.getByLabel('Email').fill('admin@demo.c9pay');
     await admin.getByLabel('Password').fill(PASSWORD);

@@ -1,6 +1,8 @@
-// The store client's translator over its two strings files.
-import { translator } from './lib/i18n.js';
+// The store client's strings (kiosk and dashboard) on top of the shared ones.
+import { addStrings, t } from '../shared/i18n.js';
 import en from './en.js';
 import ko from './ko.js';
 
-export const t = translator({ en, ko });
+addStrings({ en, ko });
+
+export { t };

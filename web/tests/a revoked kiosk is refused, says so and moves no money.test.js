@@ -48,7 +48,10 @@ test('a kiosk paired by camera and then revoked cannot sell and says it was revo
   await dashboard.page.getByRole('button', { name: 'Yes, revoke Window' }).click();
   await row.getByText('Revoked').waitFor();
 
-  // The kiosk tries its next sale (unless it already noticed the revocation by itself).
+  // The router learns of a revocation from auth's feed, polled every second, so the
+  // platform promises "within seconds", not at once: give it that long to notice by
+  // itself, then the kiosk tries its next sale if it still shows the till.
+  await kiosk.page.getByRole('heading', { name: 'Pair this kiosk' }).waitFor({ timeout: 3000 }).catch(() => {});
   if (await kiosk.page.getByRole('button', { name: /^Americano/ }).isVisible()) {
     await ringUp(kiosk.page, { Americano: 1 }).catch(() => {});
   }

@@ -16,60 +16,98 @@ import encodeQR from 'qr';
 import decodeQR from 'qr/decode.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TARGET = process.env.CARGO_TARGET_DIR || join(REPO, 'target');
 const CHROMIUM = process.env.C9PAY_CHROMIUM || '/usr/bin/chromium';
 export const PASSWORD = 'c9pay-demo-password';
 
 // ---- The platform -------------------------------------------------------------------
 
-let built = false;
+let binary = null;
 
-/** Builds the c9pay binary once per test process (a no-op when it is up to date). */
+/**
+ * Builds the c9pay binary once per test process (a no-op when it is up to date) and
+ * returns its path, in the target directory cargo itself reports (CARGO_TARGET_DIR, a
+ * cargo config or a wrapper may move it away from ./target).
+ */
 function buildPlatform() {
-  if (built) return;
+  if (binary) return binary;
   const result = spawnSync('cargo', ['build', '--quiet', '-p', 'c9pay'], { cwd: REPO, stdio: 'inherit' });
   if (result.status !== 0) throw new Error('cargo build -p c9pay failed');
-  built = true;
+  const metadata = spawnSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (metadata.status !== 0) throw new Error(`cargo metadata failed: ${metadata.stderr}`);
+  binary = join(JSON.parse(metadata.stdout).target_directory, 'debug', 'c9pay');
+  return binary;
 }
 
 /**
- * Starts `c9pay up` with demo data on 127.0.0.1:0; `routerConfig` is TOML for
- * `--router-config`. Resolves with { origin, stop }.
+ * Starts `c9pay up` with demo data on 127.0.0.1:0; `routerConfig` and `authConfig` are
+ * TOML for `--router-config` and `--auth-config`. Resolves with { origin, stop, restart }.
  */
-export async function startPlatform({ routerConfig } = {}) {
+export async function startPlatform({ routerConfig, authConfig } = {}) {
   // A platform started by hand (C9PAY_WEB_TEST_ORIGIN=http://127.0.0.1:4000), for quick
-  // runs while developing; tests that need their own router settings start their own.
-  if (process.env.C9PAY_WEB_TEST_ORIGIN && !routerConfig) {
+  // runs while developing; tests that need their own settings start their own.
+  if (process.env.C9PAY_WEB_TEST_ORIGIN && !routerConfig && !authConfig) {
     return { origin: process.env.C9PAY_WEB_TEST_ORIGIN, async stop() {} };
   }
-  buildPlatform();
+  const c9pay = buildPlatform();
   const dir = mkdtempSync(join(tmpdir(), 'c9pay-web-test-'));
   const args = ['up', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0'];
   if (routerConfig) {
     writeFileSync(join(dir, 'router.toml'), routerConfig);
     args.push('--router-config', join(dir, 'router.toml'));
   }
-  const child = spawn(join(TARGET, 'debug', 'c9pay'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-  let log = '';
-  const origin = await new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      log += chunk;
-      const match = /c9pay is up at (http:\/\/[\d.]+:\d+)\/graphql/.exec(log);
-      if (match) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`c9pay up exited (${code}) before it was up:\n${log.slice(-3000)}`)));
-  });
+  if (authConfig) {
+    writeFileSync(join(dir, 'auth.toml'), authConfig);
+    args.push('--auth-config', join(dir, 'auth.toml'));
+  }
+  // One `c9pay up` process; restart() stops it and starts another on the same data
+  // directory and port, as an operator restarting the platform would.
+  const launch = async (listen) => {
+    const child = spawn(c9pay, args.map((arg) => (arg === '127.0.0.1:0' ? listen : arg)), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    let log = '';
+    const origin = await new Promise((resolve, reject) => {
+      const onData = (chunk) => {
+        log += chunk;
+        const match = /c9pay is up at (http:\/\/[\d.]+:\d+)\/graphql/.exec(log);
+        if (match) resolve(match[1]);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('exit', (code) => reject(new Error(`c9pay up exited (${code}) before it was up:\n${log.slice(-3000)}`)));
+    });
+    return { child, origin };
+  };
+  const halt = async (child) => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  let { child, origin } = await launch('127.0.0.1:0');
   return {
     origin,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.on('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await halt(child);
       rmSync(dir, { recursive: true, force: true });
+    },
+    /**
+     * Stops the platform and starts it again on the same data directory and port (what
+     * clients see as a router restart); `downMs` is how long it stays down. The port is
+     * retried for a few seconds in case the old socket lingers.
+     */
+    async restart({ downMs = 0 } = {}) {
+      await halt(child);
+      if (downMs) await new Promise((resolve) => setTimeout(resolve, downMs));
+      const listen = new URL(origin).host;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          ({ child } = await launch(listen));
+          return;
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
     },
   };
 }

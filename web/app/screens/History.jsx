@@ -61,8 +61,8 @@ export function EntryRow({ entry }) {
           {/* A top-up's party already says "Top-up". */}
           {entry.kind === 'TOP_UP' ? '' : `${t(`kind.${entry.kind}`)} · `}
           {day(entry.createdAt)} {clock(entry.createdAt)}
-          {entry.memo ? ` · ${entry.memo}` : ''}
         </span>
+        {entry.memo && <span class="entry-memo">“{entry.memo}”</span>}
       </span>
       <span class={`entry-amount ${entry.direction === 'INCOMING' ? 'in' : 'out'}`}>{entryAmount(entry)}</span>
     </li>

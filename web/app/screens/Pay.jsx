@@ -25,10 +25,13 @@ const ISSUE = gql`
   }
 `;
 
-/** Ask for the next code this long before the current one expires. */
+/** Ask for the next code this long before the current one expires (at most a third of
+ * a code's lifetime, so a short-lived code is still shown for two thirds of it). */
 const RENEW_BEFORE_S = 30;
 /** Take a code off the screen this long before it expires (a scan takes a moment). */
 const HIDE_BEFORE_S = 3;
+/** After a failed renewal, try again this much later. */
+const RETRY_MS = 2000;
 
 /**
  * When the code expires on this device's clock: its lifetime (exp − iat, from the token
@@ -50,7 +53,8 @@ function useWakeLock() {
     let lock = null;
     let alive = true;
     const acquire = async () => {
-      if (!('wakeLock' in navigator) || document.visibilityState !== 'visible') return;
+      // Once per visible spell: the browser lets a held lock go when the tab is hidden.
+      if (!('wakeLock' in navigator) || document.visibilityState !== 'visible' || (lock && !lock.released)) return;
       try {
         lock = await navigator.wakeLock.request('screen');
         if (!alive) lock.release();
@@ -69,7 +73,7 @@ function useWakeLock() {
 }
 
 export function Pay() {
-  const code = useSignal(null); // { token, deadline }
+  const code = useSignal(null); // { token, deadline, renewAt } in this device's ms
   const now = useSignal(Date.now());
   const renewing = useSignal(false);
   const error = useSignal(null);
@@ -85,7 +89,9 @@ export function Pay() {
     try {
       const { issuePaymentCode: c } = await graphql(ISSUE);
       const first = code.value === null;
-      code.value = { token: c.token, deadline: localDeadline(c.token, c.expiresAt, askedAt) };
+      const deadline = localDeadline(c.token, c.expiresAt, askedAt);
+      const renewBefore = Math.min(RENEW_BEFORE_S * 1000, (deadline - askedAt) / 3);
+      code.value = { token: c.token, deadline, renewAt: deadline - renewBefore };
       error.value = null;
       if (!first) announcement.value = t('pay.timer.new');
     } catch (failure) {
@@ -118,21 +124,22 @@ export function Pay() {
     };
   }, []);
 
+  // Renew when the code's time comes; after a failure, again a little later; after being
+  // offline, at once.
+  useEffect(() => {
+    if (!online.value) return;
+    if (!code.value && !error.value) return; // the first code is on its way
+    const wait = error.value ? RETRY_MS : Math.max(0, code.value.renewAt - Date.now());
+    const timer = setTimeout(issue, wait);
+    return () => clearTimeout(timer);
+  }, [code.value, online.value, error.value]);
+
   const left = code.value ? (code.value.deadline - now.value) / 1000 : 0;
   const showable = code.value && left > HIDE_BEFORE_S;
-
-  // Renew ahead of expiry, and again after a failure (back online, say).
-  useEffect(() => {
-    if (!online.value || renewing.value) return;
-    if (!code.value ? error.value : left <= RENEW_BEFORE_S) {
-      const wait = code.value ? 0 : 2000;
-      const timer = setTimeout(issue, wait);
-      return () => clearTimeout(timer);
-    }
-  }, [code.value && left <= RENEW_BEFORE_S, online.value, error.value, renewing.value]);
+  const refreshIn = code.value ? Math.max(0, Math.ceil((code.value.renewAt - now.value) / 1000)) : 0;
 
   // Screen readers hear the countdown at thresholds only, never every second.
-  const threshold = left <= 60 && left > 59 ? 'pay.timer.60' : left <= RENEW_BEFORE_S + 1 && left > RENEW_BEFORE_S ? 'pay.timer.30' : null;
+  const threshold = refreshIn === 60 ? 'pay.timer.60' : refreshIn === 30 ? 'pay.timer.30' : null;
   useEffect(() => {
     if (threshold) announcement.value = t(threshold);
   }, [threshold]);
@@ -153,7 +160,13 @@ export function Pay() {
         <div role="timer" aria-live="polite" aria-atomic="true" class="countdown">
           {showable && (
             <span aria-hidden="true">
-              {t('pay.expiresIn')} <strong>{minutesSeconds(left)}</strong>
+              {refreshIn > 0 ? (
+                <>
+                  {t('pay.expiresIn')} <strong>{minutesSeconds(refreshIn)}</strong>
+                </>
+              ) : (
+                t('pay.renewing')
+              )}
             </span>
           )}
           <span class="sr-only">{announcement.value}</span>

@@ -4,6 +4,7 @@ export default {
   'live.reconnecting': 'Reconnecting…',
   'live.offline': 'Offline',
   'live.label': 'Connection: {state}',
+  'language.switch': 'Switch language',
   'offline.moneyDisabled': 'You are offline. Payments and transfers wait until you are back online.',
 
   'error.NETWORK': 'We could not reach c9pay. Check your connection and try again.',
@@ -17,7 +18,7 @@ export default {
   'error.NO_SESSION': 'Please log in.',
   'error.REFRESH_TOKEN_INVALID': 'Your session ended. Please log in again.',
   'error.REFRESH_TOKEN_REUSED':
-    'You were signed out on every device because an old sign-in key was used again — someone may have copied it. Log in again; if this keeps happening, change your password.',
+    'You were signed out on every device because your sign-in was used twice — someone may have copied it. Log in again; if it happens again, change your password.',
   'error.UNAUTHENTICATED': 'Your session ended. Please log in again.',
   'error.FORBIDDEN': 'You are not allowed to do that.',
   'error.NOT_FOUND': 'We could not find that.',

@@ -4,6 +4,7 @@ export default {
   'live.reconnecting': '다시 연결 중…',
   'live.offline': '오프라인',
   'live.label': '연결 상태: {state}',
+  'language.switch': '언어 바꾸기',
   'offline.moneyDisabled': '오프라인 상태예요. 다시 연결되면 결제와 송금을 할 수 있어요.',
 
   'error.NETWORK': 'c9pay에 연결하지 못했어요. 인터넷 연결을 확인하고 다시 시도해 주세요.',
@@ -17,7 +18,7 @@ export default {
   'error.NO_SESSION': '로그인해 주세요.',
   'error.REFRESH_TOKEN_INVALID': '로그인이 끝났어요. 다시 로그인해 주세요.',
   'error.REFRESH_TOKEN_REUSED':
-    '이미 사용된 로그인 키가 다시 쓰여서 모든 기기에서 로그아웃했어요. 누군가 키를 복사했을 수 있어요. 다시 로그인하고, 이런 일이 반복되면 비밀번호를 바꿔 주세요.',
+    '로그인 정보가 두 번 사용되어 모든 기기에서 로그아웃했어요. 누군가 복사했을 수 있어요. 다시 로그인하고, 또 이런 일이 생기면 비밀번호를 바꿔 주세요.',
   'error.UNAUTHENTICATED': '로그인이 끝났어요. 다시 로그인해 주세요.',
   'error.FORBIDDEN': '이 작업을 할 권한이 없어요.',
   'error.NOT_FOUND': '찾을 수 없어요.',

@@ -4,10 +4,12 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { listeners, store } from './state.js';
-import { gql } from '../lib/gql.js';
-import { duration, errorWords, money } from '../lib/i18n.js';
-import { QrCode } from '../lib/qr.jsx';
-import { authed } from '../lib/session.js';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { graphql } from '../../shared/graphql.js';
+import { money } from '../../shared/money.js';
+import { QrCode } from '../../shared/qr.jsx';
+import { minutesSeconds } from '../../shared/time.js';
 import { t } from '../strings.js';
 
 const CREATE = gql`
@@ -33,7 +35,7 @@ export function Charge() {
     busy.value = true;
     error.value = null;
     try {
-      const data = await authed(CREATE, { input: { storeId: store.value.id, amount: value, expiresInSeconds: 300 } });
+      const data = await graphql(CREATE, { input: { storeId: store.value.id, amount: value, expiresInSeconds: 300 } });
       const created = data.createPaymentRequest;
       request.value = { token: created.token, ...created.request, expiresAt: Date.parse(created.request.expiresAt) };
     } catch (failure) {
@@ -46,7 +48,7 @@ export function Charge() {
     const current = request.value;
     if (!current || current.status === 'PAID') return;
     try {
-      const data = await authed(STATUS, { token: current.token });
+      const data = await graphql(STATUS, { token: current.token });
       if (request.value?.token === current.token) request.value = { ...current, status: data.paymentRequest.status };
     } catch {
       // the next event or tick checks again
@@ -83,7 +85,7 @@ export function Charge() {
             </label>
             <button type="submit" class="primary" disabled={busy.value}>{t('charge.show')}</button>
           </form>
-          {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+          {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
         </section>
         {current && (
           <section class={`panel request request-${current.status === 'PAID' ? 'paid' : expired ? 'expired' : 'open'}`} aria-labelledby="request-title">
@@ -101,9 +103,9 @@ export function Charge() {
               </>
             ) : (
               <>
-                <QrCode text={current.token} label={t('charge.qr', { amount: money(current.amount) })} size={260} />
+                <QrCode text={current.token} label={t('charge.qr', { amount: money(current.amount) })} class="qr request-qr" />
                 <p class="countdown">
-                  <span role="timer" aria-live="off">{t('charge.expiresIn', { time: duration(left) })}</span>
+                  <span role="timer" aria-live="off">{t('charge.expiresIn', { time: minutesSeconds(Math.floor(left)) })}</span>
                 </p>
                 <p role="status" class="muted">{t('charge.waiting')}</p>
               </>

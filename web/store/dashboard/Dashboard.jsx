@@ -10,8 +10,8 @@ import { Charge } from './Charge.jsx';
 import { Products } from './Products.jsx';
 import { Kiosks } from './Kiosks.jsx';
 import { connection, openStore, store } from './state.js';
-import { logOut, refresh, session } from '../lib/session.js';
-import { ConnectionBadge, LanguageSwitch } from '../lib/ui.jsx';
+import { ConnectionBadge, LanguageSwitch } from '../../shared/controls.jsx';
+import { logOut, sessionState, startSession, user } from '../../shared/session.js';
 import { t } from '../strings.js';
 
 const SCREENS = { overview: Overview, sales: Sales, charge: Charge, products: Products, kiosks: Kiosks };
@@ -20,7 +20,6 @@ const fromPath = () => {
   return SCREENS[name] ? name : 'overview';
 };
 const screen = signal(fromPath());
-const restoring = signal(true);
 
 function go(name) {
   screen.value = name;
@@ -29,9 +28,7 @@ function go(name) {
 
 export function Dashboard() {
   useEffect(() => {
-    refresh()
-      .catch(() => null)
-      .finally(() => (restoring.value = false));
+    startSession();
     const back = () => (screen.value = fromPath());
     addEventListener('popstate', back);
     return () => removeEventListener('popstate', back);
@@ -40,8 +37,8 @@ export function Dashboard() {
     document.title = `${t(`nav.${screen.value}`)} · ${t('dashboard.title')}`;
   }, [screen.value, store.value]);
 
-  if (restoring.value) return <p role="status" class="muted center">{t('common.loading')}</p>;
-  if (!session.value) return <LogIn />;
+  if (sessionState.value === 'starting') return <p role="status" class="muted center">{t('common.loading')}</p>;
+  if (sessionState.value === 'signed-out') return <LogIn />;
   if (!store.value) return <StorePicker />;
   const Screen = SCREENS[screen.value];
   return (
@@ -51,10 +48,10 @@ export function Dashboard() {
         <button type="button" class="store-switch" onClick={() => openStore(null)} aria-label={t('dashboard.switchStore', { name: store.value.name })}>
           {store.value.name}
         </button>
-        <ConnectionBadge t={t} state={connection.value} />
+        <ConnectionBadge state={connection.value} />
         <span class="spacer" />
-        <span class="muted">{session.value.user?.displayName}</span>
-        <LanguageSwitch t={t} />
+        <span class="muted">{user.value?.displayName}</span>
+        <LanguageSwitch />
         <button
           type="button"
           class="ghost"

@@ -3,11 +3,12 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { store } from './state.js';
-import { gql } from '../lib/gql.js';
-import { dateTime, errorWords } from '../lib/i18n.js';
-import { isPairingText, parsePairing } from '../lib/pairing.js';
-import { Scanner } from '../lib/scan.jsx';
-import { authed } from '../lib/session.js';
+import { isPairingText, parsePairing } from '../pairing.js';
+import { Scanner } from '../Scanner.jsx';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { graphql } from '../../shared/graphql.js';
+import { dateTime } from '../../shared/time.js';
 import { t } from '../strings.js';
 
 const KIOSKS = gql`
@@ -36,7 +37,7 @@ export function Kiosks() {
   const confirming = useSignal(null);
   const notice = useSignal(null);
   const load = () =>
-    authed(KIOSKS, { id: store.value.id })
+    graphql(KIOSKS, { id: store.value.id })
       .then((data) => (kiosks.value = data.store.kiosks))
       .catch((failure) => (error.value = failure));
   useEffect(() => {
@@ -53,7 +54,7 @@ export function Kiosks() {
       return;
     }
     try {
-      await authed(REGISTER, { input: { storeId: store.value.id, name, publicKey: JSON.stringify(jwk) } });
+      await graphql(REGISTER, { input: { storeId: store.value.id, name, publicKey: JSON.stringify(jwk) } });
       notice.value = t('kiosks.paired', { name });
       code.value = '';
       form.reset();
@@ -65,7 +66,7 @@ export function Kiosks() {
   const revoke = async (kiosk) => {
     error.value = null;
     try {
-      await authed(REVOKE, { input: { storeId: store.value.id, kioskId: kiosk.id } });
+      await graphql(REVOKE, { input: { storeId: store.value.id, kioskId: kiosk.id } });
       notice.value = t('kiosks.revoked', { name: kiosk.name });
       confirming.value = null;
       load();
@@ -113,7 +114,7 @@ export function Kiosks() {
         <section class="panel grow" aria-labelledby="list-title">
           <h2 id="list-title">{t('kiosks.list')}</h2>
           <p role="status" class="muted">{notice.value}</p>
-          {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+          {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
           {kiosks.value?.length === 0 && <p class="muted">{t('kiosks.none')}</p>}
           {kiosks.value?.length > 0 && (
             <table class="table">

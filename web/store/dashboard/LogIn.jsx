@@ -1,8 +1,8 @@
 // The owner's log-in (the router's browser session: cookie + in-memory token).
 import { useSignal } from '@preact/signals';
-import { errorWords } from '../lib/i18n.js';
-import { ended, logIn } from '../lib/session.js';
-import { LanguageSwitch } from '../lib/ui.jsx';
+import { LanguageSwitch } from '../../shared/controls.jsx';
+import { errorWords } from '../../shared/errors.js';
+import { endedBecause, logIn } from '../../shared/session.js';
 import { t } from '../strings.js';
 
 export function LogIn() {
@@ -14,7 +14,7 @@ export function LogIn() {
     busy.value = true;
     error.value = null;
     try {
-      await logIn(String(form.get('email')).trim(), String(form.get('password')));
+      await logIn({ email: String(form.get('email')).trim(), password: String(form.get('password')) });
     } catch (failure) {
       error.value = failure;
     } finally {
@@ -26,11 +26,11 @@ export function LogIn() {
       <div class="auth-card">
         <div class="auth-head">
           <span class="brand">{t('dashboard.brand')}</span>
-          <LanguageSwitch t={t} />
+          <LanguageSwitch />
         </div>
         <h1>{t('login.title')}</h1>
         <p class="muted">{t('login.lead')}</p>
-        {ended.value && <p role="alert" class="notice">{errorWords(t, { code: ended.value })}</p>}
+        {endedBecause.value && <p role="alert" class="notice">{errorWords({ code: endedBecause.value })}</p>}
         <form onSubmit={submit}>
           <label>
             {t('login.email')}
@@ -40,7 +40,7 @@ export function LogIn() {
             {t('login.password')}
             <input name="password" type="password" autoComplete="current-password" required />
           </label>
-          {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+          {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
           <button type="submit" class="primary" disabled={busy.value}>
             {busy.value ? t('login.busy') : t('login.submit')}
           </button>

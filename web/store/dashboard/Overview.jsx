@@ -4,9 +4,12 @@ import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { changes, feed, store } from './state.js';
-import { gql } from '../lib/gql.js';
-import { errorWords, language, money, time } from '../lib/i18n.js';
-import { authed } from '../lib/session.js';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { graphql } from '../../shared/graphql.js';
+import { lang } from '../../shared/i18n.js';
+import { money } from '../../shared/money.js';
+import { clock, hour } from '../../shared/time.js';
 import { t } from '../strings.js';
 
 const TAKINGS = gql`
@@ -29,7 +32,7 @@ export function Overview() {
   useEffect(() => {
     const timer = setTimeout(
       () =>
-        authed(TAKINGS, { id: store.value.id, since: startOfToday() })
+        graphql(TAKINGS, { id: store.value.id, since: startOfToday() })
           .then((data) => {
             takings.value = data.store.takings;
             error.value = null;
@@ -43,7 +46,7 @@ export function Overview() {
   return (
     <>
       <h1>{t('overview.title')}</h1>
-      {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+      {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
       <div class="metrics">
         <section class="metric" aria-labelledby="m-takings">
           <h2 id="m-takings">{t('overview.takings')}</h2>
@@ -81,7 +84,7 @@ export function LiveFeed() {
         {feed.value.map((event) => (
           <li key={event.id} class={event.kind === 'REFUND' ? 'refund' : 'payment'}>
             <span>{t(event.kind === 'REFUND' ? 'feed.refund' : 'feed.payment', { amount: money(event.amount), name: event.payer?.displayName ?? '' })}</span>
-            <time dateTime={event.occurredAt}>{time(event.occurredAt)}</time>
+            <time dateTime={event.occurredAt}>{clock(event.occurredAt)}</time>
           </li>
         ))}
       </ol>
@@ -108,7 +111,7 @@ function Chart({ buckets }) {
         cursor: { show: true, points: { show: false } },
         scales: { x: { time: true }, y: { range: (_, __, max) => [0, Math.max(10000, max * 1.15)] } },
         axes: [
-          { stroke: '#4b5563', grid: { show: false }, values: (_, ticks) => ticks.map((tick) => time(tick * 1000, { hour: 'numeric' })) },
+          { stroke: '#4b5563', grid: { show: false }, space: 72, values: (_, ticks) => ticks.map((tick) => hour(tick * 1000)) },
           { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, size: 80, values: (_, ticks) => ticks.map((tick) => money(tick)) },
         ],
         series: [{}, { label: t('overview.takings'), fill: '#2563eb', stroke: '#1d4ed8', paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } }],
@@ -122,13 +125,13 @@ function Chart({ buckets }) {
       resize.disconnect();
       plot.destroy();
     };
-  }, [buckets, language.value]);
+  }, [buckets, lang.value]);
   const best = buckets.reduce((top, bucket) => (Number(bucket.total) > Number(top?.total ?? 0) ? bucket : top), null);
   return (
     <figure class="chart">
       <div ref={host} class="chart-host" role="img" aria-label={t('overview.chartLabel')} />
       <figcaption class="muted small">
-        {best ? t('overview.busiest', { hour: time(best.start, { hour: 'numeric' }), amount: money(best.total) }) : t('overview.noSales')}
+        {best ? t('overview.busiest', { hour: hour(best.start), amount: money(best.total) }) : t('overview.noSales')}
       </figcaption>
     </figure>
   );

@@ -2,9 +2,10 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { store } from './state.js';
-import { gql } from '../lib/gql.js';
-import { errorWords, money } from '../lib/i18n.js';
-import { authed } from '../lib/session.js';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { graphql } from '../../shared/graphql.js';
+import { money } from '../../shared/money.js';
 import { t } from '../strings.js';
 
 const PRODUCTS = gql`
@@ -33,7 +34,7 @@ export function Products() {
   const editing = useSignal(null);
   const notice = useSignal(null);
   const load = () =>
-    authed(PRODUCTS, { id: store.value.id })
+    graphql(PRODUCTS, { id: store.value.id })
       .then((data) => (products.value = data.store.products))
       .catch((failure) => (error.value = failure));
   useEffect(() => {
@@ -45,7 +46,7 @@ export function Products() {
     const data = new FormData(form);
     error.value = null;
     try {
-      const { addProduct } = await authed(ADD, { input: { storeId: store.value.id, name: String(data.get('name')).trim(), price: digits(data.get('price')) } });
+      const { addProduct } = await graphql(ADD, { input: { storeId: store.value.id, name: String(data.get('name')).trim(), price: digits(data.get('price')) } });
       products.value = [...products.value, addProduct];
       notice.value = t('products.added', { name: addProduct.name });
       form.reset();
@@ -60,7 +61,7 @@ export function Products() {
     const name = String(data.get('name')).trim();
     const price = digits(data.get('price'));
     try {
-      const { updateProduct } = await authed(UPDATE, {
+      const { updateProduct } = await graphql(UPDATE, {
         input: { productId: product.id, ...(name !== product.name ? { name } : {}), ...(price !== String(product.price) ? { price } : {}) },
       });
       products.value = products.value.map((candidate) => (candidate.id === product.id ? updateProduct : candidate));
@@ -88,7 +89,7 @@ export function Products() {
         </form>
       </section>
       <p role="status" class="muted">{notice.value}</p>
-      {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+      {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
       {products.value && (
         <div class="panel flush">
           <table class="table">

@@ -4,9 +4,12 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { changes, store } from './state.js';
-import { backoff, gql, idempotencyKey, sleep } from '../lib/gql.js';
-import { dateTime, errorWords, money } from '../lib/i18n.js';
-import { authed } from '../lib/session.js';
+import { backoffMs, createAttempt, sleep } from '../../shared/attempt.js';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { graphql, graphqlWith } from '../../shared/graphql.js';
+import { money } from '../../shared/money.js';
+import { dateTime } from '../../shared/time.js';
 import { t } from '../strings.js';
 
 const SALES = gql`
@@ -36,7 +39,7 @@ export function Sales() {
   const error = useSignal(null);
   const refunding = useSignal(null);
   const load = () =>
-    authed(SALES, { id: store.value.id })
+    graphql(SALES, { id: store.value.id })
       .then((data) => {
         sales.value = data.store.sales.nodes;
         error.value = null;
@@ -49,7 +52,7 @@ export function Sales() {
   return (
     <>
       <h1>{t('sales.title')}</h1>
-      {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+      {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
       {!sales.value && !error.value && <p role="status" class="muted">{t('common.loading')}</p>}
       {sales.value?.length === 0 && <p class="muted">{t('sales.none')}</p>}
       {sales.value?.length > 0 && (
@@ -75,7 +78,7 @@ export function Sales() {
                   <td>{sale.payer?.displayName ?? '—'}</td>
                   <td>
                     <span class={`pill pill-${sale.status.toLowerCase()}`}>{t(`sale.${sale.status}`)}</span>
-                    {sale.failureCode && <span class="muted small block">{errorWords(t, { code: sale.failureCode })}</span>}
+                    {sale.failureCode && <span class="muted small block">{errorWords({ code: sale.failureCode })}</span>}
                   </td>
                   <td class="num">{money(sale.total)}</td>
                   <td class="num">
@@ -103,9 +106,15 @@ export function Sales() {
       {refunding.value && (
         <RefundDialog
           sale={refunding.value}
-          onClose={(done) => {
+          onClose={(refund) => {
             refunding.value = null;
-            if (done) load();
+            if (!refund) return;
+            // Show the refund at once (the next refund's default is what is left), then
+            // reload what the server holds.
+            sales.value = sales.value.map((sale) =>
+              sale.id === refund.sale.id ? { ...sale, refunded: refund.sale.refunded, refunds: [...sale.refunds, refund] } : sale,
+            );
+            load();
           }}
         />
       )}
@@ -121,8 +130,8 @@ function RefundDialog({ sale, onClose }) {
   const error = useSignal(null);
   const done = useSignal(null);
   const busy = useSignal(false);
-  // the attempt: its input and its key, reused while the input is the same
-  const attempt = useRef(null);
+  // the attempt: its key is reused while the input is the same, and on every retry
+  const attempt = useRef(createAttempt()).current;
   useEffect(() => {
     dialog.current.showModal();
   }, []);
@@ -133,19 +142,19 @@ function RefundDialog({ sale, onClose }) {
       error.value = { code: 'REASON_REQUIRED' };
       return;
     }
-    const same = attempt.current && attempt.current.amount === input.amount && attempt.current.reason === input.reason;
-    if (!same) attempt.current = { ...input, idempotencyKey: idempotencyKey() };
+    const idempotencyKey = attempt.key(input);
     busy.value = true;
     error.value = null;
     for (let tries = 0; ; tries++) {
       try {
-        const { refundSale } = await authed(REFUND, { input: { ...input, idempotencyKey: attempt.current.idempotencyKey } }, { timeoutMs: 12000 });
+        const { refundSale } = await graphqlWith(REFUND, { input: { ...input, idempotencyKey } }, { timeoutMs: 12000 });
+        attempt.settle();
         if (refundSale.status === 'FAILED') error.value = { code: refundSale.failureCode };
         else done.value = refundSale;
         break;
       } catch (failure) {
-        if (['TIMEOUT', 'NETWORK', 'SERVICE_UNAVAILABLE'].includes(failure.code) && tries < 4) {
-          await sleep(backoff(tries, 4000));
+        if (failure.retryable && tries < 4) {
+          await sleep(backoffMs(tries, 4000));
           continue;
         }
         error.value = failure;
@@ -155,8 +164,8 @@ function RefundDialog({ sale, onClose }) {
     busy.value = false;
   };
   return (
-    <dialog ref={dialog} class="dialog" aria-labelledby="refund-title" onClose={() => onClose(Boolean(done.value))}>
-      <form onSubmit={submit}>
+    <dialog ref={dialog} class="dialog" aria-labelledby="refund-title" onClose={() => onClose(done.value)}>
+      <form onSubmit={submit} noValidate>
         <h2 id="refund-title">{t('refund.title')}</h2>
         <p class="muted">
           {t('refund.of', { total: money(sale.total), remaining: money(remaining) })}
@@ -179,7 +188,7 @@ function RefundDialog({ sale, onClose }) {
               <input value={reason.value} maxLength={200} onInput={(event) => (reason.value = event.currentTarget.value)} required aria-describedby="refund-reason-hint" />
               <span id="refund-reason-hint" class="muted small">{t('refund.reasonHint')}</span>
             </label>
-            {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+            {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
             <div class="actions">
               <button type="button" class="ghost" onClick={() => dialog.current.close()}>{t('common.cancel')}</button>
               <button type="submit" class="danger" disabled={busy.value}>

@@ -2,10 +2,11 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { openStore, rememberedStoreId } from './state.js';
-import { gql } from '../lib/gql.js';
-import { dateTime, errorWords } from '../lib/i18n.js';
-import { authed } from '../lib/session.js';
-import { LanguageSwitch } from '../lib/ui.jsx';
+import { LanguageSwitch } from '../../shared/controls.jsx';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { graphql } from '../../shared/graphql.js';
+import { dateTime } from '../../shared/time.js';
 import { t } from '../strings.js';
 
 const MY_STORES = gql`
@@ -27,7 +28,7 @@ export function StorePicker() {
   const error = useSignal(null);
   const busy = useSignal(false);
   useEffect(() => {
-    authed(MY_STORES)
+    graphql(MY_STORES)
       .then((data) => {
         stores.value = data.me.stores;
         const remembered = data.me.stores.find((candidate) => candidate.id === rememberedStoreId());
@@ -44,7 +45,7 @@ export function StorePicker() {
     busy.value = true;
     error.value = null;
     try {
-      const data = await authed(OPEN_STORE, { input: { name } });
+      const data = await graphql(OPEN_STORE, { input: { name } });
       openStore(data.openStore);
     } catch (failure) {
       error.value = failure;
@@ -57,7 +58,7 @@ export function StorePicker() {
       <div class="auth-card wide">
         <div class="auth-head">
           <span class="brand">{t('dashboard.brand')}</span>
-          <LanguageSwitch t={t} />
+          <LanguageSwitch />
         </div>
         <h1>{t('stores.title')}</h1>
         {!stores.value && !error.value && <p role="status" class="muted">{t('common.loading')}</p>}
@@ -79,7 +80,7 @@ export function StorePicker() {
           </label>
           <button type="submit" class="secondary" disabled={busy.value}>{t('stores.open')}</button>
         </form>
-        {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+        {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
       </div>
     </main>
   );

@@ -1,10 +1,10 @@
 // The dashboard's state: the store being managed, its live payments (WebSocket,
 // resumed by last id, each event once), and a counter that screens watch to refetch
 // what the payments changed (takings, sales).
-import { signal } from '@preact/signals';
-import { gql } from '../lib/gql.js';
-import { follow } from '../lib/live.js';
-import { accessToken, refresh } from '../lib/session.js';
+import { effect, signal } from '@preact/signals';
+import { gql } from '../../shared/gql.js';
+import { createLive } from '../../shared/live.js';
+import { freshToken, sessionState } from '../../shared/session.js';
 
 export const PAYMENTS = gql`
   subscription StorePayments($storeId: ID!, $after: ID) {
@@ -16,8 +16,8 @@ export const PAYMENTS = gql`
 export const store = signal(null);
 /** Events seen on this page, newest first (each once). */
 export const feed = signal([]);
-/** 'connecting' | 'live' | 'reconnecting' | 'offline' */
-export const connection = signal('connecting');
+/** 'live' | 'reconnecting' | 'offline' */
+export const connection = signal('reconnecting');
 /** Bumped by every event: screens refetch what it changed. */
 export const changes = signal(0);
 /** Listeners for each event (the charge screen re-checks its request). */
@@ -36,22 +36,19 @@ export function openStore(next) {
   } catch {
     // not remembered
   }
-  live = follow({
-    field: 'storePayments',
+  live = createLive({
     query: PAYMENTS,
     variables: { storeId: next.id },
-    transport: { kind: 'ws', connectionParams: async () => ({ Authorization: `Bearer ${await accessToken()}` }) },
+    // A fresh token at every (re)connection: after a restart of the router, too.
+    connectionParams: async () => ({ Authorization: `Bearer ${await freshToken()}` }),
+    pick: (data) => data.storePayments,
     onEvent: (event) => {
       feed.value = [event, ...feed.value].slice(0, 50);
       changes.value++;
       for (const listener of listeners) listener(event);
     },
-    onError: async (code) => {
-      if (code === 'UNAUTHENTICATED' || code === 'TOKEN_EXPIRED') {
-        if (!(await refresh().catch(() => true))) return 'stop';
-      }
-      return undefined;
-    },
+    // Missed more than can be resumed: what the screens show is reloaded.
+    onResumeLost: () => changes.value++,
   });
   stopBadge = live.state.subscribe((state) => (connection.value = state));
 }
@@ -69,3 +66,8 @@ export const rememberedStoreId = () => {
     return null;
   }
 };
+
+// A session that ended (logged out here or elsewhere, refresh refused) stops following.
+effect(() => {
+  if (sessionState.value === 'signed-out' && store.peek()) openStore(null);
+});

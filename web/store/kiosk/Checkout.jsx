@@ -5,10 +5,12 @@ import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { kioskRequest, token } from './device.js';
 import { cart, cartLines, cartTotal, checkingOut } from './Till.jsx';
-import { backoff, gql, idempotencyKey, sleep } from '../lib/gql.js';
-import { errorWords, money } from '../lib/i18n.js';
-import { Scanner } from '../lib/scan.jsx';
-import { isPairingText } from '../lib/pairing.js';
+import { isPairingText } from '../pairing.js';
+import { Scanner } from '../Scanner.jsx';
+import { backoffMs, sleep } from '../../shared/attempt.js';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { money } from '../../shared/money.js';
 import { t } from '../strings.js';
 
 const SELL = gql`
@@ -22,7 +24,7 @@ const step = signal('scanning');
 const slow = signal(false);
 const outcome = signal(null);
 
-const RETRYABLE = new Set(['TIMEOUT', 'NETWORK', 'SERVICE_UNAVAILABLE', 'SUBGRAPH_TIMEOUT', 'RATE_LIMITED']);
+const RETRYABLE = new Set(['NETWORK', 'SERVICE_UNAVAILABLE', 'UNAVAILABLE', 'SUBGRAPH_TIMEOUT', 'RATE_LIMITED']);
 
 async function charge(paymentCode) {
   step.value = 'charging';
@@ -31,7 +33,8 @@ async function charge(paymentCode) {
     storeId: token.value.storeId,
     items: cartLines.value.map(({ product, quantity }) => ({ productId: product.id, quantity })),
     paymentCode,
-    idempotencyKey: idempotencyKey(),
+    // made once for this attempt, and sent again by every retry in the loop below
+    idempotencyKey: crypto.randomUUID(),
   };
   const total = cartTotal.value;
   for (let attempt = 0; ; attempt++) {
@@ -59,7 +62,7 @@ async function charge(paymentCode) {
       }
       slow.value = true;
     }
-    await sleep(backoff(attempt, 5000));
+    await sleep(backoffMs(attempt, 5000));
   }
 }
 
@@ -111,7 +114,7 @@ export function Checkout() {
         <div role="alert" class="outcome failed">
           <span class="mark" aria-hidden="true">!</span>
           <h1 ref={heading} tabIndex={-1}>{t('kiosk.failed')}</h1>
-          <p class="reason">{errorWords(t, outcome.value.error)}</p>
+          <p class="reason">{errorWords(outcome.value.error)}</p>
           <div class="actions">
             <button type="button" class="primary huge" onClick={() => (step.value = 'scanning')}>{t('kiosk.scanAgain')}</button>
             <button type="button" class="secondary huge" onClick={close}>{t('kiosk.backToCart')}</button>

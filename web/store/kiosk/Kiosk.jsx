@@ -4,7 +4,7 @@ import { phase, start } from './device.js';
 import { Pairing } from './Pairing.jsx';
 import { Till } from './Till.jsx';
 import { t } from '../strings.js';
-import { LanguageSwitch } from '../lib/ui.jsx';
+import { LanguageSwitch } from '../../shared/controls.jsx';
 
 export function Kiosk() {
   useEffect(() => {
@@ -16,7 +16,7 @@ export function Kiosk() {
     <div class="kiosk">
       <header class="bar">
         <span class="brand">{t('kiosk.brand')}</span>
-        <LanguageSwitch t={t} />
+        <LanguageSwitch />
       </header>
       <main id="main" class="kiosk-main">
         {phase.value === 'pairing' ? (

@@ -1,8 +1,8 @@
 // Pairing: the kiosk shows its public key as a QR and as a typed code; its owner
 // registers it from the dashboard; the kiosk notices by itself (it keeps asking).
 import { device, revoked } from './device.js';
-import { QrCode } from '../lib/qr.jsx';
-import { pairingCode, pairingText } from '../lib/pairing.js';
+import { pairingCode, pairingText } from '../pairing.js';
+import { QrCode } from '../../shared/qr.jsx';
 import { t } from '../strings.js';
 
 export function Pairing() {
@@ -17,7 +17,7 @@ export function Pairing() {
       <h1 id="pairing-title">{t('kiosk.pairTitle')}</h1>
       <p class="lead">{t('kiosk.pairLead')}</p>
       <div class="pairing-body">
-        <QrCode text={pairingText(key.jwk)} label={t('kiosk.pairQr')} size={300} />
+        <QrCode text={pairingText(key.jwk)} label={t('kiosk.pairQr')} class="qr pairing-qr" />
         <div>
           <h2 class="label" id="pairing-code-title">{t('kiosk.pairCode')}</h2>
           <p class="pairing-code" role="group" aria-labelledby="pairing-code-title">

@@ -5,10 +5,12 @@ import { computed, signal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { becomeRevoked, checkRevoked, kioskHeaders, kioskRequest, token } from './device.js';
 import { Checkout } from './Checkout.jsx';
-import { gql } from '../lib/gql.js';
-import { errorWords, money, time } from '../lib/i18n.js';
-import { follow } from '../lib/live.js';
-import { ConnectionBadge, LanguageSwitch } from '../lib/ui.jsx';
+import { ConnectionBadge, LanguageSwitch } from '../../shared/controls.jsx';
+import { errorWords } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { createSseLive } from '../../shared/live-sse.js';
+import { money } from '../../shared/money.js';
+import { clock } from '../../shared/time.js';
 import { t } from '../strings.js';
 
 const STORE = gql`
@@ -29,7 +31,7 @@ const loadError = signal(null);
 export const cart = signal({});
 export const checkingOut = signal(false);
 const recent = signal([]);
-const connection = signal('connecting');
+const connection = signal('reconnecting');
 
 export const cartLines = computed(() => {
   const products = store.value?.products ?? [];
@@ -57,11 +59,11 @@ export function Till() {
       .catch((error) => {
         if (error.code !== 'KIOSK_REVOKED') loadError.value = error;
       });
-    const live = follow({
-      field: 'storePayments',
+    const live = createSseLive({
       query: PAYMENTS,
       variables: { storeId },
-      transport: { kind: 'sse', headers: kioskHeaders },
+      headers: kioskHeaders,
+      pick: (data) => data.storePayments,
       onEvent: (event) => {
         recent.value = [event, ...recent.value].slice(0, 6);
       },
@@ -87,8 +89,8 @@ export function Till() {
     <div class="kiosk">
       <header class="bar">
         <span class="brand">{store.value?.name ?? t('kiosk.brand')}</span>
-        <ConnectionBadge t={t} state={connection.value} />
-        <LanguageSwitch t={t} />
+        <ConnectionBadge state={connection.value} />
+        <LanguageSwitch />
       </header>
       {checkingOut.value ? (
         <Checkout />
@@ -96,7 +98,7 @@ export function Till() {
         <main id="main" class="till">
           <section class="catalogue" aria-labelledby="catalogue-title">
             <h1 id="catalogue-title" class="visually-hidden">{t('kiosk.catalogue')}</h1>
-            {loadError.value && <p role="alert" class="notice error">{errorWords(t, loadError.value)}</p>}
+            {loadError.value && <p role="alert" class="notice error">{errorWords(loadError.value)}</p>}
             {!store.value && !loadError.value && <p role="status" class="muted">{t('common.loading')}</p>}
             {store.value?.products.length === 0 && <p class="muted">{t('kiosk.noProducts')}</p>}
             <ul class="tiles">
@@ -154,7 +156,7 @@ export function Till() {
                 {recent.value.map((event) => (
                   <li key={event.id}>
                     <span>{t(event.kind === 'REFUND' ? 'feed.refund' : 'feed.payment', { amount: money(event.amount), name: '' })}</span>
-                    <time dateTime={event.occurredAt}>{time(event.occurredAt)}</time>
+                    <time dateTime={event.occurredAt}>{clock(event.occurredAt)}</time>
                   </li>
                 ))}
               </ul>

@@ -4,7 +4,13 @@
 // the kiosk goes back to pairing with a new one.
 import { signal } from '@preact/signals';
 import { deviceKey, forgetKey, makeProof } from '../../shared/dpop.js';
-import { GqlError, backoff, gql, graphqlUrl, request, sleep } from '../lib/gql.js';
+import { backoffMs, sleep } from '../../shared/attempt.js';
+import { ApiError } from '../../shared/errors.js';
+import { gql } from '../../shared/gql.js';
+import { graphqlWith } from '../../shared/graphql.js';
+
+/** The URL each DPoP proof names (`htu`). */
+const graphqlUrl = () => new URL('/graphql', location.href).href;
 
 /** 'starting' | 'unsupported' | 'pairing' | 'ready' */
 export const phase = signal('starting');
@@ -24,7 +30,7 @@ const ISSUE = gql`
 async function issue() {
   const key = device.value;
   const proof = await makeProof({ keyPair: key.keyPair, jwk: key.jwk, htm: 'POST', htu: graphqlUrl() });
-  const data = await request(ISSUE, { input: { proof } });
+  const data = await graphqlWith(ISSUE, { input: { proof } }, { headers: {} });
   const { accessToken, expiresAt, storeId } = data.issueKioskToken;
   token.value = { accessToken, expiresAt: Date.parse(expiresAt), storeId };
   return token.value;
@@ -57,7 +63,7 @@ async function pair() {
         return;
       } catch (error) {
         // NOT_FOUND: not registered yet; anything else (offline, rate limited): later
-        await sleep(Math.max(2000, backoff(attempt++, 8000)));
+        await sleep(Math.max(2000, backoffMs(attempt++, 8000)));
       }
     }
   } finally {
@@ -85,7 +91,7 @@ async function currentToken() {
   if (held && held.expiresAt - Date.now() > 60000) return held;
   renewing ??= issue()
     .catch((error) => {
-      throw error.code === 'NOT_FOUND' ? new GqlError('KIOSK_NOT_FOUND') : error;
+      throw error.code === 'NOT_FOUND' ? new ApiError('KIOSK_NOT_FOUND') : error;
     })
     .finally(() => {
       renewing = null;
@@ -118,14 +124,14 @@ export async function checkRevoked() {
 /** A GraphQL request as the kiosk. UNAUTHENTICATED: a new token, or revoked. */
 export async function kioskRequest(query, variables, options = {}) {
   try {
-    return await request(query, variables, { ...options, headers: kioskHeaders });
+    return await graphqlWith(query, variables, { ...options, headers: kioskHeaders });
   } catch (error) {
     if (error.code === 'KIOSK_NOT_FOUND') {
       await becomeRevoked();
-      throw new GqlError('KIOSK_REVOKED');
+      throw new ApiError('KIOSK_REVOKED');
     }
     if (error.code !== 'UNAUTHENTICATED' && error.code !== 'TOKEN_EXPIRED') throw error;
-    if (await checkRevoked()) throw new GqlError('KIOSK_REVOKED');
-    return request(query, variables, { ...options, headers: kioskHeaders });
+    if (await checkRevoked()) throw new ApiError('KIOSK_REVOKED');
+    return graphqlWith(query, variables, { ...options, headers: kioskHeaders });
   }
 }
