@@ -7,6 +7,9 @@
 //                             bundle differs from its sources (stale bundle)
 //   node build.mjs app        only the clients named (with or without --check)
 //
+// Every run also writes (or, with --check, compares) the trusted-documents manifest of
+// all clients, router/assets/persisted-documents.json (see trusted-documents.mjs).
+//
 // A client is a folder web/<client>/ with an entry file main.jsx; a folder that does not
 // exist yet is skipped with a notice. The output is deterministic: the same sources and
 // package versions give the same bytes, so the check can compare them.
@@ -16,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlib, gunzipSync, gzipSync, brotliDecompressSync } from 'node:zlib';
+import { manifest } from './trusted-documents.mjs';
 
 const WEB = fileURLToPath(new URL('.', import.meta.url));
 const ASSETS = join(WEB, '..', 'router', 'assets');
@@ -183,6 +187,21 @@ try {
       }
     }
   }
+  const manifestPath = join(ASSETS, 'persisted-documents.json');
+  const fresh = manifest(WEB);
+  if (check) {
+    const committed = existsSync(manifestPath) ? readFileSync(manifestPath, 'utf8') : '';
+    if (committed !== fresh) {
+      console.error(
+        'router/assets/persisted-documents.json is stale against the clients\' gql documents.\n' +
+          'Rebuild with `cd web && npm ci && node build.mjs` and commit it.',
+      );
+      failed = true;
+    }
+  } else {
+    writeFileSync(manifestPath, fresh);
+  }
+  console.log(`trusted documents: ${Object.keys(JSON.parse(fresh)).length}`);
 } finally {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 }

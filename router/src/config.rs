@@ -56,6 +56,11 @@ pub struct RouterConfig {
     /// router itself and need none. Default none: browsers refuse cross-origin calls.
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
+    /// Whether pages of the router's own origin (the web clients) may send only the
+    /// documents of the embedded trusted-documents manifest: `enforce` (default) or
+    /// `allow` (any document; `documentId` still looks one up).
+    #[serde(default)]
+    pub trusted_documents: crate::pipeline::trusted_documents::Mode,
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -481,6 +486,7 @@ impl RouterConfig {
             scopes: ScopesConfig::default(),
             rate_limits: RateLimitConfig::default(),
             cors_allowed_origins: Vec::new(),
+            trusted_documents: crate::pipeline::trusted_documents::Mode::default(),
         }
     }
 

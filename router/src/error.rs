@@ -36,6 +36,7 @@ pub mod code {
     pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
     pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
+    pub const PERSISTED_DOCUMENT_NOT_FOUND: &str = "PERSISTED_DOCUMENT_NOT_FOUND";
 }
 
 /// One entry of a response's `errors`.
@@ -93,6 +94,10 @@ pub enum RouterError {
     MethodNotAllowed(&'static str),
     #[error("{0}")]
     Parse(String),
+    /// A `documentId` the manifest does not hold, or a free-form document from a client
+    /// that must send trusted documents.
+    #[error("{0}")]
+    PersistedDocumentNotFound(String),
     #[error("the document is not valid against the schema")]
     Validation(Vec<ValidationFailure>),
     #[error("{0}")]
@@ -139,6 +144,7 @@ impl RouterError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Parse(_)
+            | Self::PersistedDocumentNotFound(_)
             | Self::Validation(_)
             | Self::OperationSelection(_)
             | Self::Variables(_)
@@ -161,6 +167,7 @@ impl RouterError {
             Self::NotAcceptable => code::NOT_ACCEPTABLE,
             Self::MethodNotAllowed(_) => code::METHOD_NOT_ALLOWED,
             Self::Parse(_) => code::GRAPHQL_PARSE_FAILED,
+            Self::PersistedDocumentNotFound(_) => code::PERSISTED_DOCUMENT_NOT_FOUND,
             Self::Validation(_) | Self::OperationSelection(_) => code::GRAPHQL_VALIDATION_FAILED,
             Self::Variables(_) => code::BAD_USER_INPUT,
             Self::Limit { code, .. } => code,

@@ -103,6 +103,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         proofs: ProofChecker::new(&config.dpop),
         scopes: config.scopes.clone(),
         public_url: config.dpop.public_url.clone(),
+        trusted_documents: pipeline::trusted_documents::TrustedDocuments::new(config.trusted_documents),
     });
 
     let admin_log_in = Arc::new(admin_session::AdminLogIn::new(

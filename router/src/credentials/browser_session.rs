@@ -297,6 +297,7 @@ pub(crate) async fn run(
     };
     let graphql = GraphQLRequest {
         query: query.to_string(),
+        document_id: None,
         operation_name: None,
         variables,
         transport: Transport::Post,
@@ -313,6 +314,7 @@ pub(crate) async fn run(
         method: "POST",
         url: String::new(),
         admin_fingerprint: admin.then(|| cookie(&request.headers, ADMIN_COOKIE)).flatten(),
+        first_party: false,
     };
     match sessions.pipeline.run(graphql, caller).await {
         Ok(Answer { body, .. }) => {

@@ -14,6 +14,7 @@ mod limits;
 mod parse;
 mod plan;
 mod rate_limit;
+pub mod trusted_documents;
 mod validate;
 
 use std::{collections::HashSet, net::IpAddr, sync::Arc, time::Instant};
@@ -45,6 +46,8 @@ pub struct Pipeline {
     pub scopes: ScopesConfig,
     /// The URL kiosks' DPoP proofs name (`dpop.public_url`); `None`: from `Host`.
     pub public_url: Option<String>,
+    /// The first-party clients' documents, and whether they must use them.
+    pub trusted_documents: trusted_documents::TrustedDocuments,
 }
 
 /// How the request arrived: GraphQL over HTTP allows only queries over GET, and
@@ -68,7 +71,10 @@ impl Transport {
 
 /// A GraphQL request as the HTTP layer decoded it.
 pub struct GraphQLRequest {
+    /// The document's text; empty when the request names a trusted document instead.
     pub query: String,
+    /// `documentId` (`sha256:<hex>`): a document of the trusted-documents manifest.
+    pub document_id: Option<String>,
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
     pub transport: Transport,
@@ -85,6 +91,9 @@ pub struct Caller<'request> {
     pub method: &'request str,
     pub url: String,
     pub admin_fingerprint: Option<&'request str>,
+    /// A page of this router's own origin (one of the web clients) sent the request, not
+    /// an admin's: it may send only trusted documents when they are enforced.
+    pub first_party: bool,
 }
 
 /// A response body ready to send, and the first error code in it (for metrics).
@@ -236,7 +245,8 @@ impl Pipeline {
         observed: &mut Observed,
     ) -> Result<(Arc<PlannedOperation>, Authenticated), RouterError> {
         let operation_name = request.operation_name.as_deref();
-        let document = parse::parse(self, &request.query)?;
+        let text = trusted_documents::resolve(self, request, caller)?;
+        let document = parse::parse(self, text)?;
         let shape = limits::check(self, &document, operation_name)?;
         observed.kind = shape.kind.as_str();
         if observed.name.is_none() {

@@ -142,11 +142,12 @@ async fn graphql_get(
             Ok(upgrade) => {
                 let pipeline = endpoint.pipeline.clone();
                 let client_address = client_address(peer, &parts.headers, endpoint.trust_forwarded_for);
+                let first_party = is_first_party(&parts.headers);
                 upgrade
                     .protocols([websocket::PROTOCOL])
                     .max_message_size(endpoint.body_size_max_bytes)
                     .read_buffer_size(websocket::READ_BUFFER_BYTES)
-                    .on_upgrade(move |socket| websocket::serve(pipeline, socket, client_address))
+                    .on_upgrade(move |socket| websocket::serve(pipeline, socket, client_address, first_party))
             }
             Err(rejection) => rejection.into_response(),
         };
@@ -157,7 +158,7 @@ async fn graphql_get(
         Err(rejection) => return rejection.into_response(),
     };
     let request_id = new_request_id();
-    if !parameters.contains_key("query") && accepts_html(&headers) {
+    if !parameters.contains_key("query") && !parameters.contains_key("documentId") && accepts_html(&headers) {
         return graphiql::page();
     }
     if accepts_event_stream(&headers) {
@@ -235,7 +236,24 @@ pub(super) fn caller<'a>(endpoint: &Endpoint, peer: SocketAddr, headers: &'a Hea
         method,
         url,
         admin_fingerprint: cookie(headers, ADMIN_COOKIE),
+        first_party: is_first_party(headers),
     }
+}
+
+/// Whether a page of this router's own origin sent the request (browsers name the page's
+/// origin in `Origin` on every POST, WebSocket and cross-origin request, and
+/// `Sec-Fetch-Site` on every request) and it is not an admin's (GraphiQL in the admin
+/// console stays free-form). Native clients send neither header.
+pub(crate) fn is_first_party(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if cookie(headers, ADMIN_COOKIE).is_some() {
+        return false;
+    }
+    let same_origin = text("origin").is_some_and(|origin| {
+        let host = text("host").unwrap_or_default();
+        origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+    });
+    same_origin || text("sec-fetch-site") == Some("same-origin")
 }
 
 /// The client's address: the peer's, or behind a trusted proxy the rightmost entry of
@@ -390,11 +408,22 @@ async fn read_post(
             "the body must be a JSON object".to_string(),
         ));
     };
-    let query = match body.remove("query") {
-        Some(Value::String(query)) => query,
+    let document_id = match body.remove("documentId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id),
+        Some(_) => return Err(RouterError::BadRequest("`documentId` must be a string".to_string())),
+    };
+    let query = match (body.remove("query"), &document_id) {
+        (Some(Value::String(query)), None) => query,
+        (None | Some(Value::Null), Some(_)) => String::new(),
+        (Some(Value::String(_)), Some(_)) => {
+            return Err(RouterError::BadRequest(
+                "send either `query` or `documentId`, not both".to_string(),
+            ));
+        }
         _ => {
             return Err(RouterError::BadRequest(
-                "the body must have a string `query`".to_string(),
+                "the body must have a string `query` (or a `documentId`)".to_string(),
             ));
         }
     };
@@ -412,6 +441,7 @@ async fn read_post(
     object_or_null(body.remove("extensions"), "extensions")?;
     Ok(GraphQLRequest {
         query,
+        document_id,
         operation_name,
         variables,
         transport: Transport::Post,
@@ -419,10 +449,15 @@ async fn read_post(
 }
 
 fn read_get(parameters: &HashMap<String, String>) -> Result<GraphQLRequest, RouterError> {
-    let query = parameters
-        .get("query")
-        .cloned()
-        .ok_or_else(|| RouterError::BadRequest("the `query` parameter is missing".to_string()))?;
+    let document_id = parameters.get("documentId").cloned();
+    let query = match (parameters.get("query"), &document_id) {
+        (Some(query), None) => query.clone(),
+        (None, Some(_)) => String::new(),
+        (Some(_), Some(_)) => {
+            return Err(RouterError::BadRequest("send either `query` or `documentId`, not both".to_string()));
+        }
+        (None, None) => return Err(RouterError::BadRequest("the `query` parameter is missing".to_string())),
+    };
     let json_parameter = |name: &str| -> Result<Option<Value>, RouterError> {
         parameters
             .get(name)
@@ -437,6 +472,7 @@ fn read_get(parameters: &HashMap<String, String>) -> Result<GraphQLRequest, Rout
     object_or_null(json_parameter("extensions")?, "extensions")?;
     Ok(GraphQLRequest {
         query,
+        document_id,
         operation_name: parameters.get("operationName").cloned(),
         variables,
         transport: Transport::Get,

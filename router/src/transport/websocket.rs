@@ -97,7 +97,9 @@ impl Outbox {
 }
 
 /// Serves one upgraded connection until it closes.
-pub async fn serve(pipeline: Arc<Pipeline>, socket: WebSocket, client_address: IpAddr) {
+/// `first_party`: the upgrade came from a page of this router's own origin (see
+/// [`super::http::is_first_party`]).
+pub async fn serve(pipeline: Arc<Pipeline>, socket: WebSocket, client_address: IpAddr, first_party: bool) {
     let limits = pipeline.limits.clone();
     let subprotocol_accepted = socket
         .protocol()
@@ -125,6 +127,7 @@ pub async fn serve(pipeline: Arc<Pipeline>, socket: WebSocket, client_address: I
             acknowledged: false,
             authorization: None,
             client_address,
+            first_party,
             expires_at_s: None,
             operations: HashMap::new(),
         };
@@ -146,6 +149,8 @@ struct Connection {
     authorization: Option<String>,
     /// The client's address (rate limits), from the upgrade request.
     client_address: IpAddr,
+    /// Whether a page of this origin opened the connection (trusted documents).
+    first_party: bool,
     expires_at_s: Option<i64>,
     operations: HashMap<String, JoinHandle<()>>,
 }
@@ -304,6 +309,7 @@ impl Connection {
                     id.to_string(),
                     self.authorization.clone(),
                     self.client_address,
+                    self.first_party,
                     request,
                 ));
                 self.operations.insert(id.to_string(), operation);
@@ -331,10 +337,13 @@ fn chrono_now_s() -> i64 {
 }
 
 fn read_subscribe(payload: &Value) -> Result<GraphQLRequest, String> {
-    let query = payload["query"]
-        .as_str()
-        .ok_or("the `subscribe` payload needs a string `query`")?
-        .to_string();
+    let document_id = payload["documentId"].as_str().map(str::to_string);
+    let query = match (payload["query"].as_str(), &document_id) {
+        (Some(query), None) => query.to_string(),
+        (None, Some(_)) => String::new(),
+        (Some(_), Some(_)) => return Err("send either `query` or `documentId`, not both".to_string()),
+        (None, None) => return Err("the `subscribe` payload needs a string `query` (or a `documentId`)".to_string()),
+    };
     let operation_name = match &payload["operationName"] {
         Value::Null => None,
         Value::String(name) => Some(name.clone()),
@@ -347,6 +356,7 @@ fn read_subscribe(payload: &Value) -> Result<GraphQLRequest, String> {
     };
     Ok(GraphQLRequest {
         query,
+        document_id,
         operation_name,
         variables,
         transport: Transport::WebSocket,
@@ -361,6 +371,7 @@ async fn run_operation(
     id: String,
     authorization: Option<String>,
     client_address: IpAddr,
+    first_party: bool,
     request: GraphQLRequest,
 ) {
     let request_id = uuid::Uuid::now_v7().simple().to_string();
@@ -375,6 +386,7 @@ async fn run_operation(
         method: "GET",
         url: String::new(),
         admin_fingerprint: None,
+        first_party,
     };
     let opened = pipeline.open(request, caller).await;
     let mut subscription = match opened {

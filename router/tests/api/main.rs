@@ -18,4 +18,5 @@ mod payments;
 mod rate_limits;
 mod sessions;
 mod subscriptions;
+mod trusted_documents;
 mod web_assets;
