@@ -1,13 +1,11 @@
 // Today at a glance: takings and number of sales (Store.takings), takings by hour
-// (uPlot), and payments as they arrive (live, each once).
+// (SVG bars), and payments as they arrive (live, each once).
 import { useSignal } from '@preact/signals';
-import { useEffect, useRef } from 'preact/hooks';
-import uPlot from 'uplot';
+import { useEffect } from 'preact/hooks';
 import { changes, feed, store } from './state.js';
 import { errorWords } from '../../shared/errors.js';
 import { gql } from '../../shared/gql.js';
 import { graphql } from '../../shared/graphql.js';
-import { lang } from '../../shared/i18n.js';
 import { money } from '../../shared/money.js';
 import { clock, hour } from '../../shared/time.js';
 import { t } from '../strings.js';
@@ -92,47 +90,60 @@ export function LiveFeed() {
   );
 }
 
+// Today's takings per hour as SVG bars: 24 hours is too little data to need a charting
+// library (uPlot alone was a quarter of this client's JavaScript budget). The SVG scales
+// with its box; each bar names its hour and amount for pointers, and the figure as a whole
+// is described in words for screen readers.
+const CHART = { width: 720, height: 260, left: 84, right: 8, top: 12, bottom: 28 };
+
 function Chart({ buckets }) {
-  const host = useRef(null);
-  useEffect(() => {
-    const element = host.current;
-    const hours = Array.from({ length: 24 }, (_, hour) => {
-      const start = new Date();
-      start.setHours(hour, 0, 0, 0);
-      return start.getTime() / 1000;
-    });
-    const byHour = new Map(buckets.map((bucket) => [new Date(bucket.start).getHours(), Number(bucket.total)]));
-    const totals = hours.map((_, hour) => byHour.get(hour) ?? 0);
-    const plot = new uPlot(
-      {
-        width: Math.max(320, element.clientWidth),
-        height: 260,
-        legend: { show: false },
-        cursor: { show: true, points: { show: false } },
-        scales: { x: { time: true }, y: { range: (_, __, max) => [0, Math.max(10000, max * 1.15)] } },
-        axes: [
-          { stroke: '#4b5563', grid: { show: false }, space: 72, values: (_, ticks) => ticks.map((tick) => hour(tick * 1000)) },
-          { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, size: 80, values: (_, ticks) => ticks.map((tick) => money(tick)) },
-        ],
-        series: [{}, { label: t('overview.takings'), fill: '#2563eb', stroke: '#1d4ed8', paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } }],
-      },
-      [hours, totals],
-      element,
-    );
-    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(320, element.clientWidth), height: 260 }));
-    resize.observe(element);
-    return () => {
-      resize.disconnect();
-      plot.destroy();
-    };
-  }, [buckets, lang.value]);
-  const best = buckets.reduce((top, bucket) => (Number(bucket.total) > Number(top?.total ?? 0) ? bucket : top), null);
+  const byHour = new Map(buckets.map((bucket) => [new Date(bucket.start).getHours(), Number(bucket.total)]));
+  const hours = Array.from({ length: 24 }, (_, index) => {
+    const start = new Date();
+    start.setHours(index, 0, 0, 0);
+    return { index, start: start.getTime(), total: byHour.get(index) ?? 0 };
+  });
+  const top = niceCeiling(Math.max(10000, ...hours.map((entry) => entry.total)) * 1.1);
+  const plotWidth = CHART.width - CHART.left - CHART.right;
+  const plotHeight = CHART.height - CHART.top - CHART.bottom;
+  const slot = plotWidth / 24;
+  const y = (value) => CHART.top + plotHeight - (value / top) * plotHeight;
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((share) => Math.round(top * share));
+  const best = buckets.reduce((most, bucket) => (Number(bucket.total) > Number(most?.total ?? 0) ? bucket : most), null);
   return (
     <figure class="chart">
-      <div ref={host} class="chart-host" role="img" aria-label={t('overview.chartLabel')} />
+      <svg class="chart-svg" viewBox={`0 0 ${CHART.width} ${CHART.height}`} role="img" aria-label={t('overview.chartLabel')}>
+        {ticks.map((tick) => (
+          <g key={tick}>
+            <line class="chart-grid" x1={CHART.left} x2={CHART.width - CHART.right} y1={y(tick)} y2={y(tick)} />
+            <text class="chart-label" x={CHART.left - 8} y={y(tick) + 4} text-anchor="end">{money(tick)}</text>
+          </g>
+        ))}
+        {hours.map((entry) => {
+          const height = (entry.total / top) * plotHeight;
+          return (
+            <g key={entry.index}>
+              {entry.total > 0 && (
+                <rect class="chart-bar" x={CHART.left + entry.index * slot + slot * 0.15} y={y(entry.total)} width={slot * 0.7} height={height} rx="2">
+                  <title>{`${hour(entry.start)}: ${money(entry.total)}`}</title>
+                </rect>
+              )}
+              {entry.index % 3 === 0 && (
+                <text class="chart-label" x={CHART.left + entry.index * slot + slot / 2} y={CHART.height - 8} text-anchor="middle">{hour(entry.start)}</text>
+              )}
+            </g>
+          );
+        })}
+      </svg>
       <figcaption class="muted small">
         {best ? t('overview.busiest', { hour: hour(best.start), amount: money(best.total) }) : t('overview.noSales')}
       </figcaption>
     </figure>
   );
+}
+
+/** A round number at or above `value` for the chart's top: 1, 2 or 5 times a power of ten. */
+function niceCeiling(value) {
+  const power = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 5, 10].map((step) => step * power).find((candidate) => candidate >= value);
 }

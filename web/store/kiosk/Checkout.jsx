@@ -3,7 +3,7 @@
 // paid, or failed with the reason in words.
 import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { kioskRequest, token } from './device.js';
+import { kioskRequest, revoked, token } from './device.js';
 import { cart, cartLines, cartTotal, checkingOut } from './Till.jsx';
 import { isPairingText } from '../pairing.js';
 import { Scanner } from '../Scanner.jsx';
@@ -54,7 +54,11 @@ async function charge(paymentCode) {
       // PENDING: the ledger has not answered yet; the same key settles it
       slow.value = true;
     } catch (error) {
-      if (error.code === 'KIOSK_REVOKED') return;
+      if (error.code === 'KIOSK_REVOKED') {
+        // Refused for the revocation: this sale took no money, and the pairing screen says so.
+        revoked.value = 'sale';
+        return;
+      }
       if (!RETRYABLE.has(error.code) || attempt >= 8) {
         outcome.value = { error, total };
         step.value = 'failed';

@@ -12,6 +12,7 @@ export function Pairing() {
       {revoked.value && (
         <p role="alert" class="notice error">
           <strong>{t('kiosk.revokedTitle')}</strong> {t('kiosk.revokedBody')}
+          {revoked.value === 'sale' && <> {t('kiosk.revokedDuringSale')}</>}
         </p>
       )}
       <h1 id="pairing-title">{t('kiosk.pairTitle')}</h1>

@@ -14,7 +14,10 @@ const graphqlUrl = () => new URL('/graphql', location.href).href;
 
 /** 'starting' | 'unsupported' | 'pairing' | 'ready' */
 export const phase = signal('starting');
-/** Set when this kiosk learnt it was revoked (shown on the pairing screen). */
+/**
+ * Set when this kiosk learnt it was revoked (shown on the pairing screen): 'sale' when a
+ * sale was refused for it (so that sale took no money), true when another request told.
+ */
 export const revoked = signal(false);
 /** {keyPair, jwk, thumbprint} */
 export const device = signal(null);
