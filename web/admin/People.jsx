@@ -5,7 +5,7 @@ import { adminRequest } from './session.js';
 import { errorWords } from '../shared/errors.js';
 import { gql } from '../shared/gql.js';
 import { money } from '../shared/money.js';
-import { dateTime } from '../shared/time.js';
+import { date } from '../shared/time.js';
 import { t } from './strings.js';
 
 const FIND = gql`
@@ -98,7 +98,7 @@ export function People() {
                       <button type="button" class="link-button" onClick={() => open(user)}>{user.displayName}</button>
                     </td>
                     <td>{user.email}</td>
-                    <td>{dateTime(user.createdAt)}</td>
+                    <td class="end">{date(user.createdAt)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -7,6 +7,11 @@ export function dateTime(iso) {
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
 }
 
+/** "Mar 12, 2026" / "2026. 3. 12.": a date alone, for narrow columns. */
+export function date(iso) {
+  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium' }).format(new Date(iso));
+}
+
 /** "Today", "Yesterday" or the date: how history groups its rows. */
 export function day(iso, now = new Date()) {
   const date = new Date(iso);

@@ -4,6 +4,7 @@
 // money moves once. Grace's app shows it arrive live, exactly once; Ada's second device
 // sees her balance change live, for the transfer and for a top-up made elsewhere
 // (walletActivity carries every movement of the wallet).
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launchBrowser, logInThroughApp, openPage, signInAs, startPlatform, walletOf } from './harness.js';
@@ -54,9 +55,13 @@ test('Ada sends Grace credits once despite a lost answer; Grace and Ada’s othe
   // The first sendCredits reaches the platform, but its answer is lost.
   const keys = [];
   let lost = false;
+  const manifest = JSON.parse(readFileSync(new URL('../../router/assets/persisted-documents.json', import.meta.url), 'utf8'));
+  const sendCreditsId = Object.keys(manifest).find((id) => manifest[id].startsWith('mutation SendCredits'));
+  assert.ok(sendCreditsId, 'the manifest holds the app’s SendCredits document');
   await page.route(`${platform.origin}/graphql`, async (route) => {
     const body = route.request().postDataJSON();
-    if (!/mutation SendCredits/.test(body?.query ?? '')) return route.continue();
+    // The app names its documents by id (trusted documents); find SendCredits' id.
+    if (body?.documentId !== sendCreditsId) return route.continue();
     keys.push(body.variables.input.idempotencyKey);
     if (lost) return route.continue();
     lost = true;
