@@ -162,15 +162,9 @@ fn error_response_internal(request_id: &str) -> Response {
 /// whatever auth answered.
 pub(crate) async fn log_out(
     State(sessions): State<super::browser_session::Sessions>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: super::browser_session::SessionRequest,
 ) -> Response {
-    use super::browser_session::{json_response, read, run, with_cookie};
-    let request = match read(peer, headers, &body) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+    use super::browser_session::{json_response, run, with_cookie};
     let response = match run(&sessions, &request, "mutation LogOut { logOut }", json!({}), true).await {
         Ok(data) => json_response(StatusCode::OK, &request.request_id, &json!({ "ended": u8::from(data["logOut"] == true) })),
         Err(response) => *response,

@@ -27,7 +27,7 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{
     Router,
     body::Bytes,
-    extract::{ConnectInfo, State},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
@@ -86,7 +86,25 @@ pub(crate) struct SessionRequest {
 /// not refused.
 pub(crate) type Refused = Box<Response>;
 
-pub(crate) fn read(peer: SocketAddr, headers: HeaderMap, body: &Bytes) -> Result<SessionRequest, Refused> {
+/// The session endpoints take their request through this extractor, so that no handler
+/// can forget the CSRF and body checks.
+impl<S: Send + Sync> FromRequest<S> for SessionRequest {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, state)
+            .await
+            .map(|ConnectInfo(peer)| peer)
+            .map_err(IntoResponse::into_response)?;
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        read(peer, parts.headers, &bytes).map_err(|refused| *refused)
+    }
+}
+
+fn read(peer: SocketAddr, headers: HeaderMap, body: &Bytes) -> Result<SessionRequest, Refused> {
     let request_id = new_request_id();
     if let Some(reason) = cross_site(&headers) {
         tracing::info!(request_id, reason, "refused a browser-session request");
@@ -141,16 +159,7 @@ fn string_field(body: &Map<String, Value>, name: &str) -> Value {
     body.get(name).filter(|value| value.is_string()).cloned().unwrap_or(Value::String(String::new()))
 }
 
-async fn sign_up(
-    State(sessions): State<Sessions>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = match read(peer, headers, &body) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn sign_up(State(sessions): State<Sessions>, request: SessionRequest) -> Response {
     let variables = json!({
         "email": string_field(&request.body, "email"),
         "password": string_field(&request.body, "password"),
@@ -163,16 +172,7 @@ async fn sign_up(
     open(&sessions, &request, &query, variables, "signUp").await
 }
 
-async fn log_in(
-    State(sessions): State<Sessions>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = match read(peer, headers, &body) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn log_in(State(sessions): State<Sessions>, request: SessionRequest) -> Response {
     let variables = json!({
         "email": string_field(&request.body, "email"),
         "password": string_field(&request.body, "password"),
@@ -184,16 +184,7 @@ async fn log_in(
     open(&sessions, &request, &query, variables, "logIn").await
 }
 
-async fn refresh(
-    State(sessions): State<Sessions>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = match read(peer, headers, &body) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn refresh(State(sessions): State<Sessions>, request: SessionRequest) -> Response {
     let Some(refresh_token) = cookie(&request.headers, SESSION_COOKIE).filter(|token| !token.is_empty()) else {
         return error_response(StatusCode::UNAUTHORIZED, &request.request_id, session_code::NO_SESSION, "not signed in on this browser");
     };
@@ -205,16 +196,7 @@ async fn refresh(
     open(&sessions, &request, &query, variables, "refreshSession").await
 }
 
-async fn log_out(
-    State(sessions): State<Sessions>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = match read(peer, headers, &body) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn log_out(State(sessions): State<Sessions>, request: SessionRequest) -> Response {
     let everywhere = request.body.get("everywhere").and_then(Value::as_bool).unwrap_or(false);
     let (query, field) = if everywhere {
         ("mutation LogOutEverywhere { logOutEverywhere }", "logOutEverywhere")
