@@ -1,53 +1,19 @@
 // Admin log-in. A wrong password and an account that is not an admin get the same
 // answer from the router (it does not tell which emails are admins), so the words say
 // both plainly.
-import { useSignal } from '@preact/signals';
+import { LogInCard } from '../shared/LogInCard.jsx';
 import { endedBecause, logIn } from './session.js';
-import { LanguageSwitch } from '../shared/controls.jsx';
-import { errorWords } from '../shared/errors.js';
 import { t } from './strings.js';
 
 export function LogIn() {
-  const error = useSignal(null);
-  const busy = useSignal(false);
-  const submit = async (event) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    busy.value = true;
-    error.value = null;
-    try {
-      await logIn(String(form.get('email')).trim(), String(form.get('password')));
-    } catch (failure) {
-      error.value = failure;
-    } finally {
-      busy.value = false;
-    }
-  };
   return (
-    <main id="main" class="auth">
-      <div class="auth-card">
-        <div class="auth-head">
-          <span class="brand">{t('brand')}</span>
-          <LanguageSwitch />
-        </div>
-        <h1>{t('login.title')}</h1>
-        {endedBecause.value && <p role="alert" class="notice">{t(`ended.${endedBecause.value}`)}</p>}
-        <form onSubmit={submit}>
-          <label>
-            {t('login.email')}
-            <input name="email" type="email" autoComplete="username" required />
-          </label>
-          <label>
-            {t('login.password')}
-            <input name="password" type="password" autoComplete="current-password" required />
-          </label>
-          {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
-          <button type="submit" class="primary" disabled={busy.value}>
-            {busy.value ? t('login.busy') : t('login.submit')}
-          </button>
-        </form>
-        <p class="muted small">{t('login.note')}</p>
-      </div>
-    </main>
+    <LogInCard
+      t={t}
+      brand={t('brand')}
+      ended={endedBecause.value && t(`ended.${endedBecause.value}`)}
+      logIn={({ email, password }) => logIn(email, password)}
+    >
+      <p class="muted small">{t('login.note')}</p>
+    </LogInCard>
   );
 }

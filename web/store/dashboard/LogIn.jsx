@@ -1,54 +1,21 @@
 // The owner's log-in (the router's browser session: cookie + in-memory token).
-import { useSignal } from '@preact/signals';
-import { LanguageSwitch } from '../../shared/controls.jsx';
+import { LogInCard } from '../../shared/LogInCard.jsx';
 import { errorWords } from '../../shared/errors.js';
 import { endedBecause, logIn } from '../../shared/session.js';
 import { t } from '../strings.js';
 
 export function LogIn() {
-  const error = useSignal(null);
-  const busy = useSignal(false);
-  const submit = async (event) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    busy.value = true;
-    error.value = null;
-    try {
-      await logIn({ email: String(form.get('email')).trim(), password: String(form.get('password')) });
-    } catch (failure) {
-      error.value = failure;
-    } finally {
-      busy.value = false;
-    }
-  };
   return (
-    <main id="main" class="auth">
-      <div class="auth-card">
-        <div class="auth-head">
-          <span class="brand">{t('dashboard.brand')}</span>
-          <LanguageSwitch />
-        </div>
-        <h1>{t('login.title')}</h1>
-        <p class="muted">{t('login.lead')}</p>
-        {endedBecause.value && <p role="alert" class="notice">{errorWords({ code: endedBecause.value })}</p>}
-        <form onSubmit={submit}>
-          <label>
-            {t('login.email')}
-            <input name="email" type="email" autoComplete="username" required />
-          </label>
-          <label>
-            {t('login.password')}
-            <input name="password" type="password" autoComplete="current-password" required />
-          </label>
-          {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
-          <button type="submit" class="primary" disabled={busy.value}>
-            {busy.value ? t('login.busy') : t('login.submit')}
-          </button>
-        </form>
-        <p class="muted small">
-          {t('login.kioskHint')} <a href="/store/kiosk">{t('login.kioskLink')}</a>
-        </p>
-      </div>
-    </main>
+    <LogInCard
+      t={t}
+      brand={t('dashboard.brand')}
+      lead={t('login.lead')}
+      ended={endedBecause.value && errorWords({ code: endedBecause.value })}
+      logIn={logIn}
+    >
+      <p class="muted small">
+        {t('login.kioskHint')} <a href="/store/kiosk">{t('login.kioskLink')}</a>
+      </p>
+    </LogInCard>
   );
 }
