@@ -80,7 +80,8 @@ pub struct RateLimitConfig {
     /// `Type.field` → quotas. Default: `Mutation.logIn` 10/min per address;
     /// `Mutation.signUp` 20/h per address; `Mutation.issuePaymentCode` and
     /// `Mutation.payRequest` 30/min per principal and 120/min per address; `Mutation.sell`
-    /// 300/min per principal; `Mutation.refreshSession` and `Mutation.issueKioskToken`
+    /// 300/min per principal; `Query.findPerson` 20/min per principal and 120/min per
+    /// address; `Mutation.refreshSession` and `Mutation.issueKioskToken`
     /// 60/min per address; `Admin.logIn` (the router's `POST /admin/log-in`) 5/min per
     /// address. Each alias of a field counts as a call.
     #[serde(default = "default_rate_limit_fields")]
@@ -201,6 +202,9 @@ fn default_rate_limit_fields() -> BTreeMap<String, RateLimitRule> {
         ("Mutation.issuePaymentCode", RateLimitRule { per_ip: quota(120, 60), per_principal: quota(30, 60) }),
         ("Mutation.payRequest", RateLimitRule { per_ip: quota(120, 60), per_principal: quota(30, 60) }),
         ("Mutation.sell", RateLimitRule { per_ip: None, per_principal: quota(300, 60) }),
+        // Finding a person by email tells whether the email has an account: bounded, so
+        // that it cannot be used to enumerate who uses c9pay.
+        ("Query.findPerson", RateLimitRule { per_ip: quota(120, 60), per_principal: quota(20, 60) }),
         // Anonymous ways in besides log-in: a refresh token or a kiosk's proof is checked
         // by auth, but guessing at either is still bounded per address.
         ("Mutation.refreshSession", RateLimitRule { per_ip: quota(60, 60), per_principal: None }),
