@@ -6,7 +6,7 @@
 use c9pay_platform::{database::Backend, on_both_backends};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestRouter, bearer, spawn_router};
+use crate::helpers::{TestRouter, bearer, spawn_router, subject_of};
 
 const TOP_UP: &str = "mutation($amount: Amount!, $key: String!) { topUp(input: { amount: $amount, idempotencyKey: $key }) { balanceAfter } }";
 const TOP_UP_INPUT: &str = "mutation($input: TopUpInput!) { topUp(input: $input) { balanceAfter } }";
@@ -69,7 +69,23 @@ async fn a_malformed_date_time_is_invalid_date_time(backend: Backend) {
     assert!(fine.body.get("errors").is_none(), "{:#}", fine.body);
 }
 
+const SEND: &str = "mutation($to: ID!) { sendCredits(input: { toUserId: $to, amount: \"1\", idempotencyKey: \"gift-1\" }) { balanceAfter } }";
+
+/// Found by the fuzz test: a gift to oneself answered INTERNAL_SERVER_ERROR.
+async fn sending_credits_to_yourself_is_invalid_recipient(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let token = router.sign_up("ada@example.com", "Ada").await;
+    let person = bearer(&token);
+    router.post(Some(&person), TOP_UP, json!({ "amount": "100", "key": "k-1" })).await.data();
+
+    let answer = router.post(Some(&person), SEND, json!({ "to": subject_of(&token) })).await;
+
+    assert_eq!(codes(&answer.body), ["INVALID_RECIPIENT"], "{:#}", answer.body);
+    assert_eq!(balance(&router, &person).await, "100", "nothing moved");
+}
+
 on_both_backends!(
+    sending_credits_to_yourself_is_invalid_recipient,
     malformed_amounts_are_invalid_amount_and_move_nothing,
     a_malformed_date_time_is_invalid_date_time,
 );
