@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use graphql_tools::parser::query::{
-    Definition, Document, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
+    Definition, Directive, Document, FragmentDefinition, OperationDefinition, Selection, SelectionSet, Value,
 };
 
 use super::OperationKind;
@@ -207,6 +207,65 @@ impl<'document> Measurer<'document> {
                 }
             }
         }
+    }
+}
+
+/// The first Float literal anywhere in `document`: in a field's or a directive's
+/// arguments, in a variable's default value, in every operation and fragment.
+pub fn float_literal(document: &Document<'_, String>) -> Option<f64> {
+    document.definitions.iter().find_map(|definition| match definition {
+        Definition::Operation(operation) => {
+            let (variables, directives, selection_set) = match operation {
+                OperationDefinition::SelectionSet(selection_set) => (&[][..], &[][..], selection_set),
+                OperationDefinition::Query(query) => (&query.variable_definitions[..], &query.directives[..], &query.selection_set),
+                OperationDefinition::Mutation(mutation) => {
+                    (&mutation.variable_definitions[..], &mutation.directives[..], &mutation.selection_set)
+                }
+                OperationDefinition::Subscription(subscription) => (
+                    &subscription.variable_definitions[..],
+                    &subscription.directives[..],
+                    &subscription.selection_set,
+                ),
+            };
+            variables
+                .iter()
+                .find_map(|variable| variable.default_value.as_ref().and_then(float_in_value))
+                .or_else(|| float_in_directives(directives))
+                .or_else(|| float_in_selection_set(selection_set))
+        }
+        Definition::Fragment(fragment) => {
+            float_in_directives(&fragment.directives).or_else(|| float_in_selection_set(&fragment.selection_set))
+        }
+    })
+}
+
+fn float_in_selection_set(selection_set: &SelectionSet<'_, String>) -> Option<f64> {
+    selection_set.items.iter().find_map(|selection| match selection {
+        Selection::Field(field) => field
+            .arguments
+            .iter()
+            .find_map(|(_, value)| float_in_value(value))
+            .or_else(|| float_in_directives(&field.directives))
+            .or_else(|| float_in_selection_set(&field.selection_set)),
+        Selection::FragmentSpread(spread) => float_in_directives(&spread.directives),
+        Selection::InlineFragment(inline) => {
+            float_in_directives(&inline.directives).or_else(|| float_in_selection_set(&inline.selection_set))
+        }
+    })
+}
+
+fn float_in_directives(directives: &[Directive<'_, String>]) -> Option<f64> {
+    directives
+        .iter()
+        .find_map(|directive| directive.arguments.iter().find_map(|(_, value)| float_in_value(value)))
+}
+
+fn float_in_value(value: &Value<'_, String>) -> Option<f64> {
+    match value {
+        Value::Float(number) => Some(*number),
+        Value::List(items) => items.iter().find_map(float_in_value),
+        Value::Object(fields) => fields.iter().find_map(|(_, value)| float_in_value(value)),
+        _ => None,
     }
 }
 

@@ -210,6 +210,10 @@ pub struct Engine {
     authorization: authorization::AuthorizationRules,
     subscriptions: subscriptions::Worker,
     subscription_buffer_size_max: usize,
+    /// Whether any argument or input field of the public schema is a `Float`. When none
+    /// is, a Float literal that passed validation sits where a custom scalar (`Amount`,
+    /// `DateTime`) is expected, and none of ours accepts one; see [`Engine::float_literal`].
+    schema_accepts_float: bool,
 }
 
 /// What executing a plan needs, shared with the subscription worker's thread.
@@ -295,9 +299,12 @@ impl Engine {
         });
         let subscriptions = subscriptions::Worker::start(runner.clone())
             .map_err(|error| EngineError::Executor(format!("subscription worker: {error}")))?;
+        let schema_text = planner.consumer_schema.document.to_string();
+        let schema_accepts_float = schema_text.contains(": Float") || schema_text.contains("[Float");
         Ok(Self {
             planner,
             runner,
+            schema_accepts_float,
             validation_plan: default_rules_validation_plan(),
             metrics: options.metrics,
             plans: moka::sync::Cache::new(options.plan_cache_size_max),
@@ -365,6 +372,21 @@ impl Engine {
     ) -> Result<OperationShape, SelectionError> {
         let operation = analysis::select_operation(&document.0, operation_name)?;
         Ok(analysis::shape(&document.0, operation))
+    }
+
+    /// A Float literal of the document (an argument, a directive's argument or a
+    /// variable's default) where the schema accepts no Float, if there is one.
+    ///
+    /// The engine prints a whole Float literal such as `1000.0` as `1000` in the document
+    /// it sends a subgraph, which then reads an Int: `amount: 1000.0` would top up 1000
+    /// credits although an `Amount` is never a Float (the fuzz test found this). So such
+    /// a literal is the client's mistake, refused before anything is planned. Variables
+    /// keep their JSON numbers as sent and need no such care.
+    pub fn float_literal(&self, document: &Document) -> Option<f64> {
+        if self.schema_accepts_float {
+            return None;
+        }
+        analysis::float_literal(&document.0)
     }
 
     /// The `@authenticated` and `@requiresScopes` requirements the chosen operation meets.

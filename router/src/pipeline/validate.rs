@@ -23,6 +23,11 @@ pub(super) fn validate(
     if !failures.is_empty() {
         return Err(RouterError::Validation(failures));
     }
+    if let Some(number) = pipeline.engine.float_literal(document) {
+        return Err(RouterError::Variables(format!(
+            "{number:?} is a Float, and no argument of this API takes one (an Amount is a whole number, written \"1500\" or 1500)"
+        )));
+    }
     if shape.kind == OperationKind::Subscription && !transport.streams() {
         return Err(RouterError::SubscriptionsUnsupported);
     }

@@ -8,6 +8,7 @@ mod client_mistakes;
 mod browser_sessions;
 mod cors;
 mod federation;
+mod fuzz;
 mod graphql_over_http;
 mod helpers;
 mod internal_trust;

@@ -10,6 +10,7 @@ pub mod code {
     pub const TOP_UP_LIMIT_EXCEEDED: &str = "TOP_UP_LIMIT_EXCEEDED";
     pub const FUNDING_DECLINED: &str = "FUNDING_DECLINED";
     pub const RECIPIENT_NOT_FOUND: &str = "RECIPIENT_NOT_FOUND";
+    pub const INVALID_RECIPIENT: &str = "INVALID_RECIPIENT";
     pub const INVALID_MEMO: &str = "INVALID_MEMO";
     pub const PAYMENT_CODE_INVALID: &str = "PAYMENT_CODE_INVALID";
     pub const PAYMENT_CODE_EXPIRED: &str = "PAYMENT_CODE_EXPIRED";
@@ -53,6 +54,10 @@ pub enum CreditError {
     FundingDeclined(String),
     #[error("no such recipient")]
     RecipientNotFound,
+    /// A person naming themself as the recipient of a gift: the client's mistake, unlike
+    /// `SelfTransfer`, which no client can cause.
+    #[error("credits cannot be sent to yourself")]
+    GiftToSelf,
     #[error("a memo may have at most 140 characters and no control characters")]
     InvalidMemo,
     #[error("the payment code is not valid: {0}")]
@@ -113,6 +118,7 @@ impl ClientError for CreditError {
             Self::TopUpLimitExceeded(_) => Some(code::TOP_UP_LIMIT_EXCEEDED),
             Self::FundingDeclined(_) => Some(code::FUNDING_DECLINED),
             Self::RecipientNotFound => Some(code::RECIPIENT_NOT_FOUND),
+            Self::GiftToSelf => Some(code::INVALID_RECIPIENT),
             Self::InvalidMemo => Some(code::INVALID_MEMO),
             Self::PaymentCodeInvalid(_) => Some(code::PAYMENT_CODE_INVALID),
             Self::PaymentCodeExpired => Some(code::PAYMENT_CODE_EXPIRED),

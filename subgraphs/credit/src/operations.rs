@@ -215,7 +215,7 @@ pub async fn send_credits(
     let amount = Amount::parse_positive(amount)?;
     let memo = parse_memo(memo)?;
     if sender == recipient {
-        return Err(CreditError::SelfTransfer);
+        return Err(CreditError::GiftToSelf);
     }
     let hash = idempotency::request_hash(
         "sendCredits",
