@@ -3,10 +3,12 @@
 import { useSignal } from '@preact/signals';
 import { useMemo } from 'preact/hooks';
 import { createAttempt } from '../../shared/attempt.js';
+import { ApiError } from '../../shared/errors.js';
 import { gql } from '../../shared/gql.js';
 import { graphql } from '../../shared/graphql.js';
 import { t } from '../../shared/i18n.js';
 import { money, parseAmount } from '../../shared/money.js';
+import { user } from '../../shared/session.js';
 import { receipt, router, wallet, walletMoved } from '../state.js';
 import { ErrorMessage, Field, MoneyButton, Screen } from '../ui.jsx';
 
@@ -53,8 +55,10 @@ export function Send() {
     error.value = null;
     try {
       const data = await graphql(FIND_PERSON, { email: email.value.trim() });
-      if (data.findPerson) person.value = data.findPerson;
-      else error.value = t('send.notFound');
+      if (!data.findPerson) error.value = t('send.notFound');
+      // Caught here rather than after the review: the ledger refuses it anyway.
+      else if (data.findPerson.id === user.value?.id) error.value = new ApiError('INVALID_RECIPIENT');
+      else person.value = data.findPerson;
     } catch (failure) {
       error.value = failure;
     } finally {

@@ -29,6 +29,7 @@ export default {
   'error.TOP_UP_LIMIT_EXCEEDED': 'That is more than one top-up allows. Try a smaller amount.',
   'error.FUNDING_DECLINED': 'Your bank declined the top-up. Nothing was charged.',
   'error.RECIPIENT_NOT_FOUND': 'We could not find that person.',
+  'error.INVALID_RECIPIENT': 'You cannot send credits to yourself. Choose someone else.',
   'error.PAYMENT_CODE_INVALID': 'This payment code is not valid. Show a new code.',
   'error.PAYMENT_CODE_EXPIRED': 'This payment code has expired. Show a new code — nothing was charged.',
   'error.PAYMENT_CODE_USED': 'This payment code was already used. Show a new code.',

@@ -29,6 +29,7 @@ export default {
   'error.TOP_UP_LIMIT_EXCEEDED': '한 번에 충전할 수 있는 금액을 넘었어요. 더 적은 금액으로 시도해 주세요.',
   'error.FUNDING_DECLINED': '은행에서 충전을 거절했어요. 출금된 금액은 없어요.',
   'error.RECIPIENT_NOT_FOUND': '받는 사람을 찾을 수 없어요.',
+  'error.INVALID_RECIPIENT': '자기 자신에게는 보낼 수 없어요. 다른 사람을 골라 주세요.',
   'error.PAYMENT_CODE_INVALID': '유효하지 않은 결제 코드예요. 새 코드를 보여 주세요.',
   'error.PAYMENT_CODE_EXPIRED': '결제 코드의 시간이 지났어요. 새 코드를 보여 주세요. 결제된 금액은 없어요.',
   'error.PAYMENT_CODE_USED': '이미 사용된 결제 코드예요. 새 코드를 보여 주세요.',
