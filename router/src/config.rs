@@ -201,7 +201,7 @@ fn default_rate_limit_fields() -> BTreeMap<String, RateLimitRule> {
         ("Mutation.refreshSession", RateLimitRule { per_ip: quota(60, 60), per_principal: None }),
         ("Mutation.issueKioskToken", RateLimitRule { per_ip: quota(60, 60), per_principal: None }),
         // `POST /admin/log-in` (not a GraphQL field; counted under this name).
-        (crate::admin::RATE_LIMIT_FIELD, RateLimitRule { per_ip: quota(5, 60), per_principal: None }),
+        (crate::credentials::admin_session::RATE_LIMIT_FIELD, RateLimitRule { per_ip: quota(5, 60), per_principal: None }),
     ]
     .into_iter()
     .map(|(field, rule)| (field.to_string(), rule))

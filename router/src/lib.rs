@@ -5,24 +5,21 @@
 //! rest across the subgraphs with a short-lived internal token it signs itself. The
 //! client's own headers never reach a subgraph.
 //!
-//! Layout: [`config`]; [`engine`] (the only module that knows the query engine is Hive
-//! Router's); [`pipeline`], one module per stage; [`auth`] (access tokens and the JWKS);
-//! [`http`] (GraphQL over HTTP and server-sent events); [`websocket`] (GraphQL over
-//! WebSocket); [`rate_limit`]; [`revocations`]; [`dpop`]; [`admin`]; [`metrics`].
+//! Layout, one room per concern: [`transport`] (GraphQL over HTTP, server-sent events,
+//! GraphQL over WebSocket); [`credentials`] (access tokens, DPoP, revocations, admin and
+//! browser sessions); [`pipeline`], one module per stage; [`engine`] (the only module that
+//! knows the query engine is Hive Router's); [`assets`] (the web clients and GraphiQL);
+//! and beside them [`config`], [`error`], [`rate_limit`] and [`metrics`].
 
-pub mod admin;
-pub mod auth;
+pub mod assets;
 pub mod config;
-pub mod dpop;
+pub mod credentials;
 pub mod engine;
 pub mod error;
-mod graphiql;
-pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod rate_limit;
-pub mod revocations;
-pub mod websocket;
+pub mod transport;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -46,9 +43,13 @@ use tower_http::{
 pub use config::RouterConfig;
 
 use crate::{
-    auth::AccessTokenVerifier,
-    dpop::ProofChecker,
-    revocations::{RevocationFollower, RevocationList},
+    credentials::{
+        access_tokens::AccessTokenVerifier,
+        admin_session,
+        browser_session,
+        dpop::ProofChecker,
+        revocations::{RevocationFollower, RevocationList},
+    },
     engine::{Engine, EngineOptions},
     metrics::RouterMetrics,
     pipeline::Pipeline,
@@ -104,7 +105,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         public_url: config.dpop.public_url.clone(),
     });
 
-    let admin_log_in = Arc::new(admin::AdminLogIn::new(
+    let admin_log_in = Arc::new(admin_session::AdminLogIn::new(
         config.subgraph_urls.get("auth").map(String::as_str).unwrap_or_default(),
         pipeline.signer.clone(),
         config.limits.subgraph_timeout_ms("auth"),
@@ -116,8 +117,10 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         let pipeline = ready_pipeline.clone();
         Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.has_been_read() })
     });
-    let app = http::routes(pipeline, config.rate_limits.trust_forwarded_for)
-        .merge(admin::routes(admin_log_in))
+    let app = transport::http::routes(pipeline.clone(), config.rate_limits.trust_forwarded_for)
+        .merge(browser_session::routes(pipeline, config.rate_limits.trust_forwarded_for))
+        .merge(admin_session::routes(admin_log_in))
+        .merge(assets::clients::routes())
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
         .layer(TimeoutLayer::with_status_code(

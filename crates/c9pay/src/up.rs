@@ -17,6 +17,7 @@ use c9pay_platform::{
 use c9pay_router::RouterConfig;
 use c9pay_stores::StoresConfig;
 use c9pay_users::UsersConfig;
+use anyhow::Context as _;
 use clap::Args;
 use tokio::task::JoinSet;
 
@@ -31,6 +32,68 @@ pub struct UpOptions {
     /// Do not create the demo accounts, store and balances in an empty data directory.
     #[arg(long)]
     no_demo: bool,
+    /// A TOML file of router settings to use instead of `up`'s defaults: `limits`,
+    /// `rate_limits`, `cors_allowed_origins`, `dpop`, `revocations` (as in
+    /// `router/router.example.toml`); `C9PAY_ROUTER__…` environment variables too.
+    #[arg(long)]
+    router_config: Option<PathBuf>,
+    /// A TOML file of auth settings to use instead of the defaults: token, session and
+    /// payment-code lifetimes, admin time-outs; `C9PAY_AUTH__…` environment variables too.
+    #[arg(long)]
+    auth_config: Option<PathBuf>,
+}
+
+/// The router settings `up` lets a file or the environment change; the rest (addresses,
+/// keys, the supergraph) are `up`'s own.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouterSettings {
+    limits: Option<c9pay_router::config::Limits>,
+    rate_limits: Option<c9pay_router::config::RateLimitConfig>,
+    cors_allowed_origins: Option<Vec<String>>,
+    dpop: Option<c9pay_router::config::DpopConfig>,
+    revocations: Option<c9pay_router::config::RevocationConfig>,
+}
+
+impl RouterSettings {
+    fn apply(self, mut config: RouterConfig) -> RouterConfig {
+        config.limits = self.limits.unwrap_or(config.limits);
+        config.rate_limits = self.rate_limits.unwrap_or(config.rate_limits);
+        config.cors_allowed_origins = self.cors_allowed_origins.unwrap_or(config.cors_allowed_origins);
+        config.dpop = self.dpop.unwrap_or(config.dpop);
+        config.revocations = self.revocations.unwrap_or(config.revocations);
+        config
+    }
+}
+
+/// The auth settings `up` lets a file or the environment change.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSettings {
+    access_token_lifetime_s: Option<i64>,
+    session_lifetime_s: Option<i64>,
+    payment_code_lifetime_s: Option<i64>,
+    kiosk_token_lifetime_s: Option<i64>,
+    admin_idle_timeout_s: Option<i64>,
+    admin_session_lifetime_s: Option<i64>,
+}
+
+impl AuthSettings {
+    fn apply(self, config: &mut AuthConfig) {
+        let fields = [
+            (self.access_token_lifetime_s, &mut config.access_token_lifetime_s),
+            (self.session_lifetime_s, &mut config.session_lifetime_s),
+            (self.payment_code_lifetime_s, &mut config.payment_code_lifetime_s),
+            (self.kiosk_token_lifetime_s, &mut config.kiosk_token_lifetime_s),
+            (self.admin_idle_timeout_s, &mut config.admin_idle_timeout_s),
+            (self.admin_session_lifetime_s, &mut config.admin_session_lifetime_s),
+        ];
+        for (setting, field) in fields {
+            if let Some(value) = setting {
+                *field = value;
+            }
+        }
+    }
 }
 
 /// The internal trust of one `up` run: fresh keys every start (internal tokens live a
@@ -91,6 +154,11 @@ const LOOPBACK: &str = "127.0.0.1:0";
 const SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
 
 pub async fn run(options: UpOptions) -> anyhow::Result<()> {
+    let router_settings: RouterSettings =
+        c9pay_platform::config::load(options.router_config.as_deref(), "C9PAY_ROUTER")
+            .context("the router settings (--router-config, C9PAY_ROUTER__…)")?;
+    let auth_settings: AuthSettings = c9pay_platform::config::load(options.auth_config.as_deref(), "C9PAY_AUTH")
+        .context("the auth settings (--auth-config, C9PAY_AUTH__…)")?;
     let data_dir = options.data_dir;
     std::fs::create_dir_all(&data_dir)?;
     let trust = Trust::generate();
@@ -127,6 +195,7 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
         users_url.clone(),
     );
     auth_config.admin_emails = vec![crate::demo::ADMIN_EMAIL.to_string()];
+    auth_settings.apply(&mut auth_config);
     let auth = c9pay_auth::build(&auth_config).await?;
     let auth_jwks_url = format!("http://{}/.well-known/jwks.json", auth.address());
     let credit = c9pay_credit::build(
@@ -166,18 +235,22 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     for application in [auth, users, credit, stores] {
         running.start(application);
     }
-    let router = c9pay_router::build(&RouterConfig::new(
+    let router = c9pay_router::build(&router_settings.apply(RouterConfig::new(
         options.listen,
         supergraph_path,
         subgraph_urls,
         jwks_url,
         trust.router.clone(),
-    ))
+    )))
     .await?;
 
+    let address = router.address();
     println!();
-    println!("c9pay is up at http://{}/graphql", router.address());
-    println!("  open it in a browser for GraphiQL; POST GraphQL to it with");
+    println!("c9pay is up at http://{address}/graphql");
+    println!("  the app:  http://{address}/app      (people: pay, top up, send credits)");
+    println!("  stores:   http://{address}/store    (kiosks and merchant dashboards)");
+    println!("  admin:    http://{address}/admin    (admin console)");
+    println!("  open /graphql in a browser for GraphiQL; POST GraphQL to it with");
     println!("  `Authorization: Bearer <accessToken from logIn>`; kiosks: `Authorization: DPoP`");
     println!("  with a DPoP proof per request; admins: POST /admin/log-in (sets the cookie)");
     println!("  data:    SQLite files in {}", data_dir.display());

@@ -353,6 +353,21 @@ impl<T> ResultExt<T> for Result<T, sqlx::Error> {
     }
 }
 
+/// A `like … escape '\'` pattern that matches values containing `fragment` literally
+/// (its `%`, `_` and `\` match themselves). The same on SQLite and PostgreSQL.
+pub fn contains_pattern(fragment: &str) -> String {
+    let mut pattern = String::with_capacity(fragment.len() + 2);
+    pattern.push('%');
+    for character in fragment.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// `$first, $first+1, …` for `count` values: an `in (…)` list that both backends accept.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

@@ -44,7 +44,7 @@ pub enum ProofError {
     Malformed,
     #[error("the DPoP proof must have typ dpop+jwt")]
     WrongType,
-    #[error("the DPoP proof must be signed with EdDSA over an Ed25519 key")]
+    #[error("the DPoP proof must be signed with EdDSA (or `Ed25519`) over an Ed25519 key")]
     WrongAlgorithm,
     #[error("the DPoP proof's jwk is not a public Ed25519 key")]
     BadKey,
@@ -123,8 +123,10 @@ pub fn verify(proof: &str, now_s: i64, window: ProofWindow) -> Result<VerifiedPr
     if header.typ.as_deref() != Some(PROOF_TYPE) {
         return Err(ProofError::WrongType);
     }
-    // The algorithm is the verifier's choice; the header only has to agree with it.
-    if header.alg != "EdDSA" {
+    // The algorithm is the verifier's choice; the header only has to agree with it. Both
+    // names denote Ed25519 here: `EdDSA` (RFC 8037) and the fully specified `Ed25519`
+    // (RFC 9864), which browser libraries write for WebCrypto keys.
+    if !ACCEPTED_ALGORITHMS.contains(&header.alg.as_str()) {
         return Err(ProofError::WrongAlgorithm);
     }
     let x = header.jwk.as_ref().and_then(ed25519_public_x).ok_or(ProofError::BadKey)?;
@@ -149,10 +151,19 @@ pub fn public_jwk(key: &SigningKey) -> Value {
     json!({ "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()) })
 }
 
+/// The `alg` names a proof may carry, all meaning Ed25519 signatures.
+pub const ACCEPTED_ALGORITHMS: [&str; 2] = ["EdDSA", "Ed25519"];
+
 /// Makes a proof with `key`: what a kiosk does before each request (in the browser with
 /// WebCrypto; here for tests, demos and native clients).
 pub fn sign(key: &SigningKey, claims: &ProofClaims) -> String {
-    let header = json!({ "typ": PROOF_TYPE, "alg": "EdDSA", "jwk": public_jwk(key) });
+    sign_with_algorithm(key, claims, "EdDSA")
+}
+
+/// [`sign`] with the header's `alg` chosen: `EdDSA` or `Ed25519` (RFC 9864), as browser
+/// libraries write it.
+pub fn sign_with_algorithm(key: &SigningKey, claims: &ProofClaims, algorithm: &str) -> String {
+    let header = json!({ "typ": PROOF_TYPE, "alg": algorithm, "jwk": public_jwk(key) });
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -182,6 +193,20 @@ mod tests {
         let verified = verify(&sign(&key, &claims(1_000)), 1_000, ProofWindow::default());
         let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
         assert_eq!(verified, Ok(VerifiedProof { claims: claims(1_000), jkt: thumbprint(&x), public_key: x }));
+    }
+
+    #[test]
+    fn a_proof_named_ed25519_as_rfc_9864_writes_it_verifies_and_other_algorithms_do_not() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let verified = verify(&sign_with_algorithm(&key, &claims(1_000), "Ed25519"), 1_000, ProofWindow::default());
+        assert_eq!(verified.map(|proof| proof.claims), Ok(claims(1_000)));
+        for algorithm in ["ES256", "none", "ed25519", ""] {
+            assert_eq!(
+                verify(&sign_with_algorithm(&key, &claims(1_000), algorithm), 1_000, ProofWindow::default()),
+                Err(ProofError::WrongAlgorithm),
+                "alg {algorithm:?}"
+            );
+        }
     }
 
     #[test]

@@ -109,6 +109,13 @@ impl Principal {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|granted| granted == scope)
     }
+
+    /// A platform administrator in an admin session: the principal kind the router gives
+    /// an admin token, with the `admin` scope that `@requiresScopes(scopes: [["admin"]])`
+    /// asks for. Resolvers check it again, whatever the router did.
+    pub fn is_admin(&self) -> bool {
+        self.kind == PrincipalKind::Admin && self.has_scope("admin")
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -188,6 +188,17 @@ impl TestTrust {
         self.authorization_for(&Principal::user(user_id, request_id()))
     }
 
+    /// `Authorization` header for an administrator in an admin session, as the router
+    /// would send it (kind `admin`, role and scope `admin`).
+    pub fn admin(&self, user_id: &UserId) -> String {
+        let mut principal = Principal::user(user_id, request_id());
+        principal.kind = internal_token::PrincipalKind::Admin;
+        principal.roles = vec!["admin".to_string()];
+        principal.scopes = vec!["admin".to_string()];
+        principal.session_id = Some(format!("ses_{}", uuid::Uuid::new_v4().simple()));
+        self.authorization_for(&principal)
+    }
+
     /// `Authorization` header for an anonymous request, as the router would send it.
     pub fn anonymous(&self) -> String {
         self.authorization_for(&Principal::anonymous(request_id()))

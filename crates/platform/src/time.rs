@@ -15,3 +15,8 @@ pub fn from_ms(unix_ms: i64) -> DateTime<Utc> {
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
+
+/// An RFC 3339 instant (as the GraphQL `DateTime` scalar writes it) in Unix milliseconds.
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text).ok().map(|at| at.timestamp_millis())
+}

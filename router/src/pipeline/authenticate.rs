@@ -17,11 +17,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Caller, Pipeline};
 use crate::{
-    auth::{Holder, VerifiedToken, split_authorization},
-    dpop::ProofContext,
+    credentials::{access_tokens::{Holder, VerifiedToken, split_authorization}, dpop::ProofContext, revocations::Standing},
     engine::{OperationKind, OperationShape},
     error::RouterError,
-    revocations::Standing,
 };
 
 /// `(root type, field)` pairs an anonymous request may select.

@@ -23,14 +23,12 @@ use c9pay_platform::internal_token::InternalTokenSigner;
 pub use authenticate::{AnonymousRootFields, Authenticated};
 
 use crate::{
-    auth::AccessTokenVerifier,
+    credentials::{access_tokens::AccessTokenVerifier, dpop::ProofChecker, revocations::RevocationList},
     config::{Limits, ScopesConfig},
-    dpop::ProofChecker,
     engine::{Engine, EventStream, OperationKind, PlannedOperation, StreamItem},
     error::RouterError,
     metrics::{ActiveSubscription, RouterMetrics},
     rate_limit::RateLimiter,
-    revocations::RevocationList,
 };
 
 /// Everything the pipeline needs, built once at start-up.
@@ -133,7 +131,7 @@ impl Subscription {
                     // requests are refused meanwhile, and ending every stream at once on a
                     // hiccup of auth would only make every client reconnect together.
                     let revoked = self.session_id.as_deref().is_some_and(|session| {
-                        self.revocations.standing(session) == crate::revocations::Standing::Revoked
+                        self.revocations.standing(session) == crate::credentials::revocations::Standing::Revoked
                     });
                     if revoked {
                         return Some(StreamItem::Revoked);

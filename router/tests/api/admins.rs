@@ -219,7 +219,39 @@ async fn brute_forcing_the_admin_log_in_is_rate_limited(backend: Backend) {
     assert!(admin.is_none());
 }
 
+async fn an_admin_log_out_ends_the_session_and_clears_the_cookie(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let admin = logged_in_admin(&router).await;
+
+    let response = router
+        .http
+        .post(format!("{}/admin/log-out", router.address))
+        .header("content-type", "application/json")
+        .header("x-c9pay-csrf", "1")
+        .header("authorization", &admin.authorization)
+        .header("cookie", &admin.cookie)
+        .body("{}")
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("admin log-out: {error}"));
+
+    assert_eq!(response.status().as_u16(), 200);
+    let set_cookie = response.headers().get("set-cookie").and_then(|value| value.to_str().ok()).unwrap_or_default().to_string();
+    assert!(set_cookie.starts_with("__Host-c9pay-admin=;") && set_cookie.contains("Max-Age=0"), "{set_cookie}");
+    let mut refused = false;
+    for _ in 0..50 {
+        let answer = as_admin(&router, &admin.authorization, Some(&admin.cookie), STATISTICS).await;
+        if answer.body.get("errors").is_some() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the ended admin session's token and cookie still work");
+}
+
 on_both_backends!(
+    an_admin_log_out_ends_the_session_and_clears_the_cookie,
     brute_forcing_the_admin_log_in_is_rate_limited,
     an_admin_with_token_and_cookie_reads_platform_statistics,
     an_admin_token_without_its_cookie_or_with_another_cookie_is_refused,

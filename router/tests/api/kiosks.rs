@@ -166,6 +166,35 @@ async fn a_kiosk_of_the_store_sells_with_a_fresh_proof_per_request(backend: Back
     assert_eq!(read_back.data()["store"]["name"], "Cafe Nine", "a second request with a second proof");
 }
 
+/// Browser libraries name the algorithm of a WebCrypto Ed25519 key `Ed25519` (RFC 9864)
+/// rather than `EdDSA`: auth (issuing the token) and the router (every request) take both.
+async fn a_kiosk_whose_proofs_name_the_algorithm_ed25519_gets_a_token_and_sells(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let shop = open_shop(&router, "minsu@example.com", "Cafe Nine").await;
+    let key = new_key();
+    let registered = register(&router, &shop, &key).await;
+    let kiosk_id = registered.data()["registerKiosk"]["id"].as_str().unwrap_or_default().to_string();
+    let claims = |access_token: Option<&str>| ProofClaims {
+        htm: "POST".to_string(),
+        htu: router.graphql_url(),
+        iat: now_s(),
+        jti: jti(),
+        ath: access_token.map(dpop::access_token_hash),
+    };
+
+    let issued = issue(&router, &kiosk_id, &dpop::sign_with_algorithm(&key, &claims(None), "Ed25519")).await;
+    let token = issued.data()["issueKioskToken"]["accessToken"].as_str().unwrap_or_default().to_string();
+    let (payer, code) = payer_with_code(&router, "ada@example.com").await;
+    let fresh = dpop::sign_with_algorithm(&key, &claims(Some(&token)), "Ed25519");
+    let sold = post_as(&router, &token, &[fresh], SELL, json!({ "store": shop.store, "product": shop.latte, "code": code, "key": "k-1" })).await;
+
+    assert_eq!(sold.data()["sell"]["status"], "PAID", "{:#}", sold.body);
+    assert_eq!(balance(&router, &payer).await, "5500");
+    let other_algorithm = dpop::sign_with_algorithm(&key, &claims(Some(&token)), "ES256");
+    let refused = post_as(&router, &token, &[other_algorithm], STORE_NAME, json!({ "store": shop.store })).await;
+    assert_refused(&refused, "a proof naming another algorithm");
+}
+
 async fn a_kiosk_of_another_store_cannot_sell_there_and_moves_no_money(backend: Backend) {
     let router = spawn_router(backend).await;
     let shop_a = open_shop(&router, "minsu@example.com", "Cafe Nine").await;
@@ -289,6 +318,7 @@ async fn a_revoked_kiosk_loses_its_tokens_and_gets_no_new_ones(backend: Backend)
 
 on_both_backends!(
     a_kiosk_of_the_store_sells_with_a_fresh_proof_per_request,
+    a_kiosk_whose_proofs_name_the_algorithm_ed25519_gets_a_token_and_sells,
     a_kiosk_of_another_store_cannot_sell_there_and_moves_no_money,
     a_kiosk_token_without_a_proof_or_as_a_bearer_token_is_refused,
     a_proof_signed_by_another_key_is_refused,

@@ -4,6 +4,7 @@
 mod access_tokens;
 mod admins;
 mod audit;
+mod browser_sessions;
 mod cors;
 mod federation;
 mod graphql_over_http;
@@ -16,3 +17,4 @@ mod payments;
 mod rate_limits;
 mod sessions;
 mod subscriptions;
+mod web_assets;

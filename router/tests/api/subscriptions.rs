@@ -193,6 +193,12 @@ async fn a_kiosk_sale_reaches_the_merchants_websocket_and_the_payers_event_strea
         seen["store"]["name"], "Cafe Nine",
         "from stores, through the router"
     );
+    // From the beginning, the payer's wallet first shows the top-up that filled it.
+    let payload = app.next_payload().await;
+    let topped_up = &payload["data"]["walletActivity"];
+    assert_eq!(topped_up["kind"], "TOP_UP", "{payload:#}");
+    assert_eq!(topped_up["amount"], "100000");
+    assert_eq!(topped_up["store"], Value::Null);
     let payload = app.next_payload().await;
     let own = &payload["data"]["walletActivity"];
     assert!(payload.get("errors").is_none(), "{payload:#}");

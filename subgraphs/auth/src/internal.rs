@@ -52,7 +52,7 @@ impl FromRef<Internal> for Database {
 pub fn routes(internal: Internal) -> Router {
     Router::new()
         .route("/internal/revocations", get(revocations))
-        .route("/internal/kiosks", post(register_kiosk))
+        .route("/internal/kiosks", post(register_kiosk).get(list_kiosks))
         .route("/internal/kiosks/{kiosk_id}/revoke", post(revoke_kiosk))
         .route("/internal/admin-sessions", post(admin_log_in))
         .with_state(internal)
@@ -186,14 +186,57 @@ async fn register_kiosk(Caller(caller): Caller, State(database): State<Database>
     }
 }
 
+/// The most kiosks one store's list holds (far more than any till counter has).
+pub const KIOSKS_LISTED_MAX: i64 = 1_000;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RevokeKiosk {
+struct OfStore {
     store_id: String,
 }
 
+/// `GET /internal/kiosks?storeId=…`: stores lists a store's kiosks (revoked ones too),
+/// oldest first, for its owner or an administrator.
+async fn list_kiosks(Caller(caller): Caller, State(database): State<Database>, Query(of): Query<OfStore>) -> Response {
+    if !caller.is_service("stores") {
+        return forbidden();
+    }
+    let result = async {
+        let store_id = StoreId::parse(&of.store_id)?;
+        let kiosks = db::kiosk::list_by_store(&database, &store_id, KIOSKS_LISTED_MAX).await?;
+        let kiosks: Vec<Value> = kiosks
+            .iter()
+            .map(|kiosk| {
+                json!({
+                    "kioskId": kiosk.id.to_string(),
+                    "name": kiosk.name,
+                    "jkt": kiosk.jkt,
+                    "createdAtMs": kiosk.created_at_ms,
+                    "revokedAtMs": kiosk.revoked_at_ms,
+                })
+            })
+            .collect();
+        Ok::<_, AuthError>(json!({ "kiosks": kiosks }))
+    }
+    .await;
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => refusal(&error),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RevokeKiosk {
+    /// The store the kiosk must belong to; absent when an administrator revokes it
+    /// (stores has checked the administrator).
+    #[serde(default)]
+    store_id: Option<String>,
+}
+
 /// `POST /internal/kiosks/{kiosk_id}/revoke`: stores revokes a kiosk of a store whose
-/// owner asked; a kiosk of another store is `NOT_FOUND`.
+/// owner asked (a kiosk of another store is `NOT_FOUND`), or, without `storeId`, any
+/// kiosk an administrator names.
 async fn revoke_kiosk(
     Caller(caller): Caller,
     State(database): State<Database>,
@@ -205,12 +248,12 @@ async fn revoke_kiosk(
     }
     let result = async {
         let kiosk_id = KioskId::parse(&kiosk_id)?;
-        let store_id = StoreId::parse(&body.store_id)?;
-        let revoked = db::kiosk::revoke(&database, &kiosk_id, &store_id, REVOCATION_KEEP_MS).await?;
+        let store_id = body.store_id.as_deref().map(StoreId::parse).transpose()?;
+        let revoked = db::kiosk::revoke(&database, &kiosk_id, store_id.as_ref(), REVOCATION_KEEP_MS).await?;
         if !revoked {
             return Err(AuthError::KioskNotFound);
         }
-        tracing::info!(%kiosk_id, %store_id, "revoked a kiosk");
+        tracing::info!(%kiosk_id, store_id = ?store_id.as_ref().map(StoreId::as_str), "revoked a kiosk");
         Ok(json!({ "revoked": true }))
     }
     .await;

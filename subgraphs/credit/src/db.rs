@@ -200,6 +200,35 @@ pub async fn post_transfer(
     Ok(transfer)
 }
 
+/// What an administrator watches of the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Statistics {
+    /// Transfers made at or after the given time.
+    pub transfers: i64,
+    /// Their amounts added up.
+    pub volume: Amount,
+    /// What people hold in their wallets, added up.
+    pub user_balances: Amount,
+}
+
+/// Counts transfers made at or after `since_ms` and adds up their amounts and the
+/// people's balances (user accounts have no shards).
+pub async fn statistics(database: &Database, since_ms: i64) -> Result<Statistics, CreditError> {
+    let row = sqlx::query(
+        "select (select count(*) from transfer where created_at_ms >= $1) as transfers,
+                cast((select coalesce(sum(amount), 0) from transfer where created_at_ms >= $1) as bigint) as volume,
+                cast((select coalesce(sum(balance), 0) from account where owner_kind = 'user') as bigint) as user_balances",
+    )
+    .bind(since_ms)
+    .fetch_one(database.pool())
+    .await?;
+    Ok(Statistics {
+        transfers: row.try_get("transfers")?,
+        volume: Amount::from_stored(row.try_get("volume")?),
+        user_balances: Amount::from_stored(row.try_get("user_balances")?),
+    })
+}
+
 /// The sum of every balance. Double entry makes it zero at every commit; anything else is
 /// a bug in the ledger.
 pub async fn balance_total(database: &Database) -> Result<i64, CreditError> {

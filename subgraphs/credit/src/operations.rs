@@ -135,6 +135,9 @@ pub async fn top_up(
         memo: None,
     };
     let transfer = ledger::post(&mut transaction, movement).await?;
+    // The person's other devices follow their wallet through `walletActivity`: a top-up
+    // moves it as much as a payment does, so it is in the outbox too (as money received).
+    ledger::record_event(&mut transaction, &transfer, None, None, Some(user_id)).await?;
     let result = Receipt::of(
         &transfer,
         balance_of(&mut transaction, &wallet.id).await?,
@@ -142,6 +145,7 @@ pub async fn top_up(
     );
     idempotency::complete(&mut transaction, user_id.as_str(), &key, &result).await?;
     transaction.commit().await?;
+    crate::events::announce();
     Ok(result)
 }
 

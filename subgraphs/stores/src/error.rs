@@ -33,6 +33,8 @@ pub enum StoresError {
     StoreNotFound,
     #[error("no such sale")]
     SaleNotFound,
+    #[error("no such product")]
+    ProductNotFound,
     #[error("this store already has a product with that name")]
     ProductNameTaken,
     #[error("{0}")]
@@ -118,7 +120,7 @@ impl ClientError for StoresError {
             Self::InvalidAmount(AmountError::NotPositive | AmountError::TooLarge) | Self::SaleTooLarge => Some(shared::INVALID_AMOUNT),
             Self::Unauthenticated => Some(shared::UNAUTHENTICATED),
             Self::Forbidden(_) => Some(shared::FORBIDDEN),
-            Self::StoreNotFound | Self::SaleNotFound => Some(shared::NOT_FOUND),
+            Self::StoreNotFound | Self::SaleNotFound | Self::ProductNotFound => Some(shared::NOT_FOUND),
             Self::ProductNameTaken => Some(code::PRODUCT_NAME_TAKEN),
             Self::InvalidItems(_) => Some(shared::INVALID_INPUT),
             Self::QuantityInvalid => Some(code::QUANTITY_INVALID),

@@ -7,7 +7,7 @@ pub mod session;
 use std::collections::HashMap;
 
 use c9pay_platform::{
-    database::{Database, ResultExt, placeholders},
+    database::{Database, ResultExt, contains_pattern, placeholders},
     id::UserId,
     time::now_ms,
 };
@@ -45,6 +45,30 @@ pub async fn email_exists(database: &Database, email: &Email) -> Result<bool, Au
         .fetch_optional(database.pool())
         .await?;
     Ok(row.is_some())
+}
+
+/// The person who logs in with `email` (stored normalised, so the match is exact and
+/// case-insensitive), if anyone does.
+pub async fn find_user_id_by_email(database: &Database, email: &Email) -> Result<Option<UserId>, AuthError> {
+    let row = sqlx::query("select user_id from credential where email = $1")
+        .bind(email.as_str())
+        .fetch_optional(database.pool())
+        .await?;
+    row.map(|row| Ok(UserId::parse(&row.try_get::<String, _>("user_id")?)?)).transpose()
+}
+
+/// Accounts whose email contains `fragment` (lower case; `%`, `_` and `\` match
+/// themselves), by email, at most `limit`: (user id, email).
+pub async fn search_emails(database: &Database, fragment: &str, limit: i64) -> Result<Vec<(UserId, String)>, AuthError> {
+    let pattern = contains_pattern(fragment);
+    let rows = sqlx::query("select user_id, email from credential where email like $1 escape '\\' order by email limit $2")
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(database.pool())
+        .await?;
+    rows.iter()
+        .map(|row| Ok((UserId::parse(&row.try_get::<String, _>("user_id")?)?, row.try_get("email")?)))
+        .collect()
 }
 
 pub async fn find_credential(

@@ -18,8 +18,11 @@ use crate::{db, error::AuthError, keys::KeyRing};
 
 #[derive(InputObject)]
 pub struct IssueKioskTokenInput {
-    /// The id the store's owner got when registering the kiosk (`kio_…`).
-    pub kiosk_id: ID,
+    /// The id the store's owner got when registering the kiosk (`kio_…`). Without it,
+    /// the kiosk is the one registered with the proof's key (its RFC 7638 thumbprint):
+    /// how a device pairs, showing its public key to its owner and asking until the owner
+    /// has registered it (`NOT_FOUND` until then).
+    pub kiosk_id: Option<ID>,
     /// A DPoP proof (RFC 9449: `typ` `dpop+jwt`, `alg` `EdDSA`, the kiosk's public key as
     /// `jwk`; claims `htm` `POST`, `htu`, `iat`, `jti`, and no `ath`) signed with the
     /// kiosk's private key.
@@ -43,8 +46,9 @@ pub struct KioskMutation;
 #[Object]
 impl KioskMutation {
     /// Issues a kiosk its access token, for a proof of possession of the key its owner
-    /// registered. Errors: `INVALID_ID`, `NOT_FOUND` (no such kiosk, or revoked),
-    /// `KIOSK_PROOF_INVALID` (malformed, stale, replayed, or signed by another key).
+    /// registered. Errors: `INVALID_ID`, `NOT_FOUND` (no such kiosk, no kiosk registered
+    /// with the proof's key, or revoked), `KIOSK_PROOF_INVALID` (malformed, stale,
+    /// replayed, or signed by another key).
     async fn issue_kiosk_token(
         &self,
         context: &Context<'_>,
@@ -55,7 +59,7 @@ impl KioskMutation {
 }
 
 async fn issue(context: &Context<'_>, input: IssueKioskTokenInput) -> Result<KioskTokenPayload, AuthError> {
-    let kiosk_id = KioskId::try_from(&input.kiosk_id)?;
+    let kiosk_id = input.kiosk_id.as_ref().map(KioskId::try_from).transpose()?;
     let lifetimes = context
         .data::<Lifetimes>()
         .map_err(|error| AuthError::Signing(error.message))?;
@@ -71,10 +75,12 @@ async fn issue(context: &Context<'_>, input: IssueKioskTokenInput) -> Result<Kio
     let database = context
         .data::<Database>()
         .map_err(|error| AuthError::Signing(error.message))?;
-    let kiosk = db::kiosk::find(database, &kiosk_id)
-        .await?
-        .filter(|kiosk| !kiosk.revoked)
-        .ok_or(AuthError::KioskNotFound)?;
+    let kiosk = match &kiosk_id {
+        Some(kiosk_id) => db::kiosk::find(database, kiosk_id).await?,
+        None => db::kiosk::find_by_jkt(database, &proof.jkt).await?,
+    }
+    .filter(|kiosk| !kiosk.revoked)
+    .ok_or(AuthError::KioskNotFound)?;
     if proof.jkt != kiosk.jkt {
         tracing::warn!(kiosk_id = %kiosk.id, "a kiosk token was asked for with another key");
         return Err(AuthError::KioskProofInvalid("signed by another key".to_string()));

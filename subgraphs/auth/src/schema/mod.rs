@@ -5,6 +5,7 @@ mod admin;
 mod entities;
 mod kiosk;
 mod payment_code;
+mod people;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use crate::{admin::AdminPolicy, keys::KeyRing, profiles::ProfileDirectory};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(entities::EntityQuery, admin::AdminQuery);
+pub struct Query(entities::EntityQuery, people::PeopleQuery, admin::AdminQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

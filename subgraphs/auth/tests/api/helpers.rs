@@ -26,7 +26,8 @@ pub async fn spawn_auth(backend: Backend) -> TestApp {
 
 /// Starts auth with its configuration changed by `adjust` first.
 pub async fn spawn_auth_with(backend: Backend, adjust: impl FnOnce(&mut AuthConfig)) -> TestApp {
-    let trust = TestTrust::new(&["auth"]);
+    // Stores registers kiosks at auth; the tests play stores with its service key.
+    let trust = TestTrust::new(&["auth", "stores"]);
     let users_database = fresh_database(backend).await;
     let users = match c9pay_users::build(&UsersConfig::new(
         "127.0.0.1:0",

@@ -2,10 +2,13 @@
 //! users subgraph (sign-up creates the profile there). Every test runs on SQLite and on
 //! PostgreSQL.
 
+mod admins;
 mod helpers;
 mod internal_endpoints;
 mod internal_trust;
+mod kiosks;
 mod log_in;
 mod payment_code;
+mod people;
 mod sign_up;
 mod signing_keys;

@@ -29,7 +29,7 @@ use crate::{
     events::{Audience, EventHub, LedgerEvent},
 };
 
-/// A movement of money someone watches: a payment, a refund or a gift.
+/// A movement of money someone watches: a top-up, a payment, a refund or a gift.
 pub struct LedgerEventObject(Arc<LedgerEvent>);
 
 #[Object(name = "LedgerEvent")]
@@ -57,7 +57,8 @@ impl LedgerEventObject {
         from_ms(self.0.created_at_ms)
     }
 
-    /// Who paid (the person refunded, for a refund; the sender, for a gift).
+    /// Who paid (the person refunded, for a refund; the sender, for a gift; nobody, for a
+    /// top-up: that money comes from outside).
     async fn payer(&self) -> async_graphql::Result<Option<User>> {
         entity(self.0.payer_user_id.as_deref(), UserId::parse).map(|id| id.map(|id| User { id }))
     }
@@ -67,7 +68,7 @@ impl LedgerEventObject {
         entity(self.0.store_id.as_deref(), StoreId::parse).map(|id| id.map(|id| Store { id }))
     }
 
-    /// Who received the money, when it was a person.
+    /// Who received the money, when it was a person (the person topping up, for a top-up).
     async fn recipient(&self) -> async_graphql::Result<Option<User>> {
         entity(self.0.recipient_user_id.as_deref(), UserId::parse)
             .map(|id| id.map(|id| User { id }))
@@ -153,9 +154,10 @@ impl Subscription {
         follow(context, Audience::Store(store_id), after).await
     }
 
-    /// Everything that moves the signed-in person's credit through a payment, refund or
-    /// gift: first those after `after`, then each new one as it posts, like
-    /// `storePayments`.
+    /// Everything that moves the signed-in person's credit (a top-up, payment, refund or
+    /// gift), so that every device of theirs keeps a true balance: first those after
+    /// `after`, then each new one as it posts, like `storePayments`. A top-up names the
+    /// person as `recipient` and has no payer.
     async fn wallet_activity(
         &self,
         context: &Context<'_>,

@@ -2,6 +2,7 @@
 //! other subgraphs own, their histories, and the money-moving mutations.
 
 mod account;
+mod admin;
 mod entities;
 mod events;
 mod history;
@@ -24,7 +25,7 @@ use crate::{
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(entities::EntityQuery, requests::RequestQuery);
+pub struct Query(entities::EntityQuery, requests::RequestQuery, admin::AdminQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

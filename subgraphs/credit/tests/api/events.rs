@@ -237,6 +237,50 @@ async fn a_kiosk_follows_its_own_stores_payments_only(backend: Backend) {
     assert_eq!(payload["data"]["storePayments"]["amount"], "4500", "{payload:#}");
 }
 
+const TOP_UP: &str = "mutation($amount: Amount!, $key: String!) {
+    topUp(input: { amount: $amount, idempotencyKey: $key }) { transferId balanceAfter }
+}";
+
+/// A second device of the same person follows the wallet: a top-up reaches it as an
+/// event (money received, from nobody), once, however often the top-up is retried.
+async fn a_top_up_reaches_the_persons_wallet_activity_once(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let ada = credit.person("Ada").await;
+    let bo = credit.person("Bo").await;
+    let url = credit.websocket_url();
+    let mut device = connect_as(&credit, &url, &ada).await;
+    device
+        .subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" }))
+        .await;
+    let mut stranger = connect_as(&credit, &url, &bo).await;
+    stranger
+        .subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" }))
+        .await;
+
+    let top_up = json!({ "amount": "15000", "key": "top-up-1" });
+    let first = credit.execute_as(&ada, TOP_UP, top_up.clone()).await;
+    let retried = credit.execute_as(&ada, TOP_UP, top_up).await;
+    send(&credit, &ada, &bo, 700, "after-the-top-up").await;
+
+    let transfer_id = first.data()["topUp"]["transferId"].clone();
+    assert_eq!(retried.data()["topUp"]["transferId"], transfer_id, "a replay");
+    let payload = device.next_payload("w").await;
+    let topped_up = event(&payload);
+    assert_eq!(topped_up["kind"], "TOP_UP", "{payload:#}");
+    assert_eq!(topped_up["amount"], "15000");
+    assert_eq!(topped_up["transferId"], transfer_id);
+    assert_eq!(topped_up["recipient"]["id"], ada.to_string());
+    assert_eq!(topped_up["payer"], Value::Null);
+    assert_eq!(topped_up["store"], Value::Null);
+    // The retry moved nothing and wrote no second event: next is the gift.
+    let payload = device.next_payload("w").await;
+    assert_eq!(event(&payload)["kind"], "GIFT", "{payload:#}");
+    assert_eq!(event(&payload)["amount"], "700");
+    // Bo sees the gift he received, never Ada's top-up.
+    let payload = stranger.next_payload("w").await;
+    assert_eq!(event(&payload)["kind"], "GIFT", "{payload:#}");
+}
+
 async fn a_connection_without_an_internal_token_is_refused(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let mut client = WebSocketClient::connect(&credit.websocket_url()).await;
@@ -395,6 +439,7 @@ async fn an_after_id_the_ledger_never_issued_is_refused(backend: Backend) {
 }
 
 on_both_backends!(
+    a_top_up_reaches_the_persons_wallet_activity_once,
     an_after_id_the_ledger_never_issued_is_refused,
     a_subscriber_that_falls_behind_the_live_channel_still_gets_every_event_once,
     a_subscriber_that_comes_back_with_its_last_id_gets_exactly_what_it_missed,

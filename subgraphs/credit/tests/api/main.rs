@@ -5,6 +5,7 @@
     reason = "a test stops at its first broken expectation, and the message says which"
 )]
 
+mod admins;
 mod events;
 mod helpers;
 mod holds;

@@ -479,7 +479,7 @@ struct Model {
     transfers: HashMap<String, ModelTransfer>,
     /// Per transfer kind: how many and how much.
     transfer_totals: BTreeMap<&'static str, (i64, i64)>,
-    /// Outbox rows: captures, refunds and gifts write one each.
+    /// Outbox rows: top-ups, captures, refunds and gifts write one each.
     events: i64,
     payments: HashMap<String, ModelPayment>,
     /// The thrifty user's top-ups per day.
@@ -963,7 +963,7 @@ impl Client {
                             credit: account,
                             amount,
                         },
-                        false,
+                        true,
                     )
                 };
                 let new = self.apply(new);
@@ -1061,7 +1061,7 @@ impl Client {
                         credit: world.users[user].account.id.clone(),
                         amount,
                     },
-                    false,
+                    true,
                 );
                 self.apply(new);
             }
@@ -2848,7 +2848,7 @@ impl Checker<'_> {
             .await;
         self.ensure(reused == 0, || format!("{reused} payment codes paid twice"));
 
-        // The outbox: one event per capture, refund and gift.
+        // The outbox: one event per top-up, capture, refund and gift.
         let events = self.number("select count(*) from ledger_event").await;
         let distinct_events = self
             .number("select count(distinct transfer_id) from ledger_event")

@@ -5,7 +5,7 @@ pub mod sale;
 use std::collections::HashMap;
 
 use c9pay_platform::{
-    database::{Database, ResultExt, placeholders},
+    database::{Database, ResultExt, contains_pattern, placeholders},
     id::{ProductId, StoreId, UserId},
     money::Amount,
     time::now_ms,
@@ -119,6 +119,20 @@ pub async fn find_stores_by_owners(database: &Database, owner_user_ids: &[UserId
     Ok(stores)
 }
 
+/// Stores whose name contains `fragment`, ignoring case (`fragment` in lower case; on
+/// SQLite only ASCII letters fold), by name, at most `limit`.
+pub async fn search_stores(database: &Database, fragment: &str, limit: i64) -> Result<Vec<Store>, StoresError> {
+    let sql = format!("select {STORE_COLUMNS} from store where lower(name) like $1 escape '\\' order by name, id limit $2");
+    let rows = sqlx::query(&sql).bind(contains_pattern(fragment)).bind(limit).fetch_all(database.pool()).await?;
+    rows.iter().map(store_from_row).collect()
+}
+
+/// How many stores there are.
+pub async fn store_count(database: &Database) -> Result<i64, StoresError> {
+    let row = sqlx::query("select count(*) as stores from store").fetch_one(database.pool()).await?;
+    Ok(row.try_get("stores")?)
+}
+
 /// An owner's store by name (for idempotent demo seeding; names are not unique per owner).
 pub async fn find_store_by_owner_and_name(database: &Database, owner_user_id: &UserId, name: &Name) -> Result<Option<Store>, StoresError> {
     let sql = format!("select {STORE_COLUMNS} from store where owner_user_id = $1 and name = $2 order by created_at_ms, id limit 1");
@@ -150,6 +164,41 @@ pub async fn insert_product(database: &Database, store_id: &StoreId, name: &Name
         .await
         .on_unique_violation(|| StoresError::ProductNameTaken)?;
     Ok(product)
+}
+
+pub async fn find_product(database: &Database, id: &ProductId) -> Result<Option<Product>, StoresError> {
+    let sql = format!("select {PRODUCT_COLUMNS} from product where id = $1");
+    let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(database.pool()).await?;
+    row.as_ref().map(product_from_row).transpose()
+}
+
+/// Renames and/or re-prices a product (what is `None` stays); a name another product of
+/// the store uses is [`StoresError::ProductNameTaken`], decided by the unique constraint.
+/// Sales keep the name and price each line was sold at: they are copied into the line.
+pub async fn update_product(database: &Database, id: &ProductId, name: Option<&Name>, price: Option<Amount>) -> Result<Option<Product>, StoresError> {
+    let mut assignments = Vec::new();
+    if name.is_some() {
+        assignments.push(format!("name = ${}", assignments.len() + 1));
+    }
+    if price.is_some() {
+        assignments.push(format!("price = ${}", assignments.len() + 1));
+    }
+    if !assignments.is_empty() {
+        let sql = format!("update product set {} where id = ${}", assignments.join(", "), assignments.len() + 1);
+        let mut query = sqlx::query(&sql);
+        if let Some(name) = name {
+            query = query.bind(name.as_str());
+        }
+        if let Some(price) = price {
+            query = query.bind(price.get());
+        }
+        query
+            .bind(id.as_str())
+            .execute(database.pool())
+            .await
+            .on_unique_violation(|| StoresError::ProductNameTaken)?;
+    }
+    find_product(database, id).await
 }
 
 /// Each store's products, oldest first; stores without products get an empty list.

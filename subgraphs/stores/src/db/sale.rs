@@ -179,6 +179,82 @@ pub async fn find_sale(database: &Database, id: &SaleId) -> Result<Option<Sale>,
     row.as_ref().map(sale_from_row).transpose()
 }
 
+/// A store's sales of every status, newest first, older than the `(created_at_ms, id)`
+/// cursor `before` when given, at most `limit`.
+pub async fn store_sales(database: &Database, store_id: &StoreId, before: Option<(i64, String)>, limit: i64) -> Result<Vec<Sale>, StoresError> {
+    let rows = match before {
+        Some((created_at_ms, id)) => {
+            let sql = format!(
+                "select {SALE_COLUMNS} from sale where store_id = $1 and (created_at_ms < $2 or (created_at_ms = $2 and id < $3))
+                 order by created_at_ms desc, id desc limit $4"
+            );
+            sqlx::query(&sql).bind(store_id.as_str()).bind(created_at_ms).bind(id).bind(limit).fetch_all(database.pool()).await?
+        }
+        None => {
+            let sql = format!("select {SALE_COLUMNS} from sale where store_id = $1 order by created_at_ms desc, id desc limit $2");
+            sqlx::query(&sql).bind(store_id.as_str()).bind(limit).fetch_all(database.pool()).await?
+        }
+    };
+    rows.iter().map(sale_from_row).collect()
+}
+
+/// The paid sales of one bucket of [`takings`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TakingsRow {
+    /// Which bucket: 0 is the one starting at `first_bucket_start_ms`.
+    pub bucket: i64,
+    pub count: i64,
+    pub total: Amount,
+    pub refunded: Amount,
+}
+
+/// A store's paid sales made in `[since_ms, until_ms)`, added up per bucket of
+/// `bucket_ms` counted from `first_bucket_start_ms` (at or before `since_ms`); buckets
+/// without sales are absent. The database adds up, so a busy year is one small answer.
+pub async fn takings(
+    database: &Database,
+    store_id: &StoreId,
+    since_ms: i64,
+    until_ms: i64,
+    first_bucket_start_ms: i64,
+    bucket_ms: i64,
+) -> Result<Vec<TakingsRow>, StoresError> {
+    assert!(first_bucket_start_ms <= since_ms, "the first bucket starts at or before `since`");
+    assert!(bucket_ms > 0, "buckets have a length");
+    let rows = sqlx::query(
+        "select (created_at_ms - $1) / $2 as bucket, count(*) as sales,
+                cast(sum(total) as bigint) as total, cast(sum(refunded) as bigint) as refunded
+         from sale where store_id = $3 and status = 'paid' and created_at_ms >= $4 and created_at_ms < $5
+         group by bucket order by bucket",
+    )
+    .bind(first_bucket_start_ms)
+    .bind(bucket_ms)
+    .bind(store_id.as_str())
+    .bind(since_ms)
+    .bind(until_ms)
+    .fetch_all(database.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TakingsRow {
+                bucket: row.try_get("bucket")?,
+                count: row.try_get("sales")?,
+                total: stored_amount(row, "total")?,
+                refunded: stored_amount(row, "refunded")?,
+            })
+        })
+        .collect()
+}
+
+/// Paid sales made at or after `since_ms`, in every store.
+pub async fn paid_sales_since(database: &Database, since_ms: i64) -> Result<i64, StoresError> {
+    let row = sqlx::query("select count(*) as sales from sale where status = 'paid' and created_at_ms >= $1")
+        .bind(since_ms)
+        .fetch_one(database.pool())
+        .await?;
+    Ok(row.try_get("sales")?)
+}
+
 /// Sales still pending that were recorded before `before_ms`, oldest first.
 pub async fn pending_sales_before(database: &Database, before_ms: i64, limit: i64) -> Result<Vec<Sale>, StoresError> {
     let sql = format!("select {SALE_COLUMNS} from sale where status = 'pending' and created_at_ms < $1 order by created_at_ms, id limit $2");

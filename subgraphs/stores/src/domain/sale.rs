@@ -111,6 +111,34 @@ pub fn seller_for(principal: &Principal, store_id: &StoreId, owner: &UserId) -> 
     }
 }
 
+/// Whether `principal` may read the store `store_id` owned by `owner` (its sales and
+/// takings): its owner, one of its kiosks, or an administrator.
+pub fn may_read_store(principal: &Principal, store_id: &StoreId, owner: &UserId) -> Result<(), StoresError> {
+    if principal.is_admin() {
+        return Ok(());
+    }
+    seller_for(principal, store_id, owner)
+        .map(|_| ())
+        .map_err(|error| match error {
+            StoresError::Forbidden(_) => StoresError::Forbidden("only the store's owner, its kiosks and administrators may read its sales"),
+            other => other,
+        })
+}
+
+/// Whether `principal` may manage the store owned by `owner` (see its kiosks): its owner
+/// or an administrator; a kiosk may not.
+pub fn may_manage_store(principal: &Principal, owner: &UserId) -> Result<(), StoresError> {
+    if principal.is_admin() {
+        return Ok(());
+    }
+    match principal.user_id() {
+        Some(user_id) if &user_id == owner => Ok(()),
+        Some(_) => Err(StoresError::Forbidden("only the store's owner and administrators may manage it")),
+        None if principal.kind == PrincipalKind::Kiosk => Err(StoresError::Forbidden("a kiosk may not manage its store")),
+        None => Err(StoresError::Unauthenticated),
+    }
+}
+
 /// One requested line: a product and how many.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CartLine {

@@ -1,14 +1,64 @@
-//! `registerKiosk` and `revokeKiosk`, for a store's owner.
+//! `Kiosk`, `Store.kiosks`, and `registerKiosk` and `revokeKiosk`, for a store's owner.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use c9pay_platform::{
     database::Database,
     error::GraphQLResultExt,
     graphql::{authenticated, principal, require_user},
     id::{KioskId, StoreId},
+    time::from_ms,
 };
+use chrono::{DateTime, Utc};
 
-use crate::{db, domain::Name, error::StoresError, kiosks::KioskRegistry};
+use crate::{db, domain::Name, error::StoresError, kiosks::{KioskRegistry, ListedKiosk}};
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KioskStatus {
+    /// It gets tokens and may sell.
+    Active,
+    /// It gets no tokens; the ones it held are refused.
+    Revoked,
+}
+
+/// A kiosk device of a store.
+pub struct Kiosk(pub ListedKiosk);
+
+#[Object(name = "Kiosk")]
+impl Kiosk {
+    /// `kio_…`.
+    async fn id(&self) -> ID {
+        ID(self.0.kiosk_id.clone())
+    }
+
+    /// What the owner called it, to tell the store's kiosks apart.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// RFC 7638 thumbprint of the device's public key: what the device shows to be paired.
+    async fn key_thumbprint(&self) -> &str {
+        &self.0.jkt
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_ms(self.0.created_at_ms)
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at_ms.map(from_ms)
+    }
+
+    async fn status(&self) -> KioskStatus {
+        if self.0.revoked_at_ms.is_some() { KioskStatus::Revoked } else { KioskStatus::Active }
+    }
+}
+
+/// A store's kiosks, oldest first (the caller has checked who may see them).
+pub async fn store_kiosks(context: &Context<'_>, store_id: &StoreId) -> async_graphql::Result<Vec<Kiosk>> {
+    let request_id = principal(context)?.request_id.clone();
+    let kiosks = context.data::<KioskRegistry>()?.list(store_id, &request_id).await.graphql()?;
+    Ok(kiosks.into_iter().map(Kiosk).collect())
+}
 
 #[derive(InputObject)]
 pub struct RegisterKioskInput {

@@ -1,11 +1,13 @@
 //! The stores subgraph's GraphQL schema.
 
+mod admin;
 mod entities;
 mod kiosk;
 mod loaders;
 mod product;
 mod sale;
 mod store;
+mod takings;
 
 use std::sync::Arc;
 
@@ -16,11 +18,11 @@ use crate::{credit::CreditClient, kiosks::KioskRegistry};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(store::StoreQuery, sale::SaleQuery, entities::EntityQuery);
+pub struct Query(store::StoreQuery, sale::SaleQuery, entities::EntityQuery, admin::AdminQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(store::StoreMutation, product::ProductMutation, sale::SaleMutation, kiosk::KioskMutation);
+pub struct Mutation(store::StoreMutation, product::ProductMutation, sale::SaleMutation, kiosk::KioskMutation, admin::AdminMutation);
 
 pub type StoresSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -3,9 +3,9 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use c9pay_platform::{
     database::Database,
-    error::GraphQLResultExt,
-    graphql::require_user,
-    id::StoreId,
+    error::{GraphQLResultExt, client_error, code},
+    graphql::{authenticated, require_user},
+    id::{ProductId, StoreId},
     money::Amount,
 };
 
@@ -48,6 +48,16 @@ pub struct AddProductInput {
     pub price: Amount,
 }
 
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    pub product_id: ID,
+    /// A new name: 1 to 64 characters, unique within the store; surrounding spaces are
+    /// removed. Unchanged when absent.
+    pub name: Option<String>,
+    /// A new price: greater than zero and at most 1000000000000. Unchanged when absent.
+    pub price: Option<Amount>,
+}
+
 #[derive(Default)]
 pub struct ProductMutation;
 
@@ -67,6 +77,38 @@ impl ProductMutation {
             return Err(StoresError::Forbidden("only the store's owner may add products")).graphql();
         }
         let product = db::insert_product(context.data::<Database>()?, &store.id, &name, price).await.graphql()?;
+        Ok(Product(product))
+    }
+
+    /// Renames and/or re-prices a product of a store the signed-in person owns. Sales
+    /// made before keep the name and price they were sold at. Errors: `INVALID_ID`,
+    /// `INVALID_INPUT` (neither a name nor a price), `INVALID_NAME`, `INVALID_AMOUNT`,
+    /// `NOT_FOUND` (no such product), `FORBIDDEN` (not the owner), `PRODUCT_NAME_TAKEN`.
+    #[graphql(directive = authenticated::apply())]
+    async fn update_product(&self, context: &Context<'_>, input: UpdateProductInput) -> async_graphql::Result<Product> {
+        let viewer = require_user(context)?;
+        let product_id = ProductId::try_from(&input.product_id).map_err(StoresError::from).graphql()?;
+        if input.name.is_none() && input.price.is_none() {
+            return Err(client_error(code::INVALID_INPUT, "give a new name, a new price, or both"));
+        }
+        let name = input.name.as_deref().map(Name::parse).transpose().map_err(StoresError::from).graphql()?;
+        let price = input.price.map(|price| Amount::parse_positive(price.get())).transpose().map_err(StoresError::from).graphql()?;
+        let database = context.data::<Database>()?;
+        let product = db::find_product(database, &product_id).await.graphql()?.ok_or(StoresError::ProductNotFound).graphql()?;
+        let store = load_store(context, product.store_id.clone())
+            .await?
+            .ok_or_else(|| StoresError::Corrupt(format!("store {} of product {product_id} is missing", product.store_id)))
+            .graphql()?;
+        // A store's owner never changes, and a product never moves to another store.
+        if store.owner_user_id != viewer {
+            return Err(StoresError::Forbidden("only the store's owner may change its products")).graphql();
+        }
+        let product = db::update_product(database, &product_id, name.as_ref(), price)
+            .await
+            .graphql()?
+            .ok_or_else(|| StoresError::Corrupt(format!("product {product_id} disappeared")))
+            .graphql()?;
+        tracing::info!(%product_id, store_id = %store.id, "updated a product");
         Ok(Product(product))
     }
 }

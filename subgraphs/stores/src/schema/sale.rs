@@ -1,10 +1,14 @@
 //! `Sale`, `Refund`, `sell`, `refundSale` and `sale`.
 
 use c9pay_platform::graphql::authenticated;
-use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object};
+use async_graphql::{
+    Context, ErrorExtensions, ID, InputObject, Object,
+    connection::{Connection, Edge},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use c9pay_platform::{
     database::Database,
-    error::{GraphQLResultExt, to_graphql},
+    error::{GraphQLResultExt, client_error, code, to_graphql},
     graphql::principal,
     money::Amount,
     time::from_ms,
@@ -173,6 +177,48 @@ pub struct RefundSaleInput {
     pub reason: String,
     /// 1 to 64 characters of `[A-Za-z0-9_-]`, unique per sale.
     pub idempotency_key: String,
+}
+
+/// The most sales one page of `Store.sales` holds, and how many without `first`.
+pub const SALES_PAGE_SIZE_MAX: i32 = 100;
+pub const SALES_PAGE_SIZE_DEFAULT: i32 = 20;
+
+fn encode_cursor(sale: &db::sale::Sale) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", sale.created_at_ms, sale.id))
+}
+
+fn decode_cursor(cursor: &str) -> async_graphql::Result<(i64, String)> {
+    let invalid = || client_error(code::INVALID_INPUT, "invalid cursor");
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(invalid)?;
+    let (created_at_ms, id) = text.split_once(':').ok_or_else(invalid)?;
+    let id = SaleId::parse(id).map_err(|_| invalid())?;
+    Ok((created_at_ms.parse().map_err(|_| invalid())?, id.to_string()))
+}
+
+/// A page of a store's sales, newest first (the caller has checked who may read them).
+pub async fn sales_page(
+    context: &Context<'_>,
+    store_id: &c9pay_platform::id::StoreId,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<String, Sale>> {
+    let size = first.unwrap_or(SALES_PAGE_SIZE_DEFAULT);
+    if !(0..=SALES_PAGE_SIZE_MAX).contains(&size) {
+        return Err(client_error(code::INVALID_INPUT, format!("first must be between 0 and {SALES_PAGE_SIZE_MAX}")));
+    }
+    let before = after.as_deref().map(decode_cursor).transpose()?;
+    // One more than asked tells whether another page follows.
+    let mut sales = db::sale::store_sales(context.data::<Database>()?, store_id, before.clone(), i64::from(size) + 1).await.graphql()?;
+    let size = usize::try_from(size).unwrap_or_default();
+    let has_next_page = sales.len() > size;
+    sales.truncate(size);
+    let mut connection = Connection::new(before.is_some(), has_next_page);
+    connection.edges.extend(sales.into_iter().map(|sale| Edge::new(encode_cursor(&sale), Sale(sale))));
+    Ok(connection)
 }
 
 /// A sale error as GraphQL sees it: the code, and the sale or refund it concerns in

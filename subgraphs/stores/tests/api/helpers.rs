@@ -48,6 +48,13 @@ pub struct TestStores {
     pub proxy: Option<CreditProxy>,
     /// Where stores calls credit (the proxy when there is one).
     pub credit_url: String,
+    /// Auth, when the test started one (for kiosks).
+    pub auth: Option<TestAuth>,
+    _database: TestDatabase,
+}
+
+/// Auth's database lives as long as the test's stores.
+pub struct TestAuth {
     _database: TestDatabase,
 }
 
@@ -64,7 +71,24 @@ pub async fn spawn_stores_with_credit_trust(backend: Backend, adjust: impl FnOnc
     let codes = CodeIssuer::spawn().await;
     let credit = spawn_credit(backend, credit_trust, &codes.jwks_url).await;
     let credit_url = credit.graphql_base();
-    spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, None).await
+    spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, None, None).await
+}
+
+/// Starts credit and auth (which keeps kiosks), then stores pointing at both.
+pub async fn spawn_stores_with_auth(backend: Backend) -> TestStores {
+    let trust = TestTrust::new(&["stores", "auth"]);
+    let codes = CodeIssuer::spawn().await;
+    let credit = spawn_credit(backend, trust.config_for("credit"), &codes.jwks_url).await;
+    let auth_database = fresh_database(backend).await;
+    // Auth asks users only when someone signs up, which these tests never do.
+    let auth_config = c9pay_auth::AuthConfig::new("127.0.0.1:0", auth_database.config.clone(), trust.config_for("auth"), "http://127.0.0.1:9");
+    let auth = c9pay_auth::build(&auth_config).await.expect("building the auth subgraph");
+    let auth_url = format!("http://{}", auth.address());
+    tokio::spawn(auth.run_until(std::future::pending()));
+    let credit_url = credit.graphql_base();
+    let mut stores = spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, None, Some(auth_url)).await;
+    stores.auth = Some(TestAuth { _database: auth_database });
+    stores
 }
 
 /// Starts credit, and stores talking to it through a [`CreditProxy`] the test controls.
@@ -74,7 +98,7 @@ pub async fn spawn_stores_behind_proxy(backend: Backend) -> TestStores {
     let credit = spawn_credit(backend, trust.config_for("credit"), &codes.jwks_url).await;
     let proxy = CreditProxy::spawn(credit.address.trim_start_matches("http://").to_string()).await;
     let proxy_url = proxy.url.clone();
-    spawn_stores_with(backend, trust, proxy_url, Some(credit.into_parts()), codes, Some(proxy)).await
+    spawn_stores_with(backend, trust, proxy_url, Some(credit.into_parts()), codes, Some(proxy), None).await
 }
 
 /// Starts stores with a credit URL where nothing listens.
@@ -83,7 +107,7 @@ pub async fn spawn_stores_with_credit_unreachable(backend: Backend) -> TestStore
     let port = listener.local_addr().expect("the reserved port").port();
     drop(listener);
     let codes = CodeIssuer::spawn().await;
-    spawn_stores_with(backend, TestTrust::new(&["stores"]), format!("http://127.0.0.1:{port}"), None, codes, None).await
+    spawn_stores_with(backend, TestTrust::new(&["stores"]), format!("http://127.0.0.1:{port}"), None, codes, None, None).await
 }
 
 struct SpawnedCredit {
@@ -121,9 +145,11 @@ async fn spawn_stores_with(
     credit: Option<TestCredit>,
     codes: CodeIssuer,
     proxy: Option<CreditProxy>,
+    auth_url: Option<String>,
 ) -> TestStores {
     let test_database = fresh_database(backend).await;
     let mut config = StoresConfig::new("127.0.0.1:0", test_database.config.clone(), trust.config_for("stores"), credit_url.clone());
+    config.auth_url = auth_url;
     // Short, so that the tests that make credit unreachable do not wait long.
     config.credit_timeout_ms = 2_000;
     let application = c9pay_stores::build(&config).await.expect("building the stores subgraph");
@@ -138,6 +164,7 @@ async fn spawn_stores_with(
         codes,
         proxy,
         credit_url,
+        auth: None,
         _database: test_database,
     }
 }
@@ -322,8 +349,13 @@ impl TestStores {
 
     /// `User.stores` through `_entities`, signed in as `viewer`.
     pub async fn stores_of(&self, viewer: &UserId, owner: &UserId) -> TestResponse {
-        self.execute_as(
-            viewer,
+        self.stores_of_as(&self.trust.user(viewer), owner).await
+    }
+
+    /// `User.stores` through `_entities`, with the internal token `authorization`.
+    pub async fn stores_of_as(&self, authorization: &str, owner: &UserId) -> TestResponse {
+        self.graphql.execute(
+            Some(authorization),
             r#"query ($representations: [_Any!]!) {
                 _entities(representations: $representations) { ... on User { id stores { id name } } }
             }"#,

@@ -12,27 +12,32 @@
 use std::sync::LazyLock;
 
 use axum::{
-    http::header,
+    http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
+
+use super::{EmbeddedFile, IMMUTABLE, find, not_found, serve};
 
 /// Where the page loads GraphiQL's script from.
 pub const SCRIPT_PATH: &str = "/graphiql/graphiql.js";
 /// Where the page loads GraphiQL's stylesheet from.
 pub const STYLESHEET_PATH: &str = "/graphiql/graphiql.css";
 
-const SCRIPT: &[u8] = include_bytes!("../assets/graphiql/graphiql.js");
-const STYLESHEET: &[u8] = include_bytes!("../assets/graphiql/graphiql.css");
+const SCRIPT_FILE: &str = "graphiql/graphiql.js";
+const STYLESHEET_FILE: &str = "graphiql/graphiql.css";
 const PAGE_TEMPLATE: &str = include_str!("graphiql.html");
+
+fn body(path: &str) -> &'static [u8] {
+    find(path).map_or(&[], |file: &EmbeddedFile| file.body)
+}
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
-    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 /// The hash of both assets, which the page puts in their URLs.
 static VERSION: LazyLock<String> =
-    LazyLock::new(|| format!("{:016x}", fnv1a(&[SCRIPT, STYLESHEET])));
+    LazyLock::new(|| format!("{:016x}", fnv1a(&[body(SCRIPT_FILE), body(STYLESHEET_FILE)])));
 
 static PAGE: LazyLock<String> = LazyLock::new(|| PAGE_TEMPLATE.replace("{{version}}", &VERSION));
 
@@ -51,26 +56,18 @@ pub fn page() -> Response {
         .into_response()
 }
 
-/// `GET /graphiql/graphiql.js`.
-pub async fn script() -> Response {
-    asset("text/javascript; charset=utf-8", SCRIPT)
+/// `GET /graphiql/graphiql.js`, in the best encoding the browser accepts.
+pub async fn script(headers: HeaderMap) -> Response {
+    asset(SCRIPT_FILE, &headers)
 }
 
 /// `GET /graphiql/graphiql.css`.
-pub async fn stylesheet() -> Response {
-    asset("text/css; charset=utf-8", STYLESHEET)
+pub async fn stylesheet(headers: HeaderMap) -> Response {
+    asset(STYLESHEET_FILE, &headers)
 }
 
-fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, IMMUTABLE),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        body,
-    )
-        .into_response()
+fn asset(path: &str, headers: &HeaderMap) -> Response {
+    find(path).map_or_else(not_found, |file| serve(file, headers, IMMUTABLE))
 }
 
 /// 64-bit FNV-1a: not for security, only so that a new build gets new asset URLs.
@@ -100,9 +97,9 @@ mod tests {
 
     #[test]
     fn the_assets_are_graphiql() {
-        assert!(SCRIPT.windows(8).any(|window| window == b"graphiql"));
+        assert!(body(SCRIPT_FILE).windows(8).any(|window| window == b"graphiql"));
         assert!(
-            STYLESHEET
+            body(STYLESHEET_FILE)
                 .windows(19)
                 .any(|window| window == b".graphiql-container")
         );

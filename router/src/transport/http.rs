@@ -3,7 +3,7 @@
 //! media type chosen from `Accept`, and GraphiQL for a browser asking for HTML.
 //!
 //! Subscriptions (and any other operation) also come over GraphQL over WebSocket (an
-//! upgrade of `GET /graphql`, see [`crate::websocket`]) and as server-sent events
+//! upgrade of `GET /graphql`, see [`crate::transport::websocket`]) and as server-sent events
 //! (`Accept: text/event-stream` on `POST` or `GET`; GraphQL over SSE in its "distinct
 //! connections" mode: one operation per request, `next` events, then `complete`).
 //!
@@ -22,25 +22,21 @@ use axum::{
     body::Body,
     extract::{ConnectInfo, FromRequestParts, Query, Request, State, ws::WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{
-        IntoResponse, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+    response::{IntoResponse, Response},
     routing::get,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::{sse, websocket};
 use crate::{
-    engine::StreamItem,
-    error::{GraphQLError, RouterError, code},
-    graphiql,
-    pipeline::{Answer, Caller, GraphQLRequest, Opened, Pipeline, Transport},
-    websocket,
+    assets::graphiql,
+    error::RouterError,
+    pipeline::{Answer, Caller, GraphQLRequest, Pipeline, Transport},
 };
 
 /// `application/graphql-response+json`, the specification's media type.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
-const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(super) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The media type of a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,10 +58,10 @@ impl MediaType {
 }
 
 #[derive(Clone)]
-struct Endpoint {
-    pipeline: Arc<Pipeline>,
-    body_size_max_bytes: usize,
-    trust_forwarded_for: bool,
+pub(super) struct Endpoint {
+    pub(super) pipeline: Arc<Pipeline>,
+    pub(super) body_size_max_bytes: usize,
+    pub(super) trust_forwarded_for: bool,
 }
 
 /// `GET` and `POST /graphql`, and GraphiQL's bundled script and stylesheet.
@@ -105,7 +101,7 @@ async fn graphql_post(
     };
     if event_stream {
         request.transport = Transport::EventStream;
-        return serve_events(&endpoint, peer, &headers, "POST", &request_id, request).await;
+        return sse::serve_events(&endpoint, peer, &headers, "POST", &request_id, request).await;
     }
     serve(&endpoint, peer, &headers, media_type, &request_id, request).await
 }
@@ -115,7 +111,7 @@ async fn graphql_post(
 pub const ADMIN_COOKIE: &str = "__Host-c9pay-admin";
 
 /// The value of cookie `name`, if the request sent exactly one such cookie.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let mut values = headers
         .get_all(header::COOKIE)
         .iter()
@@ -168,7 +164,7 @@ async fn graphql_get(
         return match read_get(&parameters) {
             Ok(mut request) => {
                 request.transport = Transport::EventStream;
-                serve_events(&endpoint, peer, &headers, "GET", &request_id, request).await
+                sse::serve_events(&endpoint, peer, &headers, "GET", &request_id, request).await
             }
             Err(error) => refusal(MediaType::GraphQLResponseJson, &request_id, &error),
         };
@@ -199,111 +195,6 @@ fn authorization_of(headers: &HeaderMap) -> Option<&str> {
         .map(|value| value.to_str().unwrap_or_default())
 }
 
-/// Server-sent events: refusals before the operation runs are ordinary GraphQL responses
-/// with their HTTP status; after that, one `next` event per result and a `complete`.
-/// A subscription ends with a `next` carrying an error when the access token expires
-/// (`TOKEN_EXPIRED`), the session is revoked (`UNAUTHENTICATED`) or the client reads too
-/// slowly (`SUBSCRIBER_TOO_SLOW`).
-async fn serve_events(
-    endpoint: &Endpoint,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    method: &'static str,
-    request_id: &str,
-    request: GraphQLRequest,
-) -> Response {
-    let caller = caller(endpoint, peer, headers, method, request_id);
-    let opened = match endpoint.pipeline.open(request, caller).await {
-        Ok(opened) => opened,
-        Err(error) => return refusal(MediaType::GraphQLResponseJson, request_id, &error),
-    };
-    let next = |body: &[u8]| Event::default().event("next").data(String::from_utf8_lossy(body));
-    let complete = || Event::default().event("complete").data("");
-    let events: futures::stream::BoxStream<'static, Result<Event, std::convert::Infallible>> =
-        match opened {
-            Opened::Answer(Answer { body, .. }) => Box::pin(futures::stream::iter([
-                Ok(next(&body)),
-                Ok(complete()),
-            ])),
-            Opened::Subscription(subscription) => {
-                let metrics = endpoint.pipeline.metrics.clone();
-                let expires_at_s = subscription.expires_at_s;
-                Box::pin(futures::stream::unfold(
-                    SseState::Running(subscription),
-                    move |state| {
-                        let metrics = metrics.clone();
-                        async move {
-                            let mut subscription = match state {
-                                SseState::Running(subscription) => subscription,
-                                SseState::Ending => return Some((Ok(complete()), SseState::Ended)),
-                                SseState::Ended => return None,
-                            };
-                            let ended = |code: &'static str, message: &str| {
-                                let error = GraphQLError::new(code, message);
-                                json!({ "errors": [error] }).to_string()
-                            };
-                            let expiry = async {
-                                match expires_at_s {
-                                    Some(expires_at_s) => {
-                                        let left_s = expires_at_s.saturating_sub(unix_now_s());
-                                        tokio::time::sleep(std::time::Duration::from_secs(
-                                            u64::try_from(left_s).unwrap_or(0),
-                                        ))
-                                        .await;
-                                    }
-                                    None => std::future::pending().await,
-                                }
-                            };
-                            let item = tokio::select! {
-                                item = subscription.next() => item,
-                                () = expiry => {
-                                    metrics.subscription_ended("token_expired");
-                                    let body = ended(code::TOKEN_EXPIRED, "the access token has expired: subscribe again with a fresh one and the last event id");
-                                    return Some((Ok(next(body.as_bytes())), SseState::Ending));
-                                }
-                            };
-                            match item {
-                                Some(StreamItem::Event(body)) => {
-                                    Some((Ok(next(&body)), SseState::Running(subscription)))
-                                }
-                                Some(StreamItem::Revoked) => {
-                                    metrics.subscription_ended("revoked");
-                                    let body = ended(code::UNAUTHENTICATED, "the session has ended (logged out or revoked): sign in again");
-                                    Some((Ok(next(body.as_bytes())), SseState::Ending))
-                                }
-                                Some(StreamItem::TooSlow) => {
-                                    metrics.subscription_ended("too_slow");
-                                    let body = ended(code::SUBSCRIBER_TOO_SLOW, "the client does not read its events fast enough: subscribe again with the last event id");
-                                    Some((Ok(next(body.as_bytes())), SseState::Ending))
-                                }
-                                None => Some((Ok(complete()), SseState::Ended)),
-                            }
-                        }
-                    },
-                ))
-            }
-        };
-    let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
-}
-
-/// Where a server-sent subscription is: running, owing its `complete` event after an
-/// error that ended it, or over.
-enum SseState {
-    Running(crate::pipeline::Subscription),
-    Ending,
-    Ended,
-}
-
-fn unix_now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
-
 async fn serve(
     endpoint: &Endpoint,
     peer: SocketAddr,
@@ -326,7 +217,7 @@ async fn serve(
 
 /// The caller as the pipeline sees it: credentials, the client's address, and for kiosks
 /// the DPoP proofs with the method and URL they must name.
-fn caller<'a>(endpoint: &Endpoint, peer: SocketAddr, headers: &'a HeaderMap, method: &'a str, request_id: &'a str) -> Caller<'a> {
+pub(super) fn caller<'a>(endpoint: &Endpoint, peer: SocketAddr, headers: &'a HeaderMap, method: &'a str, request_id: &'a str) -> Caller<'a> {
     let dpop_proofs = headers
         .get_all("dpop")
         .iter()
@@ -359,11 +250,11 @@ pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwar
     forwarded.unwrap_or_else(|| peer.ip())
 }
 
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-fn refusal(media_type: MediaType, request_id: &str, error: &RouterError) -> Response {
+pub(crate) fn refusal(media_type: MediaType, request_id: &str, error: &RouterError) -> Response {
     let status = error.status(media_type == MediaType::GraphQLResponseJson);
     let body = serde_json::json!({ "errors": error.errors() });
     let mut response = with_headers(

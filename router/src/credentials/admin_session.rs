@@ -1,4 +1,5 @@
-//! `POST /admin/log-in`: an admin's log-in, outside GraphQL because it sets a cookie.
+//! `POST /admin/log-in` and `POST /admin/log-out`: an admin's log-in and log-out, outside
+//! GraphQL because they set and clear a cookie.
 //!
 //! OWASP's token sidejacking defence: the router makes a random fingerprint, asks auth
 //! to open an admin session bound to the fingerprint's SHA-256 (which auth writes into
@@ -29,7 +30,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    http::{ADMIN_COOKIE, client_address},
+    transport::http::{ADMIN_COOKIE, client_address},
     pipeline::Pipeline,
     rate_limit::Subject,
 };
@@ -154,4 +155,25 @@ async fn log_in(
 
 fn error_response_internal(request_id: &str) -> Response {
     refusal(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", &format!("internal error (request id {request_id})"))
+}
+
+/// `POST /admin/log-out` (with the admin token, the cookie and the CSRF header of
+/// [`super::browser_session`]): ends the admin session in auth and clears the cookie,
+/// whatever auth answered.
+pub(crate) async fn log_out(
+    State(sessions): State<super::browser_session::Sessions>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use super::browser_session::{json_response, read, run, with_cookie};
+    let request = match read(peer, headers, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
+    };
+    let response = match run(&sessions, &request, "mutation LogOut { logOut }", json!({}), true).await {
+        Ok(data) => json_response(StatusCode::OK, &request.request_id, &json!({ "ended": u8::from(data["logOut"] == true) })),
+        Err(response) => *response,
+    };
+    with_cookie(response, &format!("{ADMIN_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"))
 }

@@ -1,0 +1,53 @@
+// Admin log-in. A wrong password and an account that is not an admin get the same
+// answer from the router (it does not tell which emails are admins), so the words say
+// both plainly.
+import { useSignal } from '@preact/signals';
+import { endedBecause, logIn } from './session.js';
+import { errorWords } from '../store/lib/i18n.js';
+import { LanguageSwitch } from '../store/lib/ui.jsx';
+import { t } from './strings.js';
+
+export function LogIn() {
+  const error = useSignal(null);
+  const busy = useSignal(false);
+  const submit = async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    busy.value = true;
+    error.value = null;
+    try {
+      await logIn(String(form.get('email')).trim(), String(form.get('password')));
+    } catch (failure) {
+      error.value = failure;
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <main id="main" class="auth">
+      <div class="auth-card">
+        <div class="auth-head">
+          <span class="brand">{t('brand')}</span>
+          <LanguageSwitch t={t} />
+        </div>
+        <h1>{t('login.title')}</h1>
+        {endedBecause.value && <p role="alert" class="notice">{t(`ended.${endedBecause.value}`)}</p>}
+        <form onSubmit={submit}>
+          <label>
+            {t('login.email')}
+            <input name="email" type="email" autoComplete="username" required />
+          </label>
+          <label>
+            {t('login.password')}
+            <input name="password" type="password" autoComplete="current-password" required />
+          </label>
+          {error.value && <p role="alert" class="notice error">{errorWords(t, error.value)}</p>}
+          <button type="submit" class="primary" disabled={busy.value}>
+            {busy.value ? t('login.busy') : t('login.submit')}
+          </button>
+        </form>
+        <p class="muted small">{t('login.note')}</p>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,6 @@
+// The admin console's translator over its two strings files.
+import { translator } from '../store/lib/i18n.js';
+import en from './en.js';
+import ko from './ko.js';
+
+export const t = translator({ en, ko });
