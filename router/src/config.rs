@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
-use c9pay_platform::config::Secret;
+use c9pay_platform::{circuit_breaker::CircuitBreakerConfig, config::Secret};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -56,6 +56,13 @@ pub struct RouterConfig {
     /// router itself and need none. Default none: browsers refuse cross-origin calls.
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
+    /// The circuit breaker in front of each subgraph (one per subgraph, all with these
+    /// settings): after `consecutive_failures_max` fetches in a row without a usable
+    /// answer (time-out, refused connection), requests that need the subgraph are refused
+    /// at once (`SERVICE_UNAVAILABLE`, HTTP 503 with `Retry-After`) for `cool_down_ms`,
+    /// then one request probes it. Defaults 5 and 10000.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -481,6 +488,7 @@ impl RouterConfig {
             scopes: ScopesConfig::default(),
             rate_limits: RateLimitConfig::default(),
             cors_allowed_origins: Vec::new(),
+            circuit_breaker: CircuitBreakerConfig::default(),
         }
     }
 

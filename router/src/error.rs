@@ -58,7 +58,8 @@ pub struct ErrorExtensions {
     pub code: &'static str,
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// With `RATE_LIMITED`: seconds until a retry can pass (also the `Retry-After` header).
+    /// With `RATE_LIMITED`, and with `SERVICE_UNAVAILABLE` from an open circuit breaker:
+    /// seconds until a retry can pass (also the `Retry-After` header).
     #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
 }
@@ -116,6 +117,10 @@ pub enum RouterError {
     /// Something the router needs to decide is unavailable (auth's revocation feed).
     #[error("{0}")]
     Unavailable(String),
+    /// A subgraph the operation needs is failing and its circuit breaker is open: nothing
+    /// was fetched.
+    #[error("the {subgraph} service is unavailable; retry in {retry_after_s} s")]
+    CircuitOpen { subgraph: String, retry_after_s: u64 },
     #[error("too many {field} requests; retry in {retry_after_s} s")]
     RateLimited { field: String, retry_after_s: u64 },
     /// Logged in full where it happens; the client sees only the request id.
@@ -135,7 +140,7 @@ impl RouterError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Parse(_)
@@ -167,7 +172,7 @@ impl RouterError {
             Self::SubscriptionsUnsupported => code::OPERATION_NOT_SUPPORTED,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::Forbidden(_) => code::FORBIDDEN,
-            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::CircuitOpen { .. } => code::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Internal { .. } => code::INTERNAL,
         }
@@ -201,7 +206,7 @@ impl RouterError {
                     retry_after_s: None,
                 },
             }],
-            Self::RateLimited { retry_after_s, .. } => {
+            Self::RateLimited { retry_after_s, .. } | Self::CircuitOpen { retry_after_s, .. } => {
                 let mut error = GraphQLError::new(self.code(), self.to_string());
                 error.extensions.retry_after_s = Some(*retry_after_s);
                 vec![error]

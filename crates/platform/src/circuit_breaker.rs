@@ -177,6 +177,20 @@ impl CircuitBreaker {
         self.admit_at(Instant::now())
     }
 
+    /// Refuses only while the breaker is open and cooling down; never starts a probe nor
+    /// takes a probe's place. For a call that belongs to a request [`Self::admit`]
+    /// already let through (the router's fetches of an admitted plan).
+    pub fn check(&self) -> Result<(), Refused> {
+        let now = Instant::now();
+        match *self.lock() {
+            Inner::Open { until } if now < until => Err(Refused {
+                dependency: self.shared.dependency.clone(),
+                retry_after: until.saturating_duration_since(now),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The call that was admitted got a usable answer (a refusal with a code counts:
     /// the dependency is alive).
     pub fn record_success(&self) {

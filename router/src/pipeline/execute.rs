@@ -4,6 +4,10 @@
 //! produced itself — a fetch that timed out, a subgraph that could not be reached or
 //! answered garbage — name internal hosts and crates, so they are logged in full and the
 //! client gets a stable code and the request id.
+//!
+//! Before anything is signed or fetched, the circuit breakers of the subgraphs the plan
+//! needs are asked: one that is open refuses the whole request (`SERVICE_UNAVAILABLE`,
+//! 503 with `Retry-After`), so no mutation starts that could not finish.
 
 use std::sync::Arc;
 
@@ -25,6 +29,20 @@ fn is_executor_code(code: &str) -> bool {
 }
 
 const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
+/// A fetch the subgraph's breaker stopped while the request was under way
+/// (`engine::fetch_outcomes`).
+const BREAKER_OPEN_CODE: &str = "SUBGRAPH_CIRCUIT_OPEN";
+
+/// Refuses the request when a subgraph it needs has an open circuit breaker.
+fn admit(pipeline: &Pipeline, planned: &PlannedOperation, principal: &Principal) -> Result<(), RouterError> {
+    pipeline.engine.admit(planned).map_err(|refused| {
+        tracing::info!(request_id = %principal.request_id, subgraph = %refused.dependency, "refused: the subgraph's circuit breaker is open");
+        RouterError::CircuitOpen {
+            retry_after_s: refused.retry_after_s(),
+            subgraph: refused.dependency,
+        }
+    })
+}
 
 /// An internal error, logged in full with the request id; the client sees only the id.
 fn internal_error(principal: &Principal, what: &str, error: &dyn std::fmt::Display) -> RouterError {
@@ -50,6 +68,7 @@ pub(super) async fn execute(
     principal: &Principal,
 ) -> Result<Answer, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
+    admit(pipeline, planned, principal)?;
     let token = internal_token(pipeline, principal)?;
     let output = pipeline
         .engine
@@ -95,6 +114,7 @@ pub(super) async fn subscribe(
     principal: &Principal,
 ) -> Result<EventStream, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
+    admit(pipeline, &planned, principal)?;
     let token = internal_token(pipeline, principal)?;
     pipeline
         .engine
@@ -153,6 +173,11 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
             (
                 code::SUBGRAPH_TIMEOUT,
                 format!("the {service} service did not answer in time (request id {request_id})"),
+            )
+        } else if executor_code == BREAKER_OPEN_CODE {
+            (
+                code::SERVICE_UNAVAILABLE,
+                format!("the {service} service is unavailable; retry later (request id {request_id})"),
             )
         } else {
             (

@@ -275,7 +275,7 @@ pub(crate) fn refusal(media_type: MediaType, request_id: &str, error: &RouterErr
         RouterError::MethodNotAllowed(_) => {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
-        RouterError::RateLimited { retry_after_s, .. } => {
+        RouterError::RateLimited { retry_after_s, .. } | RouterError::CircuitOpen { retry_after_s, .. } => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
         }
         _ => {}

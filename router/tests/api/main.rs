@@ -5,6 +5,7 @@ mod access_tokens;
 mod admins;
 mod audit;
 mod browser_sessions;
+mod circuit_breakers;
 mod cors;
 mod federation;
 mod graphql_over_http;
