@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
-use c9pay_platform::{circuit_breaker::CircuitBreakerConfig, config::Secret};
+use c9pay_platform::{circuit_breaker::CircuitBreakerConfig, config::Secret, telemetry::TelemetryConfig};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -63,6 +63,9 @@ pub struct RouterConfig {
     /// then one request probes it. Defaults 5 and 10000.
     #[serde(default)]
     pub circuit_breaker: CircuitBreakerConfig,
+    /// Trace export (OTLP). Default: none.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -489,6 +492,7 @@ impl RouterConfig {
             rate_limits: RateLimitConfig::default(),
             cors_allowed_origins: Vec::new(),
             circuit_breaker: CircuitBreakerConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 

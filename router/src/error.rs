@@ -58,6 +58,9 @@ pub struct ErrorExtensions {
     pub code: &'static str,
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// With internal errors: the trace that has the whole story.
+    #[serde(rename = "traceId", skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// With `RATE_LIMITED`, and with `SERVICE_UNAVAILABLE` from an open circuit breaker:
     /// seconds until a retry can pass (also the `Retry-After` header).
     #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
@@ -72,6 +75,7 @@ impl GraphQLError {
             extensions: ErrorExtensions {
                 code,
                 request_id: None,
+                trace_id: None,
                 retry_after_s: None,
             },
         }
@@ -123,12 +127,21 @@ pub enum RouterError {
     CircuitOpen { subgraph: String, retry_after_s: u64 },
     #[error("too many {field} requests; retry in {retry_after_s} s")]
     RateLimited { field: String, retry_after_s: u64 },
-    /// Logged in full where it happens; the client sees only the request id.
-    #[error("internal error (request id {request_id})")]
-    Internal { request_id: String },
+    /// Logged in full where it happens; the client sees only the request id and the
+    /// trace id.
+    #[error("internal error (request id {request_id}{})", trace_id.as_deref().map(|trace_id| format!(", trace id {trace_id}")).unwrap_or_default())]
+    Internal { request_id: String, trace_id: Option<String> },
 }
 
 impl RouterError {
+    /// An internal error of request `request_id`, in the current trace.
+    pub fn internal(request_id: &str) -> Self {
+        Self::Internal {
+            request_id: request_id.to_string(),
+            trace_id: c9pay_platform::telemetry::current_trace_id(),
+        }
+    }
+
     /// The status for a client that accepts `application/graphql-response+json`
     /// (`modern`) or only `application/json`.
     pub fn status(&self, modern: bool) -> StatusCode {
@@ -193,16 +206,18 @@ impl RouterError {
                     extensions: ErrorExtensions {
                         code: code::GRAPHQL_VALIDATION_FAILED,
                         request_id: None,
+                        trace_id: None,
                         retry_after_s: None,
                     },
                 })
                 .collect(),
-            Self::Internal { request_id } => vec![GraphQLError {
+            Self::Internal { request_id, trace_id } => vec![GraphQLError {
                 message: self.to_string(),
                 locations: Vec::new(),
                 extensions: ErrorExtensions {
                     code: code::INTERNAL,
                     request_id: Some(request_id.clone()),
+                    trace_id: trace_id.clone(),
                     retry_after_s: None,
                 },
             }],

@@ -125,6 +125,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         .merge(assets::clients::routes())
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
+        .layer(middleware::from_fn(transport::http::trace_requests))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(config.limits.request_timeout_ms),

@@ -48,9 +48,7 @@ fn admit(pipeline: &Pipeline, planned: &PlannedOperation, principal: &Principal)
 fn internal_error(principal: &Principal, what: &str, error: &dyn std::fmt::Display) -> RouterError {
     let request_id = principal.request_id.as_str();
     tracing::error!(request_id, error = %error, "{what}");
-    RouterError::Internal {
-        request_id: request_id.to_string(),
-    }
+    RouterError::internal(request_id)
 }
 
 /// The internal token the subgraphs get for this principal.
@@ -150,6 +148,7 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
     let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
         return;
     };
+    let trace_id = c9pay_platform::telemetry::current_trace_id();
     for error in errors {
         let executor_code = error["extensions"]["code"]
             .as_str()
@@ -162,6 +161,10 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
             .as_str()
             .unwrap_or("a")
             .to_string();
+        let ids = match &trace_id {
+            Some(trace_id) => format!("request id {request_id}, trace id {trace_id}"),
+            None => format!("request id {request_id}"),
+        };
         tracing::error!(
             request_id,
             subgraph = %service,
@@ -172,21 +175,24 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
         let (code, message) = if executor_code == EXECUTOR_TIMEOUT_CODE {
             (
                 code::SUBGRAPH_TIMEOUT,
-                format!("the {service} service did not answer in time (request id {request_id})"),
+                format!("the {service} service did not answer in time ({ids})"),
             )
         } else if executor_code == BREAKER_OPEN_CODE {
             (
                 code::SERVICE_UNAVAILABLE,
-                format!("the {service} service is unavailable; retry later (request id {request_id})"),
+                format!("the {service} service is unavailable; retry later ({ids})"),
             )
         } else {
             (
                 code::INTERNAL,
-                format!("internal error (request id {request_id})"),
+                format!("internal error ({ids})"),
             )
         };
         error["message"] = Value::from(message);
-        error["extensions"] = serde_json::json!({ "code": code, "requestId": request_id });
+        error["extensions"] = match &trace_id {
+            Some(trace_id) => serde_json::json!({ "code": code, "requestId": request_id, "traceId": trace_id }),
+            None => serde_json::json!({ "code": code, "requestId": request_id }),
+        };
     }
 }
 

@@ -250,6 +250,28 @@ pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwar
     forwarded.unwrap_or_else(|| peer.ip())
 }
 
+/// Middleware: every request the router serves is the root span of a new trace (a
+/// `traceparent` from a client is not followed: clients do not decide what is recorded).
+pub async fn trace_requests(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument as _;
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", axum::extract::MatchedPath::as_str)
+        .to_string();
+    let span = tracing::info_span!(
+        parent: None,
+        "request",
+        otel.name = %format!("router {} {route}", request.method()),
+        otel.kind = "server",
+        service = "router",
+        http.route = %route,
+        trace_id = tracing::field::Empty,
+    );
+    c9pay_platform::telemetry::record_trace_id(&span);
+    next.run(request).instrument(span).await
+}
+
 pub(crate) fn new_request_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }

@@ -444,7 +444,7 @@ impl TestStores {
     pub async fn reconcile(&self, before_ms: i64) -> c9pay_stores::reconciler::Reconciled {
         let seed = self.trust.config_for("stores").signing_key.expect("stores has a signing key");
         let signer = c9pay_platform::internal_token::InternalTokenSigner::new("stores", &seed).expect("a signer");
-        let credit = c9pay_stores::credit::CreditClient::new(&self.credit_url, 2_000, signer).expect("a credit client");
+        let credit = c9pay_stores::credit::CreditClient::new(&self.credit_url, 2_000, signer, c9pay_platform::circuit_breaker::CircuitBreaker::new("credit", Default::default(), None)).expect("a credit client");
         c9pay_stores::reconciler::reconcile(&self.database, &credit, before_ms).await.expect("a reconciler round")
     }
 
