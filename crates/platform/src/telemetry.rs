@@ -129,7 +129,12 @@ fn install(format: LogFormat, config: &TelemetryConfig, service_name: &str) -> a
             .with_timeout(Duration::from_millis(config.export_timeout_ms))
             .with_headers(Default::default())
             .build()?;
-        builder = builder.with_batch_exporter(exporter);
+        let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::TokioCurrentThread,
+        )
+        .build();
+        builder = builder.with_span_processor(processor);
     }
     let provider = builder.build();
     let tracer = provider.tracer("c9pay");

@@ -78,7 +78,7 @@ pub fn routes(pipeline: Arc<Pipeline>, trust_forwarded_for: bool) -> Router {
         })
 }
 
-#[tracing::instrument(skip_all)]
+// No span of its own: `trace_requests` made the request's span.
 async fn graphql_post(
     State(endpoint): State<Endpoint>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -125,7 +125,6 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 
-#[tracing::instrument(skip_all)]
 async fn graphql_get(
     State(endpoint): State<Endpoint>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
