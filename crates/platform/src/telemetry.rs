@@ -249,3 +249,27 @@ impl Extractor for HeaderExtractor<'_> {
         self.0.keys().map(axum::http::HeaderName::as_str).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_an_exporter_spans_still_get_trace_ids_for_the_logs_and_the_next_hop() {
+        init(LogFormat::Pretty);
+        let span = tracing::info_span!("request", trace_id = tracing::field::Empty);
+        let _entered = span.enter();
+        let trace_id = current_trace_id();
+        assert!(trace_id.as_deref().is_some_and(|id| id.len() == 32), "{trace_id:?}");
+        let headers = trace_headers();
+        let traceparent = headers.get("traceparent").and_then(|value| value.to_str().ok()).unwrap_or_default();
+        assert!(traceparent.contains(trace_id.as_deref().unwrap_or("none")), "{traceparent}");
+        assert!(traceparent.ends_with("-00"), "not recorded, so not sampled: {traceparent}");
+    }
+
+    #[test]
+    fn a_sampling_ratio_outside_zero_to_one_is_refused() {
+        let config = TelemetryConfig { sampling_ratio: 1.5, ..TelemetryConfig::default() };
+        assert!(config.validate().is_err());
+    }
+}
