@@ -21,7 +21,9 @@ const WALLET: &str = "{ me { wallet { balance } } }";
 const TAKINGS: &str = "{ me { stores { account { balance } } } }";
 /// Enough tries for a cool-down of `COOL_DOWN_MS` to pass many times over.
 const RECOVERY_TRIES_MAX: u32 = 200;
-const COOL_DOWN_MS: u64 = 300;
+/// Long enough that the requests right after the breaker opens meet it open, even on a
+/// loaded machine.
+const COOL_DOWN_MS: u64 = 2_000;
 
 /// The platform with `subgraph` reached through a proxy the test controls; its fetches
 /// time out after 500 ms and two failures in a row open its breaker.
@@ -70,17 +72,18 @@ async fn breaker_state(router: &TestRouter, subgraph: &str) -> Option<f64> {
 }
 
 /// Repeats `query` until it is answered without errors (the breaker let a probe through
-/// and it succeeded), and returns that answer.
+/// and it succeeded), and returns that answer. On a loaded machine a probe may still
+/// time out (the breaker then opens again), so a time-out is tolerated too; anything
+/// else is not.
 async fn until_answered(router: &TestRouter, authorization: &str, query: &str, variables: Value) -> Value {
     for _ in 0..RECOVERY_TRIES_MAX {
         let (status, _, body) = post_raw(router, authorization, query, variables.clone()).await;
         if status == 200 && body.get("errors").is_none() {
             return body;
         }
-        assert!(
-            status == 503 && first_code(&body) == "SERVICE_UNAVAILABLE",
-            "while recovering, only the breaker's refusal is expected: HTTP {status} {body:#}"
-        );
+        let refused = status == 503 && first_code(&body) == "SERVICE_UNAVAILABLE";
+        let timed_out = first_code(&body) == "SUBGRAPH_TIMEOUT";
+        assert!(refused || timed_out, "while recovering, only the breaker's refusal or a slow probe is expected: HTTP {status} {body:#}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the breaker never closed again");
