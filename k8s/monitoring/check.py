@@ -37,6 +37,8 @@ RATE_INTERVAL = "1m"
 PASSWORD = "c9pay-demo-password"
 
 failures: list[str] = []
+# True during the self-check, whose failures are the expected outcome.
+expecting_failure = False
 
 
 def say(message: str) -> None:
@@ -45,7 +47,7 @@ def say(message: str) -> None:
 
 def fail(message: str) -> None:
     failures.append(message)
-    say(f"  FAIL {message}")
+    say(f"  {'refused, as it must be:' if expecting_failure else 'FAIL'} {message}")
 
 
 def free_port() -> int:
@@ -289,6 +291,20 @@ def main() -> None:
                     fail(f"alert {rule['name']}: no final comparison with a number to strip: {rule['query']}")
                 else:
                     check_expression(prometheus, f"alert {rule['name']} (its value)", value)
+
+        # Self-check: a query naming a metric nobody exports must fail, or the checks
+        # above prove nothing.
+        say("\n== self-check")
+        global expecting_failure
+        before = len(failures)
+        expecting_failure = True
+        check_expression(prometheus, "canary", 'sum(rate(c9pay_no_such_metric_total[1m]))')
+        expecting_failure = False
+        if len(failures) == before:
+            fail("self-check: a query naming a metric nobody exports was accepted")
+        else:
+            del failures[before:]
+            say("  ok   a query naming a metric nobody exports fails")
 
         queries = dashboard_queries()
         say(f"\n== {len(queries)} queries of c9pay-dashboard.json")

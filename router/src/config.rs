@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
-use c9pay_platform::config::Secret;
+use c9pay_platform::{circuit_breaker::CircuitBreakerConfig, config::Secret, telemetry::TelemetryConfig};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -61,6 +61,16 @@ pub struct RouterConfig {
     /// `allow` (any document; `documentId` still looks one up).
     #[serde(default)]
     pub trusted_documents: crate::pipeline::trusted_documents::Mode,
+    /// The circuit breaker in front of each subgraph (one per subgraph, all with these
+    /// settings): after `consecutive_failures_max` fetches in a row without a usable
+    /// answer (time-out, refused connection), requests that need the subgraph are refused
+    /// at once (`SERVICE_UNAVAILABLE`, HTTP 503 with `Retry-After`) for `cool_down_ms`,
+    /// then one request probes it. Defaults 5 and 10000.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// Trace export (OTLP). Default: none.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -491,6 +501,8 @@ impl RouterConfig {
             rate_limits: RateLimitConfig::default(),
             cors_allowed_origins: Vec::new(),
             trusted_documents: crate::pipeline::trusted_documents::Mode::default(),
+            circuit_breaker: CircuitBreakerConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 

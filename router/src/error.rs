@@ -59,7 +59,11 @@ pub struct ErrorExtensions {
     pub code: &'static str,
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// With `RATE_LIMITED`: seconds until a retry can pass (also the `Retry-After` header).
+    /// With internal errors: the trace that has the whole story.
+    #[serde(rename = "traceId", skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// With `RATE_LIMITED`, and with `SERVICE_UNAVAILABLE` from an open circuit breaker:
+    /// seconds until a retry can pass (also the `Retry-After` header).
     #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
 }
@@ -72,6 +76,7 @@ impl GraphQLError {
             extensions: ErrorExtensions {
                 code,
                 request_id: None,
+                trace_id: None,
                 retry_after_s: None,
             },
         }
@@ -121,14 +126,27 @@ pub enum RouterError {
     /// Something the router needs to decide is unavailable (auth's revocation feed).
     #[error("{0}")]
     Unavailable(String),
+    /// A subgraph the operation needs is failing and its circuit breaker is open: nothing
+    /// was fetched.
+    #[error("the {subgraph} service is unavailable; retry in {retry_after_s} s")]
+    CircuitOpen { subgraph: String, retry_after_s: u64 },
     #[error("too many {field} requests; retry in {retry_after_s} s")]
     RateLimited { field: String, retry_after_s: u64 },
-    /// Logged in full where it happens; the client sees only the request id.
-    #[error("internal error (request id {request_id})")]
-    Internal { request_id: String },
+    /// Logged in full where it happens; the client sees only the request id and the
+    /// trace id.
+    #[error("internal error (request id {request_id}{})", trace_id.as_deref().map(|trace_id| format!(", trace id {trace_id}")).unwrap_or_default())]
+    Internal { request_id: String, trace_id: Option<String> },
 }
 
 impl RouterError {
+    /// An internal error of request `request_id`, in the current trace.
+    pub fn internal(request_id: &str) -> Self {
+        Self::Internal {
+            request_id: request_id.to_string(),
+            trace_id: c9pay_platform::telemetry::current_trace_id(),
+        }
+    }
+
     /// The status for a client that accepts `application/graphql-response+json`
     /// (`modern`) or only `application/json`.
     pub fn status(&self, modern: bool) -> StatusCode {
@@ -140,7 +158,7 @@ impl RouterError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Parse(_)
@@ -174,7 +192,7 @@ impl RouterError {
             Self::SubscriptionsUnsupported => code::OPERATION_NOT_SUPPORTED,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::Forbidden(_) => code::FORBIDDEN,
-            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::CircuitOpen { .. } => code::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Internal { .. } => code::INTERNAL,
         }
@@ -195,20 +213,22 @@ impl RouterError {
                     extensions: ErrorExtensions {
                         code: code::GRAPHQL_VALIDATION_FAILED,
                         request_id: None,
+                        trace_id: None,
                         retry_after_s: None,
                     },
                 })
                 .collect(),
-            Self::Internal { request_id } => vec![GraphQLError {
+            Self::Internal { request_id, trace_id } => vec![GraphQLError {
                 message: self.to_string(),
                 locations: Vec::new(),
                 extensions: ErrorExtensions {
                     code: code::INTERNAL,
                     request_id: Some(request_id.clone()),
+                    trace_id: trace_id.clone(),
                     retry_after_s: None,
                 },
             }],
-            Self::RateLimited { retry_after_s, .. } => {
+            Self::RateLimited { retry_after_s, .. } | Self::CircuitOpen { retry_after_s, .. } => {
                 let mut error = GraphQLError::new(self.code(), self.to_string());
                 error.extensions.retry_after_s = Some(*retry_after_s);
                 vec![error]

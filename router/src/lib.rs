@@ -29,6 +29,7 @@ use axum::{
     middleware,
 };
 use c9pay_platform::{
+    circuit_breaker::BreakerMetrics,
     http::{Application, ReadinessCheck, operational_routes},
     internal_token::{InternalTokenSigner, ROUTER_ISSUER},
     metrics::{Metrics, track_http},
@@ -70,7 +71,8 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         .with_context(|| format!("reading the supergraph {}", config.supergraph_path.display()))?;
     let metrics = Metrics::new(NAME)?;
     let router_metrics = RouterMetrics::register(&metrics)?;
-    let engine = Engine::load(&supergraph, engine_options(config, router_metrics.clone()))?;
+    let breaker_metrics = BreakerMetrics::register(&metrics)?;
+    let engine = Engine::load(&supergraph, engine_options(config, router_metrics.clone(), breaker_metrics))?;
     tracing::info!(subgraphs = ?engine.subgraph_names(), "loaded the supergraph");
 
     let verifier = AccessTokenVerifier::new(&config.jwks_url, &config.access_tokens)?;
@@ -124,6 +126,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         .merge(assets::clients::routes())
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
+        .layer(middleware::from_fn(transport::http::trace_requests))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(config.limits.request_timeout_ms),
@@ -154,7 +157,7 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
         .max_age(Duration::from_secs(600)))
 }
 
-fn engine_options(config: &RouterConfig, metrics: RouterMetrics) -> EngineOptions {
+fn engine_options(config: &RouterConfig, metrics: RouterMetrics, breaker_metrics: BreakerMetrics) -> EngineOptions {
     let subgraph_endpoints: BTreeMap<String, String> = config
         .subgraph_urls
         .iter()
@@ -181,6 +184,8 @@ fn engine_options(config: &RouterConfig, metrics: RouterMetrics) -> EngineOption
         default_timeout: Duration::from_millis(config.limits.subgraph_timeout_ms),
         plan_cache_size_max: u64::try_from(config.limits.plan_cache_size_max).unwrap_or(u64::MAX),
         subscription_buffer_size_max: config.limits.subscription_buffer_size_max,
+        circuit_breaker: config.circuit_breaker,
+        breaker_metrics,
         metrics,
     }
 }

@@ -76,12 +76,15 @@ enum Target {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Up(options) => {
-            telemetry::init(telemetry::LogFormat::Pretty);
-            up::run(options).await
+            telemetry::init_with(telemetry::LogFormat::Pretty, &options.telemetry(), "c9pay")?;
+            let result = up::run(options).await;
+            telemetry::shutdown();
+            result
         }
         Command::Run { target, config } => {
-            telemetry::init(telemetry::LogFormat::Json);
-            run_target(target, config).await
+            let result = run_target(target, config).await;
+            telemetry::shutdown();
+            result
         }
         Command::Keys {
             command: KeysCommand::Rotate { config: file, retire_after_s },
@@ -109,14 +112,37 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Loads the part's configuration, starts its logs and traces (`telemetry` in that
+/// configuration), then builds it.
 async fn run_target(target: Target, file: Option<PathBuf>) -> anyhow::Result<()> {
+    use telemetry::{LogFormat::Json, init_with};
     let file = file.as_deref();
     let application = match target {
-        Target::Auth => c9pay_auth::build(&config::load(file, "C9PAY_AUTH")?).await?,
-        Target::Users => c9pay_users::build(&config::load(file, "C9PAY_USERS")?).await?,
-        Target::Credit => c9pay_credit::build(&config::load(file, "C9PAY_CREDIT")?).await?,
-        Target::Stores => c9pay_stores::build(&config::load(file, "C9PAY_STORES")?).await?,
-        Target::Router => c9pay_router::build(&config::load(file, "C9PAY_ROUTER")?).await?,
+        Target::Auth => {
+            let config: c9pay_auth::AuthConfig = config::load(file, "C9PAY_AUTH")?;
+            init_with(Json, &config.telemetry, "c9pay-auth")?;
+            c9pay_auth::build(&config).await?
+        }
+        Target::Users => {
+            let config: c9pay_users::UsersConfig = config::load(file, "C9PAY_USERS")?;
+            init_with(Json, &config.telemetry, "c9pay-users")?;
+            c9pay_users::build(&config).await?
+        }
+        Target::Credit => {
+            let config: c9pay_credit::CreditConfig = config::load(file, "C9PAY_CREDIT")?;
+            init_with(Json, &config.telemetry, "c9pay-credit")?;
+            c9pay_credit::build(&config).await?
+        }
+        Target::Stores => {
+            let config: c9pay_stores::StoresConfig = config::load(file, "C9PAY_STORES")?;
+            init_with(Json, &config.telemetry, "c9pay-stores")?;
+            c9pay_stores::build(&config).await?
+        }
+        Target::Router => {
+            let config: c9pay_router::RouterConfig = config::load(file, "C9PAY_ROUTER")?;
+            init_with(Json, &config.telemetry, "c9pay-router")?;
+            c9pay_router::build(&config).await?
+        }
     };
     Ok(application.run_until_stopped().await?)
 }

@@ -33,7 +33,7 @@ pub struct UpOptions {
     #[arg(long)]
     no_demo: bool,
     /// A TOML file of router settings to use instead of `up`'s defaults: `limits`,
-    /// `rate_limits`, `cors_allowed_origins`, `dpop`, `revocations` (as in
+    /// `rate_limits`, `cors_allowed_origins`, `dpop`, `revocations`, `circuit_breaker` (as in
     /// `router/router.example.toml`); `C9PAY_ROUTER__…` environment variables too.
     #[arg(long)]
     router_config: Option<PathBuf>,
@@ -41,6 +41,24 @@ pub struct UpOptions {
     /// payment-code lifetimes, admin time-outs; `C9PAY_AUTH__…` environment variables too.
     #[arg(long)]
     auth_config: Option<PathBuf>,
+    /// Export traces of every part over OTLP/HTTP to this URL, e.g.
+    /// `http://127.0.0.1:4318/v1/traces`. Default: no export.
+    #[arg(long, env = "C9PAY_UP__TELEMETRY__OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// Share of requests whose traces are exported, from 0.0 to 1.0.
+    #[arg(long, env = "C9PAY_UP__TELEMETRY__SAMPLING_RATIO", default_value_t = 1.0)]
+    trace_sampling_ratio: f64,
+}
+
+impl UpOptions {
+    /// The one process's trace export.
+    pub fn telemetry(&self) -> c9pay_platform::telemetry::TelemetryConfig {
+        c9pay_platform::telemetry::TelemetryConfig {
+            otlp_endpoint: self.otlp_endpoint.clone(),
+            sampling_ratio: self.trace_sampling_ratio,
+            ..Default::default()
+        }
+    }
 }
 
 /// The router settings `up` lets a file or the environment change; the rest (addresses,
@@ -53,11 +71,13 @@ struct RouterSettings {
     cors_allowed_origins: Option<Vec<String>>,
     dpop: Option<c9pay_router::config::DpopConfig>,
     revocations: Option<c9pay_router::config::RevocationConfig>,
+    circuit_breaker: Option<c9pay_platform::circuit_breaker::CircuitBreakerConfig>,
 }
 
 impl RouterSettings {
     fn apply(self, mut config: RouterConfig) -> RouterConfig {
         config.limits = self.limits.unwrap_or(config.limits);
+        config.circuit_breaker = self.circuit_breaker.unwrap_or(config.circuit_breaker);
         config.rate_limits = self.rate_limits.unwrap_or(config.rate_limits);
         config.cors_allowed_origins = self.cors_allowed_origins.unwrap_or(config.cors_allowed_origins);
         config.dpop = self.dpop.unwrap_or(config.dpop);

@@ -122,6 +122,12 @@ impl Database {
     pub async fn connect(config: &DatabaseConfig, migrations: &Migrations) -> anyhow::Result<Self> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(install_default_drivers);
+        // sqlx builds its rustls configuration from the process's default crypto
+        // provider, which rustls can only pick by itself when one provider is linked in.
+        // The OTLP exporter's HTTP client (reqwest 0.13, with the features the Hive
+        // crates turn on) links ring as well, so aws-lc-rs is named here; an error means
+        // one was installed already (the router installs the same).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
         let backend = config.backend()?;
         let url = match backend {

@@ -49,13 +49,19 @@ pub fn client_error(code: &'static str, message: impl Into<String>) -> async_gra
 /// An internal error: logged in full, returned masked with the request id.
 pub fn internal_error(error: &(dyn StdError + 'static)) -> async_graphql::Error {
     let request_id = current_request_id();
+    let trace_id = crate::telemetry::current_trace_id();
     tracing::error!(request_id = %request_id, error = %chain(error), "internal error");
-    async_graphql::Error::new(format!("internal error (request id {request_id})")).extend_with(
-        |_, extensions| {
-            extensions.set("code", code::INTERNAL);
-            extensions.set("requestId", request_id.clone());
-        },
-    )
+    let message = match &trace_id {
+        Some(trace_id) => format!("internal error (request id {request_id}, trace id {trace_id})"),
+        None => format!("internal error (request id {request_id})"),
+    };
+    async_graphql::Error::new(message).extend_with(|_, extensions| {
+        extensions.set("code", code::INTERNAL);
+        extensions.set("requestId", request_id.clone());
+        if let Some(trace_id) = &trace_id {
+            extensions.set("traceId", trace_id.clone());
+        }
+    })
 }
 
 /// Converts a crate error into a GraphQL error by its code.

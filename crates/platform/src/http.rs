@@ -61,11 +61,13 @@ async fn render_metrics(State(state): State<Operational>) -> impl IntoResponse {
     )
 }
 
-/// Wraps an application's routes in the standard stack: metrics, tracing, a body limit,
-/// a time-out, and panics turned into 500s instead of dropped connections.
-pub fn with_standard_layers(router: Router, metrics: Metrics) -> Router {
+/// Wraps an application's routes in the standard stack: a span per request that
+/// continues the caller's trace, metrics, a body limit, a time-out, and panics turned
+/// into 500s instead of dropped connections. `service` names the spans.
+pub fn with_standard_layers(router: Router, metrics: Metrics, service: &'static str) -> Router {
     router
         .layer(middleware::from_fn_with_state(metrics, track_http))
+        .layer(middleware::from_fn_with_state(service, crate::telemetry::trace_requests))
         .layer(RequestBodyLimitLayer::new(REQUEST_BODY_SIZE_MAX_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -162,6 +162,9 @@ pub struct JwksClient {
     /// Serialises fetches and remembers when the last one was tried (successful or
     /// not): the minimum interval holds for failures too.
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
+    /// In front of the JWKS's service, if given: while open, no fetch is sent and the
+    /// cached keys (if any) keep serving.
+    breaker: Option<crate::circuit_breaker::CircuitBreaker>,
 }
 
 impl std::fmt::Debug for JwksClient {
@@ -192,7 +195,14 @@ impl JwksClient {
                 fetched_at: None,
             }),
             last_attempt: tokio::sync::Mutex::new(None),
+            breaker: None,
         })
+    }
+
+    /// Puts `breaker` in front of every fetch.
+    pub fn with_breaker(mut self, breaker: crate::circuit_breaker::CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
     }
 
     /// A client that always answers with `keys` and never fetches (tests, and a
@@ -207,6 +217,7 @@ impl JwksClient {
                 fetched_at: Some(Instant::now()),
             }),
             last_attempt: tokio::sync::Mutex::new(None),
+            breaker: None,
         }
     }
 
@@ -272,12 +283,22 @@ impl JwksClient {
     }
 
     async fn fetch(&self, url: &str) -> Result<KeySet, JwksError> {
-        let response = self
+        if let Some(breaker) = &self.breaker {
+            breaker.admit().map_err(|refused| JwksError::Fetch(refused.to_string()))?;
+        }
+        let sent = self
             .http
             .get(url)
+            .headers(crate::telemetry::trace_headers())
             .send()
-            .await
-            .map_err(|error| JwksError::Fetch(crate::error::chain(&error)))?;
+            .await;
+        if let Some(breaker) = &self.breaker {
+            match &sent {
+                Ok(response) if !response.status().is_server_error() => breaker.record_success(),
+                _ => breaker.record_failure(),
+            }
+        }
+        let response = sent.map_err(|error| JwksError::Fetch(crate::error::chain(&error)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(JwksError::Fetch(format!("{url} answered {status}")));

@@ -4,6 +4,7 @@
 //! [`http::Application`]; this crate holds the pieces they have in common so that each
 //! of them reads as its domain and nothing else.
 
+pub mod circuit_breaker;
 pub mod config;
 pub mod database;
 pub mod dpop;

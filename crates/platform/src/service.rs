@@ -74,7 +74,7 @@ impl Subgraph {
         let app = routes
             .layer(Extension(self.verifier.clone()))
             .merge(operational_routes(self.metrics.clone(), ready));
-        with_standard_layers(app, self.metrics.clone())
+        with_standard_layers(app, self.metrics.clone(), self.name)
     }
 }
 

@@ -430,3 +430,86 @@ impl WebSocketClient {
         let _ = self.stream.close(None).await;
     }
 }
+
+/// What a [`FaultyProxy`] does with the next bytes it sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Everything passes both ways.
+    None,
+    /// Requests reach the service, but its answers are dropped: the caller sees a
+    /// service that hangs after it received the request, the case where a payment's
+    /// outcome is unknown.
+    SwallowAnswers,
+    /// New connections are closed at once, as when the service is down.
+    RefuseConnections,
+}
+
+/// A TCP proxy in front of a service, on port 0, that can be told to misbehave
+/// ([`Fault`]) and to recover, while the service behind it keeps running.
+#[derive(Clone)]
+pub struct FaultyProxy {
+    /// `http://127.0.0.1:<port>` of the proxy.
+    pub url: String,
+    fault: std::sync::Arc<std::sync::Mutex<Fault>>,
+}
+
+impl FaultyProxy {
+    /// Starts a proxy to `upstream` (`http://host:port`). Callable outside async code, as
+    /// long as a Tokio runtime is current.
+    pub fn start(upstream: &str) -> Self {
+        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .and_then(tokio::net::TcpListener::from_std)
+            .unwrap_or_else(|error| panic!("binding a proxy: {error}"));
+        let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
+        let fault = std::sync::Arc::new(std::sync::Mutex::new(Fault::None));
+        let proxy = Self { url: format!("http://127.0.0.1:{port}"), fault };
+        let serving = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if serving.fault() == Fault::RefuseConnections {
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(serving.clone().relay(client, upstream.clone()));
+            }
+        });
+        proxy
+    }
+
+    pub fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+    }
+
+    fn fault(&self) -> Fault {
+        *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn relay(self, client: tokio::net::TcpStream, upstream: String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+            return;
+        };
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut server_read, mut server_write) = server.into_split();
+        let requests = tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        });
+        let mut buffer = vec![0_u8; 16 * 1024];
+        loop {
+            let read = match server_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => read,
+            };
+            if self.fault() == Fault::SwallowAnswers {
+                continue;
+            }
+            let Some(chunk) = buffer.get(..read) else { break };
+            if client_write.write_all(chunk).await.is_err() {
+                break;
+            }
+        }
+        requests.abort();
+    }
+}

@@ -331,7 +331,7 @@ fn status_of(code: &str) -> StatusCode {
 
 fn refusal(request_id: &str, error: &RouterError) -> Response {
     let mut response = json_response(error.status(true), request_id, &json!({ "errors": error.errors() }));
-    if let RouterError::RateLimited { retry_after_s, .. } = error {
+    if let RouterError::RateLimited { retry_after_s, .. } | RouterError::CircuitOpen { retry_after_s, .. } = error {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
     }
     response

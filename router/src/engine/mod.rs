@@ -15,7 +15,7 @@
 
 mod analysis;
 mod authorization;
-mod fetch_metrics;
+mod fetch_outcomes;
 mod subscriptions;
 
 use std::{
@@ -64,10 +64,15 @@ use hive_router_plan_executor::{
 use hive_router_query_planner::{
     ast::{normalization::normalize_operation, operation::OperationDefinition},
     graph::PlannerOverrideContext,
-    planner::{Planner, QueryPlannerOptions, plan_nodes::QueryPlan, query_plan::QUERY_PLAN_KIND},
+    planner::{
+        Planner, QueryPlannerOptions,
+        plan_nodes::{PlanNode, QueryPlan},
+        query_plan::QUERY_PLAN_KIND,
+    },
     state::supergraph_state::OperationKind as PlannerOperationKind,
     utils::{cancellation::CancellationToken, parsing::safe_parse_schema},
 };
+use c9pay_platform::circuit_breaker::{BreakerMetrics, CircuitBreaker, CircuitBreakerConfig, Refused};
 use serde_json::json;
 
 pub use analysis::{OperationShape, SelectionError};
@@ -116,6 +121,9 @@ pub struct EngineOptions {
     /// Events buffered per subscription between the engine and the client's connection;
     /// a subscription that falls further behind ends as too slow.
     pub subscription_buffer_size_max: usize,
+    /// The settings of each subgraph's circuit breaker.
+    pub circuit_breaker: CircuitBreakerConfig,
+    pub breaker_metrics: BreakerMetrics,
     pub metrics: RouterMetrics,
 }
 
@@ -163,11 +171,51 @@ pub struct PlannedOperation {
     introspection_operation: Option<Arc<OperationDefinition>>,
     projection_plan: Arc<Vec<FieldProjectionPlan>>,
     root_type_name: String,
+    /// Every subgraph the plan may fetch from, sorted, each once.
+    subgraphs: Vec<String>,
 }
 
 impl PlannedOperation {
     pub fn kind(&self) -> OperationKind {
         self.kind
+    }
+
+    /// The subgraphs the plan may fetch from.
+    pub fn subgraphs(&self) -> &[String] {
+        &self.subgraphs
+    }
+}
+
+/// The subgraphs a plan node may fetch from (both branches of a condition).
+fn collect_subgraphs(node: &PlanNode, subgraphs: &mut std::collections::BTreeSet<String>) {
+    match node {
+        PlanNode::Fetch(fetch) => {
+            subgraphs.insert(fetch.service_name.clone());
+        }
+        PlanNode::BatchFetch(fetch) => {
+            subgraphs.insert(fetch.service_name.clone());
+        }
+        PlanNode::Sequence(sequence) => sequence.nodes.iter().for_each(|node| collect_subgraphs(node, subgraphs)),
+        PlanNode::Parallel(parallel) => parallel.nodes.iter().for_each(|node| collect_subgraphs(node, subgraphs)),
+        PlanNode::Flatten(flatten) => collect_subgraphs(&flatten.node, subgraphs),
+        PlanNode::Condition(condition) => {
+            for clause in [&condition.if_clause, &condition.else_clause].into_iter().flatten() {
+                collect_subgraphs(clause, subgraphs);
+            }
+        }
+        PlanNode::Subscription(subscription) => {
+            subgraphs.insert(subscription.primary.service_name.clone());
+        }
+        PlanNode::Defer(defer) => {
+            if let Some(node) = &defer.primary.node {
+                collect_subgraphs(node, subgraphs);
+            }
+            for deferred in &defer.deferred {
+                if let Some(node) = &deferred.node {
+                    collect_subgraphs(node, subgraphs);
+                }
+            }
+        }
     }
 }
 
@@ -214,6 +262,8 @@ pub struct Engine {
     /// is, a Float literal that passed validation sits where a custom scalar (`Amount`,
     /// `DateTime`) is expected, and none of ours accepts one; see [`Engine::float_literal`].
     schema_accepts_float: bool,
+    /// Subgraph name → its circuit breaker.
+    breakers: Arc<BTreeMap<String, CircuitBreaker>>,
 }
 
 /// What executing a plan needs, shared with the subscription worker's thread.
@@ -287,8 +337,19 @@ impl Engine {
         let headers_plan = compile_headers_plan(&headers_config)
             .map_err(|error| EngineError::Executor(error.to_string()))?;
 
-        let plugins: Vec<RouterPluginBoxed> =
-            vec![Box::new(fetch_metrics::FetchMetrics::new(options.metrics.clone()))];
+        let breakers: Arc<BTreeMap<String, CircuitBreaker>> = Arc::new(
+            endpoints
+                .keys()
+                .map(|name| {
+                    let breaker = CircuitBreaker::new(name.clone(), options.circuit_breaker, Some(&options.breaker_metrics));
+                    (name.clone(), breaker)
+                })
+                .collect(),
+        );
+        let plugins: Vec<RouterPluginBoxed> = vec![Box::new(fetch_outcomes::FetchOutcomes::new(
+            options.metrics.clone(),
+            breakers.clone(),
+        ))];
 
         let runner = Arc::new(Runner {
             metadata,
@@ -311,6 +372,7 @@ impl Engine {
             authorization,
             subscriptions,
             subscription_buffer_size_max: options.subscription_buffer_size_max,
+            breakers,
         })
     }
 
@@ -325,6 +387,24 @@ impl Engine {
             .collect();
         names.sort();
         names
+    }
+
+    /// Whether every subgraph the plan needs may be called now: refused, with the longest
+    /// wait, when a breaker is open. Nothing is fetched from a request that is refused,
+    /// so a mutation is never half done because one of its subgraphs is down.
+    pub fn admit(&self, planned: &PlannedOperation) -> Result<(), Refused> {
+        let mut refusal: Option<Refused> = None;
+        for subgraph in &planned.subgraphs {
+            let Some(breaker) = self.breakers.get(subgraph) else {
+                continue;
+            };
+            if let Err(refused) = breaker.admit()
+                && refusal.as_ref().is_none_or(|longest| longest.retry_after < refused.retry_after)
+            {
+                refusal = Some(refused);
+            }
+        }
+        refusal.map_or(Ok(()), Err)
     }
 
     /// Parses a document, refusing one with more than `tokens_max` tokens before the
@@ -446,7 +526,12 @@ impl Engine {
                 )
                 .map_err(|error| PlanError::Planning(error.to_string()))?
         };
+        let mut subgraphs = std::collections::BTreeSet::new();
+        if let Some(node) = &plan.node {
+            collect_subgraphs(node, &mut subgraphs);
+        }
         let planned = Arc::new(PlannedOperation {
+            subgraphs: subgraphs.into_iter().collect(),
             kind,
             plan,
             operation_for_plan: Arc::new(partitioned.downstream_operation),

@@ -4,6 +4,10 @@
 //! produced itself — a fetch that timed out, a subgraph that could not be reached or
 //! answered garbage — name internal hosts and crates, so they are logged in full and the
 //! client gets a stable code and the request id.
+//!
+//! Before anything is signed or fetched, the circuit breakers of the subgraphs the plan
+//! needs are asked: one that is open refuses the whole request (`SERVICE_UNAVAILABLE`,
+//! 503 with `Retry-After`), so no mutation starts that could not finish.
 
 use std::sync::Arc;
 
@@ -25,14 +29,26 @@ fn is_executor_code(code: &str) -> bool {
 }
 
 const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
+/// A fetch the subgraph's breaker stopped while the request was under way
+/// (`engine::fetch_outcomes`).
+const BREAKER_OPEN_CODE: &str = "SUBGRAPH_CIRCUIT_OPEN";
+
+/// Refuses the request when a subgraph it needs has an open circuit breaker.
+fn admit(pipeline: &Pipeline, planned: &PlannedOperation, principal: &Principal) -> Result<(), RouterError> {
+    pipeline.engine.admit(planned).map_err(|refused| {
+        tracing::info!(request_id = %principal.request_id, subgraph = %refused.dependency, "refused: the subgraph's circuit breaker is open");
+        RouterError::CircuitOpen {
+            retry_after_s: refused.retry_after_s(),
+            subgraph: refused.dependency,
+        }
+    })
+}
 
 /// An internal error, logged in full with the request id; the client sees only the id.
 fn internal_error(principal: &Principal, what: &str, error: &dyn std::fmt::Display) -> RouterError {
     let request_id = principal.request_id.as_str();
     tracing::error!(request_id, error = %error, "{what}");
-    RouterError::Internal {
-        request_id: request_id.to_string(),
-    }
+    RouterError::internal(request_id)
 }
 
 /// The internal token the subgraphs get for this principal.
@@ -50,6 +66,7 @@ pub(super) async fn execute(
     principal: &Principal,
 ) -> Result<Answer, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
+    admit(pipeline, planned, principal)?;
     let token = internal_token(pipeline, principal)?;
     let output = pipeline
         .engine
@@ -95,6 +112,7 @@ pub(super) async fn subscribe(
     principal: &Principal,
 ) -> Result<EventStream, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
+    admit(pipeline, &planned, principal)?;
     let token = internal_token(pipeline, principal)?;
     pipeline
         .engine
@@ -130,6 +148,7 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
     let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
         return;
     };
+    let trace_id = c9pay_platform::telemetry::current_trace_id();
     for error in errors {
         let executor_code = error["extensions"]["code"]
             .as_str()
@@ -142,6 +161,10 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
             .as_str()
             .unwrap_or("a")
             .to_string();
+        let ids = match &trace_id {
+            Some(trace_id) => format!("request id {request_id}, trace id {trace_id}"),
+            None => format!("request id {request_id}"),
+        };
         tracing::error!(
             request_id,
             subgraph = %service,
@@ -152,16 +175,24 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
         let (code, message) = if executor_code == EXECUTOR_TIMEOUT_CODE {
             (
                 code::SUBGRAPH_TIMEOUT,
-                format!("the {service} service did not answer in time (request id {request_id})"),
+                format!("the {service} service did not answer in time ({ids})"),
+            )
+        } else if executor_code == BREAKER_OPEN_CODE {
+            (
+                code::SERVICE_UNAVAILABLE,
+                format!("the {service} service is unavailable; retry later ({ids})"),
             )
         } else {
             (
                 code::INTERNAL,
-                format!("internal error (request id {request_id})"),
+                format!("internal error ({ids})"),
             )
         };
         error["message"] = Value::from(message);
-        error["extensions"] = serde_json::json!({ "code": code, "requestId": request_id });
+        error["extensions"] = match &trace_id {
+            Some(trace_id) => serde_json::json!({ "code": code, "requestId": request_id, "traceId": trace_id }),
+            None => serde_json::json!({ "code": code, "requestId": request_id }),
+        };
     }
 }
 

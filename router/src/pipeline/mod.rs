@@ -20,6 +20,7 @@ mod validate;
 use std::{collections::HashSet, net::IpAddr, sync::Arc, time::Instant};
 
 use c9pay_platform::internal_token::InternalTokenSigner;
+use tracing::{Instrument as _, info_span};
 
 pub use authenticate::{AnonymousRootFields, Authenticated};
 
@@ -211,7 +212,9 @@ impl Pipeline {
         observed: &mut Observed,
     ) -> Result<Answer, RouterError> {
         let (planned, authenticated) = self.prepare(request, caller, observed).await?;
-        execute::execute(self, &planned, request, &authenticated.principal).await
+        execute::execute(self, &planned, request, &authenticated.principal)
+            .instrument(info_span!("execute"))
+            .await
     }
 
     async fn open_stages(
@@ -223,10 +226,13 @@ impl Pipeline {
         let (planned, authenticated) = self.prepare(request, caller, observed).await?;
         if planned.kind() != OperationKind::Subscription {
             return execute::execute(self, &planned, request, &authenticated.principal)
+                .instrument(info_span!("execute"))
                 .await
                 .map(Opened::Answer);
         }
-        let events = execute::subscribe(self, planned, request, &authenticated.principal).await?;
+        let events = execute::subscribe(self, planned, request, &authenticated.principal)
+            .instrument(info_span!("subscribe"))
+            .await?;
         Ok(Opened::Subscription(Subscription {
             events,
             expires_at_s: authenticated.expires_at_s,
@@ -244,19 +250,23 @@ impl Pipeline {
         caller: &Caller<'_>,
         observed: &mut Observed,
     ) -> Result<(Arc<PlannedOperation>, Authenticated), RouterError> {
+        // Each stage is a span of the request's trace.
         let operation_name = request.operation_name.as_deref();
-        let text = trusted_documents::resolve(self, request, caller)?;
-        let document = parse::parse(self, text)?;
-        let shape = limits::check(self, &document, operation_name)?;
+        let text = info_span!("trusted_documents").in_scope(|| trusted_documents::resolve(self, request, caller))?;
+        let document = info_span!("parse").in_scope(|| parse::parse(self, text))?;
+        let shape = info_span!("limits").in_scope(|| limits::check(self, &document, operation_name))?;
         observed.kind = shape.kind.as_str();
         if observed.name.is_none() {
             observed.name.clone_from(&shape.name);
         }
-        validate::validate(self, &document, &shape, request.transport)?;
-        let authenticated = authenticate::authenticate(self, caller, &shape).await?;
-        authorize::authorize(self, &document, operation_name, &shape, &authenticated.principal)?;
-        rate_limit::check(self, caller, &shape, &authenticated.principal)?;
-        let planned = plan::plan(self, &document, operation_name, caller.request_id)?;
+        info_span!("validate").in_scope(|| validate::validate(self, &document, &shape, request.transport))?;
+        let authenticated = authenticate::authenticate(self, caller, &shape)
+            .instrument(info_span!("authenticate"))
+            .await?;
+        let principal = &authenticated.principal;
+        info_span!("authorize").in_scope(|| authorize::authorize(self, &document, operation_name, &shape, principal))?;
+        info_span!("rate_limit").in_scope(|| rate_limit::check(self, caller, &shape, principal))?;
+        let planned = info_span!("plan").in_scope(|| plan::plan(self, &document, operation_name, caller.request_id))?;
         Ok((planned, authenticated))
     }
 }

@@ -21,9 +21,7 @@ pub(super) fn plan(
             PlanError::Normalization(message) => RouterError::OperationSelection(message),
             PlanError::Planning(message) => {
                 tracing::error!(request_id, error = %message, "query planning failed");
-                RouterError::Internal {
-                    request_id: request_id.to_string(),
-                }
+                RouterError::internal(request_id)
             }
         })
 }

@@ -78,7 +78,7 @@ pub fn routes(pipeline: Arc<Pipeline>, trust_forwarded_for: bool) -> Router {
         })
 }
 
-#[tracing::instrument(skip_all)]
+// No span of its own: `trace_requests` made the request's span.
 async fn graphql_post(
     State(endpoint): State<Endpoint>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -125,7 +125,6 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 
-#[tracing::instrument(skip_all)]
 async fn graphql_get(
     State(endpoint): State<Endpoint>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -268,6 +267,28 @@ pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwar
     forwarded.unwrap_or_else(|| peer.ip())
 }
 
+/// Middleware: every request the router serves is the root span of a new trace (a
+/// `traceparent` from a client is not followed: clients do not decide what is recorded).
+pub async fn trace_requests(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument as _;
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", axum::extract::MatchedPath::as_str)
+        .to_string();
+    let span = tracing::info_span!(
+        parent: None,
+        "request",
+        otel.name = %format!("router {} {route}", request.method()),
+        otel.kind = "server",
+        service = "router",
+        http.route = %route,
+        trace_id = tracing::field::Empty,
+    );
+    c9pay_platform::telemetry::record_trace_id(&span);
+    next.run(request).instrument(span).await
+}
+
 pub(crate) fn new_request_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
@@ -293,7 +314,7 @@ pub(crate) fn refusal(media_type: MediaType, request_id: &str, error: &RouterErr
         RouterError::MethodNotAllowed(_) => {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
-        RouterError::RateLimited { retry_after_s, .. } => {
+        RouterError::RateLimited { retry_after_s, .. } | RouterError::CircuitOpen { retry_after_s, .. } => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
         }
         _ => {}

@@ -6,6 +6,7 @@ mod admins;
 mod audit;
 mod client_mistakes;
 mod browser_sessions;
+mod circuit_breakers;
 mod cors;
 mod federation;
 mod fuzz;

@@ -59,6 +59,9 @@ pub struct AuthConfig {
     /// Admin absolute time-out: no admin session outlives this. Default 28800 (8 hours).
     #[serde(default = "default_admin_session_lifetime_s")]
     pub admin_session_lifetime_s: i64,
+    /// Trace export (OTLP). Default: none.
+    #[serde(default)]
+    pub telemetry: c9pay_platform::telemetry::TelemetryConfig,
 }
 
 fn default_listen_address() -> String {
@@ -114,6 +117,7 @@ impl AuthConfig {
             admin_emails: Vec::new(),
             admin_idle_timeout_s: default_admin_idle_timeout_s(),
             admin_session_lifetime_s: default_admin_session_lifetime_s(),
+            telemetry: Default::default(),
         }
     }
 

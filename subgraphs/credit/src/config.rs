@@ -1,6 +1,9 @@
 //! Configuration of the credit subgraph (`C9PAY_CREDIT__…`).
 
-use c9pay_platform::{database::DatabaseConfig, internal_token::InternalTrustConfig};
+use c9pay_platform::{
+    circuit_breaker::CircuitBreakerConfig, database::DatabaseConfig,
+    internal_token::InternalTrustConfig, telemetry::TelemetryConfig,
+};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -40,6 +43,17 @@ pub struct CreditConfig {
     /// PostgreSQL's NOTIFY. Default 2000.
     #[serde(default = "default_events_poll_interval_ms")]
     pub events_poll_interval_ms: u64,
+    /// The circuit breaker in front of auth's JWKS: while open, no fetch is sent and the
+    /// keys already fetched keep verifying codes. Defaults 5 failures in a row, 10000 ms
+    /// cool-down.
+    #[serde(default)]
+    pub auth_circuit_breaker: CircuitBreakerConfig,
+    /// The circuit breaker in front of users (recipient checks). Defaults as above.
+    #[serde(default)]
+    pub users_circuit_breaker: CircuitBreakerConfig,
+    /// Trace export (OTLP). Default: none.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 fn default_listen_address() -> String {
@@ -78,6 +92,9 @@ impl CreditConfig {
             hold_lifetime_ms: default_hold_lifetime_ms(),
             hold_sweep_interval_ms: default_hold_sweep_interval_ms(),
             events_poll_interval_ms: default_events_poll_interval_ms(),
+            auth_circuit_breaker: CircuitBreakerConfig::default(),
+            users_circuit_breaker: CircuitBreakerConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 

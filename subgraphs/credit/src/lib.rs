@@ -22,6 +22,7 @@ use c9pay_platform::{
     database::{Database, Migrations},
     graphql,
     http::Application,
+    circuit_breaker::{BreakerMetrics, CircuitBreaker},
     jwks::{JwksClient, JwksClientLimits, KeySet},
     money::Amount,
     service::Subgraph,
@@ -49,6 +50,7 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
     config.validate()?;
     let subgraph =
         Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
+    let breaker_metrics = BreakerMetrics::register(&subgraph.metrics)?;
     let events = events::EventHub::start(
         subgraph.database.clone(),
         config.database.url.expose(),
@@ -60,6 +62,7 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
         directory: directory::UserDirectory::new(
             config.users_url.as_deref(),
             subgraph.signer.clone(),
+            CircuitBreaker::new("users", config.users_circuit_breaker, Some(&breaker_metrics)),
         )?,
         top_up_limits: operations::TopUpLimits {
             single_max: Amount::parse_positive(config.top_up_max)?,
@@ -80,7 +83,8 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
     .merge(internal::routes(internal::Internal {
         database: subgraph.database.clone(),
         jwks: std::sync::Arc::new(match &config.auth_jwks_url {
-            Some(url) => JwksClient::new(url.clone(), JwksClientLimits::default())?,
+            Some(url) => JwksClient::new(url.clone(), JwksClientLimits::default())?
+                .with_breaker(CircuitBreaker::new("auth", config.auth_circuit_breaker, Some(&breaker_metrics))),
             // Without auth's keys no payment code verifies: every one is refused.
             None => JwksClient::fixed(KeySet::default()),
         }),

@@ -1,6 +1,6 @@
 //! Configuration of the stores subgraph (`C9PAY_STORES__…`).
 
-use c9pay_platform::{database::DatabaseConfig, internal_token::InternalTrustConfig};
+use c9pay_platform::{circuit_breaker::CircuitBreakerConfig, database::DatabaseConfig, internal_token::InternalTrustConfig, telemetry::TelemetryConfig};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -34,6 +34,15 @@ pub struct StoresConfig {
     /// `revokeKiosk` answer `SERVICE_UNAVAILABLE`. Default none.
     #[serde(default)]
     pub auth_url: Option<String>,
+    /// The circuit breaker in front of credit: after `consecutive_failures_max` calls in
+    /// a row without a usable answer, new calls are refused at once for `cool_down_ms`
+    /// (a sale then stays pending and the client gets `SERVICE_UNAVAILABLE`, as when
+    /// credit does not answer), then one call probes. Defaults 5 and 10000.
+    #[serde(default)]
+    pub credit_circuit_breaker: CircuitBreakerConfig,
+    /// Trace export (OTLP). Default: none.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 fn default_reconcile_interval_ms() -> u64 {
@@ -68,6 +77,8 @@ impl StoresConfig {
             auth_url: None,
             reconcile_interval_ms: default_reconcile_interval_ms(),
             reconcile_after_ms: default_reconcile_after_ms(),
+            credit_circuit_breaker: CircuitBreakerConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 

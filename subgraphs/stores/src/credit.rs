@@ -5,10 +5,17 @@
 //! only what may succeed on a second try, a bounded number of times: no answer at all,
 //! a time-out, 5xx, 408 and 429. A refusal with a code (422, 409, 404) is an answer and
 //! is returned as [`CallError::Refused`] at once.
+//!
+//! In front of every call sits credit's circuit breaker: while it is open, no new call is
+//! sent (nor a retry of one under way), and the call ends as [`CallError::Unavailable`],
+//! the outcome stores already treats as unknown: the sale or refund stays pending and a
+//! retry with the same idempotency key settles it. The breaker never turns a call that
+//! was sent into a failure.
 
 use std::time::Duration;
 
 use c9pay_platform::{
+    circuit_breaker::CircuitBreaker,
     id::{StoreId, UserId},
     internal_token::InternalTokenSigner,
     money::Amount,
@@ -35,6 +42,7 @@ pub struct CreditClient {
     base_url: String,
     signer: InternalTokenSigner,
     backoff_ms: u64,
+    breaker: CircuitBreaker,
 }
 
 /// Why a payment call did not succeed.
@@ -128,27 +136,37 @@ fn amount_from_decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Amo
 }
 
 impl CreditClient {
-    pub fn new(base_url: &str, timeout_ms: u64, signer: InternalTokenSigner) -> anyhow::Result<Self> {
+    pub fn new(base_url: &str, timeout_ms: u64, signer: InternalTokenSigner, breaker: CircuitBreaker) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(timeout_ms))
             .connect_timeout(Duration::from_millis(timeout_ms))
             .build()?;
-        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_string(), signer, backoff_ms: RETRY_BACKOFF_MS })
+        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_string(), signer, backoff_ms: RETRY_BACKOFF_MS, breaker })
     }
 
     /// Opens the store's ledger account, or confirms it is open: credit's endpoint is
     /// idempotent, so a retry after a time-out is safe.
     #[tracing::instrument(skip_all, fields(store_id = %store_id))]
     pub async fn open_store_account(&self, store_id: &StoreId, owner_user_id: &UserId, request_id: &str) -> Result<(), StoresError> {
+        self.breaker.admit().map_err(|refused| unavailable(refused.to_string()))?;
         let response = self
             .http
             .put(format!("{}/internal/store-accounts/{store_id}", self.base_url))
             .header(reqwest::header::AUTHORIZATION, self.signer.service_authorization(request_id)?)
+            .headers(c9pay_platform::telemetry::trace_headers())
             .json(&json!({ "ownerUserId": owner_user_id }))
             .send()
             .await
-            .map_err(|error| unavailable(c9pay_platform::error::chain(&error)))?;
+            .map_err(|error| {
+                self.breaker.record_failure();
+                unavailable(c9pay_platform::error::chain(&error))
+            })?;
         let status = response.status();
+        if is_transient(status) {
+            self.breaker.record_failure();
+        } else {
+            self.breaker.record_success();
+        }
         if status.is_success() {
             return Ok(());
         }
@@ -202,14 +220,26 @@ impl CreditClient {
                 let pause_ms = self.backoff_ms.saturating_mul(1_u64 << (attempt - 2).min(8));
                 tokio::time::sleep(Duration::from_millis(pause_ms)).await;
             }
+            if let Err(refused) = self.breaker.admit() {
+                // Not sent: credit has been failing. What an earlier attempt of this call
+                // did stays unknown, as after any failed attempt.
+                last_failure = refused.to_string();
+                tracing::warn!(attempt, failure = %last_failure, "a payment call was not sent");
+                break;
+            }
             let authorization = self.signer.service_authorization(request_id).map_err(CallError::Signing)?;
-            let mut request = self.http.request(method.clone(), &url).header(reqwest::header::AUTHORIZATION, authorization);
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .header(reqwest::header::AUTHORIZATION, authorization)
+                .headers(c9pay_platform::telemetry::trace_headers());
             if let Some(body) = &body {
                 request = request.json(body);
             }
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) => {
+                    self.breaker.record_failure();
                     last_failure = format!("calling credit: {}", c9pay_platform::error::chain(&error));
                     tracing::warn!(attempt, failure = %last_failure, "a payment call failed");
                     continue;
@@ -219,12 +249,18 @@ impl CreditClient {
             let text = match response.text().await {
                 Ok(text) => text,
                 Err(error) => {
+                    self.breaker.record_failure();
                     // The answer was lost on the way: as unknown as no answer at all.
                     last_failure = format!("reading credit's answer: {}", c9pay_platform::error::chain(&error));
                     tracing::warn!(attempt, failure = %last_failure, "a payment call failed");
                     continue;
                 }
             };
+            if is_transient(status) {
+                self.breaker.record_failure();
+            } else {
+                self.breaker.record_success();
+            }
             if status.is_success() {
                 return serde_json::from_str(&text).map_err(|error| {
                     tracing::error!(%error, body = %truncate(&text), "credit's answer does not parse");

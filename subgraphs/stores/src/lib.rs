@@ -13,6 +13,7 @@ mod sales;
 mod schema;
 
 use c9pay_platform::{
+    circuit_breaker::{BreakerMetrics, CircuitBreaker},
     database::{Database, Migrations},
     graphql,
     http::Application,
@@ -39,7 +40,9 @@ pub fn schema_sdl() -> String {
 /// `internal.signing_key`, which stores needs to call credit.
 pub async fn build(config: &StoresConfig) -> anyhow::Result<Application> {
     let subgraph = Subgraph::prepare(NAME, &config.database, &migrations(), &config.internal).await?;
-    let credit = credit::CreditClient::new(&config.credit_url, config.credit_timeout_ms, subgraph.require_signer()?)?;
+    let breaker_metrics = BreakerMetrics::register(&subgraph.metrics)?;
+    let breaker = CircuitBreaker::new("credit", config.credit_circuit_breaker, Some(&breaker_metrics));
+    let credit = credit::CreditClient::new(&config.credit_url, config.credit_timeout_ms, subgraph.require_signer()?, breaker)?;
     anyhow::ensure!(config.reconcile_after_ms > 0 && config.reconcile_interval_ms > 0, "reconcile_after_ms and reconcile_interval_ms must be positive");
     tokio::spawn(reconciler::reconcile_forever(
         subgraph.database.clone(),

@@ -11,6 +11,9 @@ pub struct UsersConfig {
     pub listen_address: String,
     pub database: DatabaseConfig,
     pub internal: InternalTrustConfig,
+    /// Trace export (OTLP). Default: none.
+    #[serde(default)]
+    pub telemetry: c9pay_platform::telemetry::TelemetryConfig,
 }
 
 fn default_listen_address() -> String {
@@ -27,6 +30,7 @@ impl UsersConfig {
             listen_address: listen_address.into(),
             database,
             internal,
+            telemetry: Default::default(),
         }
     }
 }

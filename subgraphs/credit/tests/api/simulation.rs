@@ -369,7 +369,7 @@ impl World {
         .await;
         let signer = InternalTokenSigner::new("credit", &generate_seed()).expect("a signer");
         let directory =
-            UserDirectory::new(Some(&users_url), Some(signer)).expect("a user directory");
+            UserDirectory::new(Some(&users_url), Some(signer), c9pay_platform::circuit_breaker::CircuitBreaker::new("users", Default::default(), None)).expect("a user directory");
 
         let signing = SigningKey::from_bytes(&rng.r#gen::<[u8; 32]>());
         let foreign = SigningKey::from_bytes(&rng.r#gen::<[u8; 32]>());

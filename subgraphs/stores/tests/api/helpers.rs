@@ -12,6 +12,7 @@ use std::sync::{
 
 use c9pay_credit::domain::OwnerKind;
 use c9pay_platform::{
+    circuit_breaker::CircuitBreakerConfig,
     database::{Backend, Database},
     id::{StoreId, UserId},
     internal_token::{InternalTrustConfig, Principal, PrincipalKind},
@@ -50,6 +51,8 @@ pub struct TestStores {
     pub credit_url: String,
     /// Auth, when the test started one (for kiosks).
     pub auth: Option<TestAuth>,
+    /// `http://127.0.0.1:<port>` of stores.
+    pub address: String,
     _database: TestDatabase,
 }
 
@@ -71,7 +74,7 @@ pub async fn spawn_stores_with_credit_trust(backend: Backend, adjust: impl FnOnc
     let codes = CodeIssuer::spawn().await;
     let credit = spawn_credit(backend, credit_trust, &codes.jwks_url).await;
     let credit_url = credit.graphql_base();
-    spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, None, None).await
+    spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, Spawn::default()).await
 }
 
 /// Starts credit and auth (which keeps kiosks), then stores pointing at both.
@@ -86,7 +89,7 @@ pub async fn spawn_stores_with_auth(backend: Backend) -> TestStores {
     let auth_url = format!("http://{}", auth.address());
     tokio::spawn(auth.run_until(std::future::pending()));
     let credit_url = credit.graphql_base();
-    let mut stores = spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, None, Some(auth_url)).await;
+    let mut stores = spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, Spawn { auth_url: Some(auth_url), ..Spawn::default() }).await;
     stores.auth = Some(TestAuth { _database: auth_database });
     stores
 }
@@ -98,7 +101,26 @@ pub async fn spawn_stores_behind_proxy(backend: Backend) -> TestStores {
     let credit = spawn_credit(backend, trust.config_for("credit"), &codes.jwks_url).await;
     let proxy = CreditProxy::spawn(credit.address.trim_start_matches("http://").to_string()).await;
     let proxy_url = proxy.url.clone();
-    spawn_stores_with(backend, trust, proxy_url, Some(credit.into_parts()), codes, Some(proxy), None).await
+    spawn_stores_with(backend, trust, proxy_url, Some(credit.into_parts()), codes, Spawn { proxy: Some(proxy), ..Spawn::default() }).await
+}
+
+/// Like [`spawn_stores_behind_proxy`], with `breaker` in front of credit.
+pub async fn spawn_stores_behind_proxy_with_breaker(backend: Backend, breaker: CircuitBreakerConfig) -> TestStores {
+    let trust = TestTrust::new(&["stores"]);
+    let codes = CodeIssuer::spawn().await;
+    let credit = spawn_credit(backend, trust.config_for("credit"), &codes.jwks_url).await;
+    let proxy = CreditProxy::spawn(credit.address.trim_start_matches("http://").to_string()).await;
+    let proxy_url = proxy.url.clone();
+    let stores = Spawn { proxy: Some(proxy), auth_url: None, breaker };
+    spawn_stores_with(backend, trust, proxy_url, Some(credit.into_parts()), codes, stores).await
+}
+
+/// How the stores under test is set up besides its credit.
+#[derive(Default)]
+struct Spawn {
+    proxy: Option<CreditProxy>,
+    auth_url: Option<String>,
+    breaker: CircuitBreakerConfig,
 }
 
 /// Starts stores with a credit URL where nothing listens.
@@ -107,7 +129,7 @@ pub async fn spawn_stores_with_credit_unreachable(backend: Backend) -> TestStore
     let port = listener.local_addr().expect("the reserved port").port();
     drop(listener);
     let codes = CodeIssuer::spawn().await;
-    spawn_stores_with(backend, TestTrust::new(&["stores"]), format!("http://127.0.0.1:{port}"), None, codes, None, None).await
+    spawn_stores_with(backend, TestTrust::new(&["stores"]), format!("http://127.0.0.1:{port}"), None, codes, Spawn::default()).await
 }
 
 struct SpawnedCredit {
@@ -144,14 +166,15 @@ async fn spawn_stores_with(
     credit_url: String,
     credit: Option<TestCredit>,
     codes: CodeIssuer,
-    proxy: Option<CreditProxy>,
-    auth_url: Option<String>,
+    spawn: Spawn,
 ) -> TestStores {
+    let Spawn { proxy, auth_url, .. } = spawn;
     let test_database = fresh_database(backend).await;
     let mut config = StoresConfig::new("127.0.0.1:0", test_database.config.clone(), trust.config_for("stores"), credit_url.clone());
     config.auth_url = auth_url;
     // Short, so that the tests that make credit unreachable do not wait long.
     config.credit_timeout_ms = 2_000;
+    config.credit_circuit_breaker = spawn.breaker;
     let application = c9pay_stores::build(&config).await.expect("building the stores subgraph");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
@@ -165,6 +188,7 @@ async fn spawn_stores_with(
         proxy,
         credit_url,
         auth: None,
+        address,
         _database: test_database,
     }
 }
@@ -444,7 +468,7 @@ impl TestStores {
     pub async fn reconcile(&self, before_ms: i64) -> c9pay_stores::reconciler::Reconciled {
         let seed = self.trust.config_for("stores").signing_key.expect("stores has a signing key");
         let signer = c9pay_platform::internal_token::InternalTokenSigner::new("stores", &seed).expect("a signer");
-        let credit = c9pay_stores::credit::CreditClient::new(&self.credit_url, 2_000, signer).expect("a credit client");
+        let credit = c9pay_stores::credit::CreditClient::new(&self.credit_url, 2_000, signer, c9pay_platform::circuit_breaker::CircuitBreaker::new("credit", Default::default(), None)).expect("a credit client");
         c9pay_stores::reconciler::reconcile(&self.database, &credit, before_ms).await.expect("a reconciler round")
     }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, reason = "a test stops at its first broken expectation, and the message says which")]
 
 mod admins;
+mod circuit_breaker;
 mod demo;
 mod helpers;
 mod kiosks;
