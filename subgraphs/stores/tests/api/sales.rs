@@ -2,11 +2,11 @@
 //! the catalogue, every refusal has its code and moves no money, and a retry never
 //! charges twice.
 
-use c9pay_platform::{database::Backend, id::UserId, on_both_backends, time::now_ms};
+use c9pay_platform::{circuit_breaker::CircuitBreakerConfig, database::Backend, id::UserId, on_both_backends, time::now_ms};
 use serde_json::json;
 
 use crate::helpers::{
-    BAGEL_PRICE, COFFEE_PRICE, ProxyMode, error_sale_id, key, sale_id_of, spawn_stores, spawn_stores_behind_proxy,
+    BAGEL_PRICE, COFFEE_PRICE, ProxyMode, error_sale_id, key, sale_id_of, spawn_stores, spawn_stores_behind_proxy_with_breaker,
 };
 
 async fn selling_charges_exactly_the_catalogue_total_and_records_the_sale_paid(backend: Backend) {
@@ -239,7 +239,10 @@ async fn concurrent_retries_with_the_same_key_charge_once(backend: Backend) {
 }
 
 async fn when_credit_does_not_answer_the_sale_stays_pending_and_a_retry_settles_it_once(backend: Backend) {
-    let app = spawn_stores_behind_proxy(backend).await;
+    // The pending-and-retry rule alone: a breaker that never opens (its six failures in a
+    // row would open the default one; `circuit_breaker.rs` tests that).
+    let never_opens = CircuitBreakerConfig { consecutive_failures_max: 0, ..CircuitBreakerConfig::default() };
+    let app = spawn_stores_behind_proxy_with_breaker(backend, never_opens).await;
     let shop = app.shop(20_000).await;
     let code = app.codes.code_for(&shop.payer);
     let idempotency_key = key();
