@@ -35,9 +35,9 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    error::{GraphQLError, RouterError, code},
+    error::{RouterError, code},
     pipeline::{Answer, Caller, GraphQLRequest, Pipeline, Transport},
-    transport::http::{ADMIN_COOKIE, client_address, cookie, new_request_id},
+    transport::http::{ADMIN_COOKIE, client_address, cookie, new_request_id, origin_is_this_host},
 };
 
 /// The cookie that holds a browser session's refresh token.
@@ -145,12 +145,8 @@ fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
     if text("sec-fetch-site") == Some("cross-site") {
         return Some("Sec-Fetch-Site: cross-site");
     }
-    if let Some(origin) = text("origin") {
-        let host = text("host").unwrap_or_default();
-        let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
-        if origin_host != host {
-            return Some("Origin is another site");
-        }
+    if origin_is_this_host(headers) == Some(false) {
+        return Some("Origin is another site");
     }
     None
 }
@@ -338,9 +334,7 @@ fn refusal(request_id: &str, error: &RouterError) -> Response {
 }
 
 fn error_response(status: StatusCode, request_id: &str, code: &str, message: &str) -> Response {
-    let mut error = serde_json::to_value(GraphQLError::new("", message)).unwrap_or(Value::Null);
-    error["extensions"]["code"] = json!(code);
-    error["extensions"]["requestId"] = json!(request_id);
+    let error = json!({ "message": message, "extensions": { "code": code, "requestId": request_id } });
     let mut response = json_response(status, request_id, &json!({ "errors": [error] }));
     if let Ok(value) = HeaderValue::from_str(code) {
         response.headers_mut().insert(ERROR_CODE_HEADER, value);

@@ -248,11 +248,16 @@ pub(crate) fn is_first_party(headers: &HeaderMap) -> bool {
     if cookie(headers, ADMIN_COOKIE).is_some() {
         return false;
     }
-    let same_origin = text("origin").is_some_and(|origin| {
-        let host = text("host").unwrap_or_default();
-        origin.split_once("://").is_some_and(|(_, rest)| rest == host)
-    });
-    same_origin || text("sec-fetch-site") == Some("same-origin")
+    origin_is_this_host(headers) == Some(true) || text("sec-fetch-site") == Some("same-origin")
+}
+
+/// Whether the `Origin` the browser sent names the host the request was sent to; `None`
+/// when there is no `Origin`.
+pub(crate) fn origin_is_this_host(headers: &HeaderMap) -> Option<bool> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let origin = text("origin")?;
+    let host = text("host").unwrap_or_default();
+    Some(origin.split_once("://").is_some_and(|(_, rest)| rest == host))
 }
 
 /// The client's address: the peer's, or behind a trusted proxy the rightmost entry of
