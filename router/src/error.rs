@@ -11,7 +11,7 @@
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use crate::engine::ValidationFailure;
+use crate::engine::{MalformedScalar, ValidationFailure};
 
 /// The codes a client can rely on; subgraphs add their own domain codes.
 pub mod code {
@@ -66,6 +66,13 @@ pub struct ErrorExtensions {
     /// seconds until a retry can pass (also the `Retry-After` header).
     #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
+    /// With a malformed value of a custom scalar: the scalar's name (as the subgraphs
+    /// name it).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub scalar: Option<&'static str>,
+    /// With a malformed value of a custom scalar: where it sits in the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argument: Option<String>,
 }
 
 impl GraphQLError {
@@ -78,6 +85,8 @@ impl GraphQLError {
                 request_id: None,
                 trace_id: None,
                 retry_after_s: None,
+                scalar: None,
+                argument: None,
             },
         }
     }
@@ -107,6 +116,9 @@ pub enum RouterError {
     Validation(Vec<ValidationFailure>),
     #[error("{0}")]
     OperationSelection(String),
+    /// A value that does not parse as its custom scalar (`Amount`, `DateTime`).
+    #[error("{}", .0.message())]
+    MalformedScalar(MalformedScalar),
     #[error("{0}")]
     Variables(String),
     #[error("{message}")]
@@ -166,6 +178,7 @@ impl RouterError {
             | Self::Validation(_)
             | Self::OperationSelection(_)
             | Self::Variables(_)
+            | Self::MalformedScalar(_)
             | Self::Limit { .. }
             | Self::SubscriptionsUnsupported => {
                 if modern {
@@ -188,6 +201,7 @@ impl RouterError {
             Self::PersistedDocumentNotFound(_) => code::PERSISTED_DOCUMENT_NOT_FOUND,
             Self::Validation(_) | Self::OperationSelection(_) => code::GRAPHQL_VALIDATION_FAILED,
             Self::Variables(_) => code::BAD_USER_INPUT,
+            Self::MalformedScalar(malformed) => malformed.code,
             Self::Limit { code, .. } => code,
             Self::SubscriptionsUnsupported => code::OPERATION_NOT_SUPPORTED,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
@@ -215,6 +229,8 @@ impl RouterError {
                         request_id: None,
                         trace_id: None,
                         retry_after_s: None,
+                scalar: None,
+                argument: None,
                     },
                 })
                 .collect(),
@@ -226,11 +242,19 @@ impl RouterError {
                     request_id: Some(request_id.clone()),
                     trace_id: trace_id.clone(),
                     retry_after_s: None,
+                scalar: None,
+                argument: None,
                 },
             }],
             Self::RateLimited { retry_after_s, .. } | Self::CircuitOpen { retry_after_s, .. } => {
                 let mut error = GraphQLError::new(self.code(), self.to_string());
                 error.extensions.retry_after_s = Some(*retry_after_s);
+                vec![error]
+            }
+            Self::MalformedScalar(malformed) => {
+                let mut error = GraphQLError::new(self.code(), self.to_string());
+                error.extensions.scalar = Some(malformed.scalar);
+                error.extensions.argument = Some(malformed.argument.clone());
                 vec![error]
             }
             _ => vec![GraphQLError::new(self.code(), self.to_string())],

@@ -89,30 +89,58 @@ impl fmt::Display for Amount {
 /// an optional minus sign and digits, or a JSON integer; whether a value is acceptable
 /// for a given field (positive, within limits) is the resolver's rule, so that a bad
 /// amount gets a domain error code rather than a generic coercion failure.
-#[Scalar(name = "Amount")]
-impl ScalarType for Amount {
-    fn parse(value: Value) -> InputValueResult<Self> {
-        match &value {
-            Value::String(text) => {
+/// Why a value is not an `Amount`: the message a client reads.
+pub const AMOUNT_FORMAT: &str =
+    "an Amount is a whole number of credits written as a decimal string, for example \"1500\"";
+
+/// What a client may send as an `Amount`, before the resolver's own rules.
+pub enum AmountInput<'a> {
+    Text(&'a str),
+    /// A JSON or GraphQL integer that fits an `i64`.
+    Integer(i64),
+    /// Anything else: a float, a boolean, an integer too large, a list, an object.
+    Other,
+}
+
+impl Amount {
+    /// The `Amount` scalar's input rule, shared by the subgraphs (through
+    /// [`ScalarType::parse`]) and the router (which refuses a malformed amount before
+    /// any subgraph is called): a string of an optional minus sign and at most 18
+    /// digits, or an integer.
+    pub fn from_input(input: AmountInput<'_>) -> Result<Self, &'static str> {
+        match input {
+            AmountInput::Text(text) => {
                 let digits = text.strip_prefix('-').unwrap_or(text);
                 if digits.is_empty()
                     || digits.len() > 18
                     || !digits.bytes().all(|byte| byte.is_ascii_digit())
                 {
-                    return Err(InputValueError::custom(
-                        "an Amount is a whole number of credits written as a decimal string, for example \"1500\"",
-                    ));
+                    return Err(AMOUNT_FORMAT);
                 }
-                text.parse::<i64>()
-                    .map(Amount)
-                    .map_err(|_| InputValueError::custom("Amount out of range"))
+                text.parse::<i64>().map(Amount).map_err(|_| "Amount out of range")
             }
-            Value::Number(number) => number
-                .as_i64()
-                .map(Amount)
-                .ok_or_else(|| InputValueError::custom("an Amount is a whole number of credits")),
-            _ => Err(InputValueError::expected_type(value)),
+            AmountInput::Integer(value) => Ok(Amount(value)),
+            AmountInput::Other => Err(AMOUNT_FORMAT),
         }
+    }
+}
+
+/// Integer credits, serialised as a decimal string ("15000"). Input accepts a string of
+/// an optional minus sign and digits, or a JSON integer; whether a value is acceptable
+/// for a given field (positive, within limits) is the resolver's rule, so that a bad
+/// amount gets a domain error code rather than a generic coercion failure.
+#[Scalar(name = "Amount")]
+impl ScalarType for Amount {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let input = match &value {
+            Value::String(text) => AmountInput::Text(text),
+            Value::Number(number) => match number.as_i64() {
+                Some(integer) => AmountInput::Integer(integer),
+                None => AmountInput::Other,
+            },
+            _ => return Err(InputValueError::expected_type(value)),
+        };
+        Amount::from_input(input).map_err(InputValueError::custom)
     }
 
     fn to_value(&self) -> Value {

@@ -16,6 +16,7 @@
 mod analysis;
 mod authorization;
 mod fetch_outcomes;
+mod scalars;
 mod subscriptions;
 
 use std::{
@@ -77,6 +78,7 @@ use serde_json::json;
 
 pub use analysis::{OperationShape, SelectionError};
 pub use authorization::{Demands, Requirement};
+pub use scalars::MalformedScalar;
 pub use subscriptions::{EventStream, StreamItem};
 
 use crate::metrics::RouterMetrics;
@@ -262,6 +264,8 @@ pub struct Engine {
     /// is, a Float literal that passed validation sits where a custom scalar (`Amount`,
     /// `DateTime`) is expected, and none of ours accepts one; see [`Engine::float_literal`].
     schema_accepts_float: bool,
+    /// The custom scalars whose format the router checks before planning.
+    scalar_formats: scalars::ScalarFormats,
     /// Subgraph name → its circuit breaker.
     breakers: Arc<BTreeMap<String, CircuitBreaker>>,
 }
@@ -362,10 +366,12 @@ impl Engine {
             .map_err(|error| EngineError::Executor(format!("subscription worker: {error}")))?;
         let schema_text = planner.consumer_schema.document.to_string();
         let schema_accepts_float = schema_text.contains(": Float") || schema_text.contains("[Float");
+        let scalar_formats = scalars::ScalarFormats::from_schema(&planner.consumer_schema.document);
         Ok(Self {
             planner,
             runner,
             schema_accepts_float,
+            scalar_formats,
             validation_plan: default_rules_validation_plan(),
             metrics: options.metrics,
             plans: moka::sync::Cache::new(options.plan_cache_size_max),
@@ -467,6 +473,21 @@ impl Engine {
             return None;
         }
         analysis::float_literal(&document.0)
+    }
+
+    /// The first value of the chosen operation, in its variables or its literal arguments,
+    /// that does not parse as its custom scalar (`Amount`, `DateTime`).
+    pub fn malformed_scalar(
+        &self,
+        document: &Document,
+        operation_name: Option<&str>,
+        variables: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), MalformedScalar> {
+        // The operation was chosen by the limits stage already; nothing to check without one.
+        let Ok(operation) = analysis::select_operation(&document.0, operation_name) else {
+            return Ok(());
+        };
+        self.scalar_formats.check(&document.0, operation, variables)
     }
 
     /// The `@authenticated` and `@requiresScopes` requirements the chosen operation meets.

@@ -260,6 +260,7 @@ impl Pipeline {
             observed.name.clone_from(&shape.name);
         }
         info_span!("validate").in_scope(|| validate::validate(self, &document, &shape, request.transport))?;
+        info_span!("scalars").in_scope(|| validate::scalars(self, &document, operation_name, &request.variables))?;
         let authenticated = authenticate::authenticate(self, caller, &shape)
             .instrument(info_span!("authenticate"))
             .await?;

@@ -33,3 +33,18 @@ pub(super) fn validate(
     }
     Ok(())
 }
+
+/// Values of the custom scalars the router knows (`Amount`, `DateTime`), in the variables
+/// and the literals: a malformed one is the client's mistake, refused with the scalar's
+/// code before any subgraph is called.
+pub(super) fn scalars(
+    pipeline: &Pipeline,
+    document: &Document,
+    operation_name: Option<&str>,
+    variables: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), RouterError> {
+    pipeline
+        .engine
+        .malformed_scalar(document, operation_name, variables)
+        .map_err(RouterError::MalformedScalar)
+}

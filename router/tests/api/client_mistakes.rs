@@ -6,7 +6,7 @@
 use c9pay_platform::{database::Backend, on_both_backends};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestRouter, bearer, spawn_router, subject_of};
+use crate::helpers::{TestRouter, bearer, metric, spawn_router, subject_of};
 
 const TOP_UP: &str = "mutation($amount: Amount!, $key: String!) { topUp(input: { amount: $amount, idempotencyKey: $key }) { balanceAfter } }";
 const TOP_UP_INPUT: &str = "mutation($input: TopUpInput!) { topUp(input: $input) { balanceAfter } }";
@@ -93,6 +93,93 @@ async fn a_float_amount_moves_nothing_as_a_literal_or_a_variable(backend: Backen
     assert_eq!(balance(&router, &person).await, before, "nothing moved");
 }
 
+fn credit_fetches(metrics: &str) -> f64 {
+    metric(metrics, "c9pay_subgraph_fetches_total", &[("subgraph", "credit")]).unwrap_or(0.0)
+}
+
+/// The router knows the formats of `Amount` and `DateTime`: a malformed one, in a
+/// variable, inside an input object, in a list or as a literal, is refused before any
+/// subgraph is called, with the scalar's code, its name and where the value sits.
+async fn the_router_names_a_malformed_scalar_and_where_it_sits_before_calling_a_subgraph(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let person = bearer(&router.sign_up("ada@example.com", "Ada").await);
+    let before = balance(&router, &person).await;
+    let fetches_before = credit_fetches(&router.metrics().await);
+
+    let cases = [
+        (TOP_UP, json!({ "amount": "1.5", "key": "k-1" }), "INVALID_AMOUNT", "Amount", "$amount"),
+        (TOP_UP, json!({ "amount": true, "key": "k-1" }), "INVALID_AMOUNT", "Amount", "$amount"),
+        (TOP_UP, json!({ "amount": 18446744073709551615u64, "key": "k-1" }), "INVALID_AMOUNT", "Amount", "$amount"),
+        (TOP_UP_INPUT, json!({ "input": { "amount": "1e309", "idempotencyKey": "k-2" } }), "INVALID_AMOUNT", "Amount", "$input.amount"),
+        (
+            "mutation { topUp(input: { amount: \"99999999999999999999\", idempotencyKey: \"k-3\" }) { balanceAfter } }",
+            json!({}),
+            "INVALID_AMOUNT",
+            "Amount",
+            "topUp(input.amount)",
+        ),
+        ("mutation { topUp(input: { amount: false, idempotencyKey: \"k-4\" }) { balanceAfter } }", json!({}), "INVALID_AMOUNT", "Amount", "topUp(input.amount)"),
+        (
+            "mutation($amount: Amount = \"12a\") { topUp(input: { amount: $amount, idempotencyKey: \"k-5\" }) { balanceAfter } }",
+            json!({}),
+            "INVALID_AMOUNT",
+            "Amount",
+            "$amount",
+        ),
+        (HISTORY_SINCE, json!({ "since": "2026-02-30T00:00:00Z" }), "INVALID_DATE_TIME", "DateTime", "$since"),
+        (HISTORY_SINCE, json!({ "since": 1_700_000_000 }), "INVALID_DATE_TIME", "DateTime", "$since"),
+        (
+            "{ me { wallet { history(first: 5, filter: { since: \"last week\" }) { edges { node { id } } } } } }",
+            json!({}),
+            "INVALID_DATE_TIME",
+            "DateTime",
+            "history(filter.since)",
+        ),
+        (
+            "query { ...W } fragment W on Query { me { wallet { history(first: 5, filter: { since: \"today\" }) { edges { node { id } } } } } }",
+            json!({}),
+            "INVALID_DATE_TIME",
+            "DateTime",
+            "history(filter.since)",
+        ),
+    ];
+    for (document, variables, code, scalar, argument) in cases {
+        let answer = router.post(Some(&person), document, variables.clone()).await;
+        let errors = answer.body["errors"].as_array().cloned().unwrap_or_default();
+        assert_eq!(errors.len(), 1, "{document} {variables}: {:#}", answer.body);
+        let extensions = &errors[0]["extensions"];
+        assert_eq!(extensions["code"], code, "{document} {variables}: {:#}", answer.body);
+        assert_eq!(extensions["type"], scalar, "{document} {variables}: {:#}", answer.body);
+        assert_eq!(extensions["argument"], argument, "{document} {variables}: {:#}", answer.body);
+        let message = errors[0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(argument) && message.contains(scalar), "{message}");
+        assert!(answer.body.get("data").is_none(), "refused before execution: {:#}", answer.body);
+    }
+    // A long value is not echoed back whole.
+    let long = "9".repeat(10_000);
+    let answer = router.post(Some(&person), TOP_UP, json!({ "amount": long, "key": "k-6" })).await;
+    assert!(answer.body["errors"][0]["message"].as_str().unwrap_or_default().len() < 300, "{:#}", answer.body);
+
+    // Well-formed values pass the router's check: null where the type allows it, an
+    // integer amount, a date and time with an offset.
+    let fine = router.post(Some(&person), HISTORY_SINCE, json!({ "since": "2026-01-01T09:00:00+09:00" })).await;
+    assert!(fine.body.get("errors").is_none(), "{:#}", fine.body);
+    let integer = router.post(Some(&person), TOP_UP, json!({ "amount": 100, "key": "k-7" })).await;
+    assert_eq!(integer.data()["topUp"]["balanceAfter"], "100");
+
+    let metrics = router.metrics().await;
+    // The one top-up that went through and the history read reached credit; none of the
+    // refused requests did.
+    assert_eq!(credit_fetches(&metrics) - fetches_before, 2.0, "{metrics}");
+    let invalid_amounts: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("c9pay_graphql_operation_errors_total{") && line.contains("code=\"INVALID_AMOUNT\""))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum();
+    assert_eq!(invalid_amounts, 8.0, "every malformed amount counted as a client error by its code: {metrics}");
+    assert_ne!(balance(&router, &person).await, before, "the well-formed top-up moved credits");
+}
+
 const SEND: &str = "mutation($to: ID!) { sendCredits(input: { toUserId: $to, amount: \"1\", idempotencyKey: \"gift-1\" }) { balanceAfter } }";
 
 /// Found by the fuzz test: a gift to oneself answered INTERNAL_SERVER_ERROR.
@@ -109,6 +196,7 @@ async fn sending_credits_to_yourself_is_invalid_recipient(backend: Backend) {
 }
 
 on_both_backends!(
+    the_router_names_a_malformed_scalar_and_where_it_sits_before_calling_a_subgraph,
     a_float_amount_moves_nothing_as_a_literal_or_a_variable,
     sending_credits_to_yourself_is_invalid_recipient,
     malformed_amounts_are_invalid_amount_and_move_nothing,
