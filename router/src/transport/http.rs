@@ -92,10 +92,14 @@ async fn graphql_post(
     } else {
         match negotiate(&headers) {
             Ok(media_type) => media_type,
-            Err(error) => return refusal(MediaType::Json, &request_id, &error),
+            Err(error) => return body_left_unread(refusal(MediaType::Json, &request_id, &error)),
         }
     };
-    let mut request = match read_post(&headers, body, endpoint.body_size_max_bytes).await {
+    let bytes = match read_post_body(&headers, body, endpoint.body_size_max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return body_left_unread(refusal(media_type, &request_id, &error)),
+    };
+    let mut request = match parse_post(&bytes) {
         Ok(request) => request,
         Err(error) => return refusal(media_type, &request_id, &error),
     };
@@ -390,11 +394,23 @@ fn accepts_html(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
 }
 
-async fn read_post(
+/// A refusal sent before the request's body was read (wrong media type, too large): the
+/// connection closes after it. Left open, the unread bytes would be taken for the next
+/// request on the connection, or the server would drop the connection while a client
+/// that pools connections sends its next request on it.
+fn body_left_unread(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The body of a POST, after its headers are checked: JSON, UTF-8, within the size limit.
+async fn read_post_body(
     headers: &HeaderMap,
     body: Body,
     size_max_bytes: usize,
-) -> Result<GraphQLRequest, RouterError> {
+) -> Result<axum::body::Bytes, RouterError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -418,7 +434,7 @@ async fn read_post(
     if declared_length.is_some_and(|length| length > size_max_bytes) {
         return Err(RouterError::PayloadTooLarge { size_max_bytes });
     }
-    let bytes = axum::body::to_bytes(body, size_max_bytes)
+    axum::body::to_bytes(body, size_max_bytes)
         .await
         .map_err(|error| {
             if error.to_string().contains("length limit") {
@@ -426,8 +442,12 @@ async fn read_post(
             } else {
                 RouterError::BadRequest(format!("reading the request body: {error}"))
             }
-        })?;
-    let body: Value = serde_json::from_slice(&bytes)
+        })
+}
+
+/// A GraphQL-over-HTTP request from a POST's body.
+fn parse_post(bytes: &[u8]) -> Result<GraphQLRequest, RouterError> {
+    let body: Value = serde_json::from_slice(bytes)
         .map_err(|error| RouterError::BadRequest(format!("the body is not JSON: {error}")))?;
     let Value::Object(mut body) = body else {
         return Err(RouterError::BadRequest(
@@ -538,7 +558,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
 
-        let result = read_post(&headers, body, 1_024).await;
+        let result = read_post_body(&headers, body, 1_024).await;
 
         assert!(matches!(result, Err(RouterError::PayloadTooLarge { size_max_bytes: 1_024 })));
     }

@@ -73,6 +73,42 @@ async fn a_body_over_the_size_limit_is_refused(backend: Backend) {
     assert_eq!(response.error_code(), "PAYLOAD_TOO_LARGE");
 }
 
+/// A refusal sent before the body was read closes the connection, so that the unread
+/// body is never taken for a next request and a client that pools connections does not
+/// send its next request on a connection the router is about to drop.
+async fn a_refusal_before_the_body_is_read_closes_the_connection(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let router = spawn_router_with(backend, |config| config.limits.body_size_max_bytes = 1_024).await;
+    let host = router.address.trim_start_matches("http://").to_string();
+    let requests = [
+        ("application/json", 4_096, "413"),
+        ("text/plain", 64, "415"),
+    ];
+    for (content_type, length, status) in requests {
+        let mut connection = match tokio::net::TcpStream::connect(&host).await {
+            Ok(connection) => connection,
+            Err(error) => panic!("connecting to the router: {error}"),
+        };
+        // The headers and only the start of the body: the router answers without reading it.
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n{{\"query\": \"{{"
+        );
+        if let Err(error) = connection.write_all(head.as_bytes()).await {
+            panic!("writing: {error}");
+        }
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), connection.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        assert!(read.is_ok(), "the router closed the connection after answering: {answer}");
+        assert!(answer.starts_with(&format!("http/1.1 {status}")), "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+    }
+    // The router goes on answering on new connections.
+    let response = router.post(None, "{ __typename }", json!({})).await;
+    assert_eq!(response.status, 200);
+}
+
 /// A TCP listener that accepts connections and never answers.
 async fn black_hole() -> String {
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
@@ -144,6 +180,7 @@ on_both_backends!(
     a_document_with_too_many_tokens_is_refused,
     a_fragment_bomb_is_refused_without_expanding_it,
     a_body_over_the_size_limit_is_refused,
+    a_refusal_before_the_body_is_read_closes_the_connection,
     a_subgraph_that_does_not_answer_in_time_costs_only_its_fields,
     an_unreachable_subgraph_is_masked_with_the_request_id,
 );
