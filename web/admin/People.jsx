@@ -1,8 +1,7 @@
 // Find a person by email; see their wallet and recent transfers; end their sessions.
-import { useSignal } from '@preact/signals';
 import { History } from './History.jsx';
+import { LookupResults, LookupSearch, useLookup } from './Lookup.jsx';
 import { adminRequest } from './session.js';
-import { errorWords } from '../shared/errors.js';
 import { gql } from '../shared/gql.js';
 import { money } from '../shared/money.js';
 import { date } from '../shared/time.js';
@@ -33,78 +32,27 @@ const END_SESSIONS = gql`
 `;
 
 export function People() {
-  const results = useSignal(null);
-  const person = useSignal(null);
-  const error = useSignal(null);
-  const notice = useSignal('');
-  const find = async (event) => {
-    event.preventDefault();
-    const query = String(new FormData(event.currentTarget).get('query')).trim();
-    error.value = null;
-    person.value = null;
-    try {
-      results.value = (await adminRequest(FIND, { query })).findUsers;
-    } catch (failure) {
-      error.value = failure;
-    }
-  };
-  const open = async (user) => {
-    error.value = null;
-    notice.value = '';
-    try {
-      const found = (await adminRequest(PERSON, { query: user.email })).findUsers.find((candidate) => candidate.id === user.id);
-      person.value = found ?? null;
-    } catch (failure) {
-      error.value = failure;
-    }
-  };
-  const endSessions = async () => {
-    error.value = null;
-    try {
+  const lookup = useLookup(
+    async (query) => (await adminRequest(FIND, { query })).findUsers,
+    async (user) => (await adminRequest(PERSON, { query: user.email })).findUsers.find((candidate) => candidate.id === user.id),
+  );
+  const person = lookup.selected;
+  const endSessions = () =>
+    lookup.attempt(async () => {
       const ended = (await adminRequest(END_SESSIONS, { userId: person.value.id })).endUserSessions;
-      notice.value = t('people.ended', { n: ended, name: person.value.displayName });
-    } catch (failure) {
-      error.value = failure;
-    }
-  };
+      lookup.notice.value = t('people.ended', { n: ended, name: person.value.displayName });
+    });
+  const columns = [
+    { header: t('people.name'), cell: (user) => user.displayName },
+    { header: t('people.email'), cell: (user) => user.email },
+    { header: t('people.since'), cell: (user) => date(user.createdAt), class: 'end' },
+  ];
   return (
     <>
       <h1>{t('people.title')}</h1>
-      <form onSubmit={find} class="search panel">
-        <label>
-          {t('people.search')}
-          <input name="query" type="search" required placeholder="ada@" />
-        </label>
-        <button type="submit" class="primary">{t('common.find')}</button>
-      </form>
-      {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
-      <p role="status" class="muted">{results.value && !person.value ? t('common.found', { n: results.value.length }) : notice.value}</p>
+      <LookupSearch lookup={lookup} label={t('people.search')} placeholder="ada@" />
       <div class="columns">
-        {results.value?.length > 0 && (
-          <section class="panel flush" aria-labelledby="people-results">
-            <h2 id="people-results" class="visually-hidden">{t('common.results')}</h2>
-            <table class="table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('people.name')}</th>
-                  <th scope="col">{t('people.email')}</th>
-                  <th scope="col">{t('people.since')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {results.value.map((user) => (
-                  <tr key={user.id} class={person.value?.id === user.id ? 'selected' : undefined}>
-                    <td>
-                      <button type="button" class="link-button" onClick={() => open(user)}>{user.displayName}</button>
-                    </td>
-                    <td>{user.email}</td>
-                    <td class="end">{date(user.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </section>
-        )}
+        <LookupResults lookup={lookup} id="people-results" columns={columns} />
         {person.value && (
           <section class="panel grow" aria-labelledby="person-title">
             <h2 id="person-title">{person.value.displayName}</h2>

@@ -1,9 +1,8 @@
 // Find a store by name; see its takings account, recent transfers and kiosks; revoke
 // a kiosk.
-import { useSignal } from '@preact/signals';
 import { History } from './History.jsx';
+import { LookupResults, LookupSearch, useLookup } from './Lookup.jsx';
 import { adminRequest } from './session.js';
-import { errorWords } from '../shared/errors.js';
 import { gql } from '../shared/gql.js';
 import { money } from '../shared/money.js';
 import { dateTime } from '../shared/time.js';
@@ -35,77 +34,28 @@ const REVOKE = gql`
 `;
 
 export function Stores() {
-  const results = useSignal(null);
-  const store = useSignal(null);
-  const error = useSignal(null);
-  const notice = useSignal('');
-  const find = async (event) => {
-    event.preventDefault();
-    const query = String(new FormData(event.currentTarget).get('query')).trim();
-    error.value = null;
-    store.value = null;
-    try {
-      results.value = (await adminRequest(FIND, { query })).findStores;
-    } catch (failure) {
-      error.value = failure;
-    }
-  };
-  const open = async (id) => {
-    error.value = null;
-    try {
-      store.value = (await adminRequest(STORE, { id })).store;
-    } catch (failure) {
-      error.value = failure;
-    }
-  };
-  const revoke = async (kiosk) => {
-    error.value = null;
-    try {
+  const lookup = useLookup(
+    async (query) => (await adminRequest(FIND, { query })).findStores,
+    async (found) => (await adminRequest(STORE, { id: found.id })).store,
+  );
+  const store = lookup.selected;
+  const revoke = (kiosk) =>
+    lookup.attempt(async () => {
       await adminRequest(REVOKE, { kioskId: kiosk.id });
-      notice.value = t('stores.revoked', { name: kiosk.name });
-      await open(store.value.id);
-    } catch (failure) {
-      error.value = failure;
-    }
-  };
+      store.value = (await adminRequest(STORE, { id: store.value.id })).store;
+      lookup.notice.value = t('stores.revoked', { name: kiosk.name });
+    });
+  const columns = [
+    { header: t('stores.name'), cell: (found) => found.name },
+    { header: t('stores.owner'), cell: (found) => found.owner?.displayName },
+    { header: t('stores.since'), cell: (found) => dateTime(found.createdAt) },
+  ];
   return (
     <>
       <h1>{t('stores.title')}</h1>
-      <form onSubmit={find} class="search panel">
-        <label>
-          {t('stores.search')}
-          <input name="query" type="search" required placeholder="Cafe" />
-        </label>
-        <button type="submit" class="primary">{t('common.find')}</button>
-      </form>
-      {error.value && <p role="alert" class="notice error">{errorWords(error.value)}</p>}
-      <p role="status" class="muted">{notice.value || (results.value && !store.value ? t('common.found', { n: results.value.length }) : '')}</p>
+      <LookupSearch lookup={lookup} label={t('stores.search')} placeholder="Cafe" />
       <div class="columns">
-        {results.value?.length > 0 && (
-          <section class="panel flush" aria-labelledby="store-results">
-            <h2 id="store-results" class="visually-hidden">{t('common.results')}</h2>
-            <table class="table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('stores.name')}</th>
-                  <th scope="col">{t('stores.owner')}</th>
-                  <th scope="col">{t('stores.since')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {results.value.map((found) => (
-                  <tr key={found.id} class={store.value?.id === found.id ? 'selected' : undefined}>
-                    <td>
-                      <button type="button" class="link-button" onClick={() => open(found.id)}>{found.name}</button>
-                    </td>
-                    <td>{found.owner?.displayName}</td>
-                    <td>{dateTime(found.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </section>
-        )}
+        <LookupResults lookup={lookup} id="store-results" columns={columns} />
         {store.value && (
           <section class="panel grow" aria-labelledby="store-title">
             <h2 id="store-title">{store.value.name}</h2>
