@@ -225,6 +225,50 @@ pub fn record_trace_id(span: &tracing::Span) {
     }
 }
 
+/// A span's place in its trace, kept after the span has ended, to parent spans that come
+/// later: each event a subscription delivers is a child of the span that subscribed,
+/// which ended when the subscription was set up. Empty (a new trace) when there is none.
+#[derive(Clone, Debug, Default)]
+pub struct TraceParent(opentelemetry::Context);
+
+impl TraceParent {
+    /// The place of `span`.
+    pub fn of(span: &tracing::Span) -> Self {
+        Self(span.context())
+    }
+
+    /// The caller's place from a W3C `traceparent` value (a subscription's
+    /// `connection_init` payload carries it; a WebSocket has no other room for it).
+    pub fn from_traceparent(traceparent: &str) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = axum::http::HeaderValue::from_str(traceparent) {
+            headers.insert("traceparent", value);
+        }
+        Self(TraceContextPropagator::new().extract(&HeaderExtractor(&headers)))
+    }
+
+    /// The `traceparent` value that continues this place in another process, if it is in
+    /// a trace.
+    pub fn traceparent(&self) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        TraceContextPropagator::new().inject_context(&self.0, &mut HeaderInjector(&mut headers));
+        headers
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// Makes `span` a child of this place and records its `trace_id` field.
+    pub fn adopt(&self, span: &tracing::Span) {
+        if self.0.span().span_context().is_valid()
+            && let Err(error) = span.set_parent(self.0.clone())
+        {
+            tracing::debug!(%error, "no parent for a span");
+        }
+        record_trace_id(span);
+    }
+}
+
 struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {

@@ -33,6 +33,9 @@ pub(super) struct Job {
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
     pub authorization: String,
+    /// The W3C `traceparent` of the span that subscribes, sent to the subgraph in the
+    /// `connection_init` payload so that its subscription continues the trace.
+    pub traceparent: Option<String>,
     pub buffer_size_max: usize,
 }
 
@@ -142,6 +145,7 @@ async fn run(runner: Arc<Runner>, started: Started) {
             job.operation_name.as_deref(),
             job.variables,
             &job.authorization,
+            job.traceparent.as_deref(),
         )
         .await;
     let mut stream = match result {
