@@ -50,7 +50,8 @@ pub async fn build(config: &StoresConfig) -> anyhow::Result<Application> {
         std::time::Duration::from_millis(config.reconcile_interval_ms),
         config.reconcile_after_ms,
     ));
-    let kiosks = kiosks::KioskRegistry::new(config.auth_url.as_deref(), config.credit_timeout_ms, subgraph.require_signer()?)?;
+    let auth_breaker = CircuitBreaker::new("auth", config.auth_circuit_breaker, Some(&breaker_metrics));
+    let kiosks = kiosks::KioskRegistry::new(config.auth_url.as_deref(), config.credit_timeout_ms, subgraph.require_signer()?, auth_breaker)?;
     let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit, kiosks), subgraph.verifier.clone());
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }

@@ -11,18 +11,7 @@ use crate::helpers::{COFFEE_PRICE, ProxyMode, TestStores, error_sale_id, key, sa
 const RECOVERY_TRIES_MAX: u32 = 200;
 
 async fn credit_breaker_state(app: &TestStores) -> String {
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .expect("reading stores' metrics")
-        .text()
-        .await
-        .unwrap_or_default();
-    metrics
-        .lines()
-        .find(|line| line.starts_with("c9pay_circuit_breaker_state{dependency=\"credit\""))
-        .and_then(|line| line.rsplit(' ').next())
-        .unwrap_or("missing")
-        .to_string()
+    c9pay_platform::testing::breaker_state(&app.address, "credit").await
 }
 
 async fn when_credit_keeps_failing_its_breaker_opens_and_the_pending_sale_settles_once_after_recovery(backend: Backend) {
