@@ -659,7 +659,9 @@ impl Runner {
             OperationKind::Mutation => PlannerOperationKind::Mutation,
             OperationKind::Subscription => PlannerOperationKind::Subscription,
         };
-        execute_query_plan(QueryPlanExecutionOpts {
+        // Polled inside `Executing`, so that a fetch dropped with this future (the
+        // request's time-out, a client gone) is not taken for a failed one.
+        fetch_outcomes::Executing::new(execute_query_plan(QueryPlanExecutionOpts {
             query_plan: &planned.plan,
             operation_for_plan: planned.operation_for_plan.clone(),
             projection_plan: planned.projection_plan.clone(),
@@ -698,7 +700,7 @@ impl Runner {
             response_header_sink: ResponseHeaderSink::default(),
             error_masking_runtime: Arc::new(None),
             connection_fingerprint: None,
-        })
+        }))
         .await
         .map_err(|error| ExecuteError::Failed(error.to_string()))
     }

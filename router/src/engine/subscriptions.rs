@@ -161,7 +161,9 @@ async fn run(runner: Arc<Runner>, started: Started) {
         }
         Ok(QueryPlanExecutionResult::Stream(output)) => {
             let _ = started.send(Ok(()));
-            output.body
+            // The entity fetches of each event run as the stream is polled; dropped with
+            // it when the client leaves, they are cancelled, not failed.
+            super::fetch_outcomes::Executing::boxed(output.body)
         }
     };
     loop {
