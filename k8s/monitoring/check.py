@@ -147,6 +147,16 @@ def traffic(router: Router) -> None:
     say(f"traffic: a sale, and a second sale with the same code refused with {codes[0]}")
 
 
+def metrics_targets(log: Path) -> dict[str, str]:
+    """Part -> host:port of its /metrics, from the line `c9pay up` prints."""
+    for _ in range(100):
+        found = dict(re.findall(r"(\w+) http://([0-9.]+:[0-9]+)/metrics", log.read_text()))
+        if set(found) >= {"router", "auth", "users", "credit", "stores"}:
+            return found
+        time.sleep(0.1)
+    sys.exit(f"c9pay up did not print every part's /metrics address:\n{log.read_text()[-2000:]}")
+
+
 class Prometheus:
     def __init__(self, address: str):
         self.base = f"http://{address}"
@@ -246,13 +256,17 @@ def main() -> None:
             stdout=c9pay_log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "warn"}))
         wait_for(f"http://{router_address}/health", "c9pay up", 180, processes[-1], c9pay_log)
         say(f"c9pay up: router on {router_address}")
+        # Every part has its own /metrics (payments are counted by stores, event lag by
+        # credit); `c9pay up` prints where, as a cluster's Prometheus finds every pod.
+        targets = metrics_targets(c9pay_log)
+        say(f"scraping {', '.join(f'{part} {address}' for part, address in sorted(targets.items()))}")
 
         prometheus_address = f"127.0.0.1:{free_port()}"
         config = work / "prometheus.yml"
         config.write_text(json.dumps({
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "c9pay", "static_configs": [{"targets": [router_address]}]}],
+            "scrape_configs": [{"job_name": "c9pay", "static_configs": [{"targets": sorted(targets.values())}]}],
         }))
         prometheus_log = work / "prometheus.log"
         processes.append(subprocess.Popen(
@@ -261,7 +275,7 @@ def main() -> None:
             stdout=prometheus_log.open("w"), stderr=subprocess.STDOUT))
         wait_for(f"http://{prometheus_address}/-/ready", "Prometheus", 60, processes[-1], prometheus_log)
         prometheus = Prometheus(prometheus_address)
-        say(f"Prometheus on {prometheus_address}, scraping the router every second, rules.yml loaded")
+        say(f"Prometheus on {prometheus_address}, scraping every part every second, rules.yml loaded")
 
         router = Router(router_address)
         ada = router.log_in("ada@demo.c9pay")
@@ -271,6 +285,16 @@ def main() -> None:
         time.sleep(3)
         traffic(router)
         time.sleep(6)
+
+        # The traffic shows where the payments and event-lag panels look: a sale paid, a
+        # sale refused, and a live event delivered to the open subscription.
+        say("\n== traffic seen")
+        for what, expression in [
+            ("a paid sale counted", 'sum(c9pay_payments_total{outcome="paid"}) > 0'),
+            ("a refused sale counted", 'sum(c9pay_payments_total{outcome="refused"}) > 0'),
+            ("an event's delivery lag measured", "sum(c9pay_event_delivery_lag_seconds_count) > 0"),
+        ]:
+            check_expression(prometheus, what, expression)
 
         # The rules as Prometheus loaded them.
         status, text = http(f"http://{prometheus_address}/api/v1/rules")

@@ -401,7 +401,7 @@ CONFIG_SOURCES = {
     "stores": ("subgraphs/stores/src/config.rs", "StoresConfig"),
     "router": ("router/src/config.rs", "RouterConfig"),
 }
-SHARED_CONFIG_FILES = ["crates/platform/src/database.rs", "crates/platform/src/internal_token.rs"]
+SHARED_CONFIG_FILES = ["crates/platform/src/database.rs", "crates/platform/src/internal_token.rs", "crates/platform/src/telemetry.rs"]
 
 
 def rust_structs() -> dict[str, dict[str, tuple[str, bool]]]:
@@ -455,7 +455,7 @@ def check_configuration(objects: list[dict]) -> None:
             return (head,)
         if re.match(r"(BTreeMap|HashMap)<String,", field_type):
             return (head,) if len(rest) == 1 else None
-        nested = re.match(r"(\w+)$", field_type)
+        nested = re.match(r"(?:\w+::)*(\w+)$", field_type)
         if nested and nested.group(1) in structs:
             deeper = walk(nested.group(1), rest, where)
             return (head,) + deeper if deeper else None
@@ -466,7 +466,7 @@ def check_configuration(objects: list[dict]) -> None:
         absent = []
         for field, (field_type, required) in structs.get(struct, {}).items():
             here = prefix + (field,)
-            nested = re.match(r"(\w+)$", field_type)
+            nested = re.match(r"(?:\w+::)*(\w+)$", field_type)
             present = any(path[: len(here)] == here for path in given)
             if nested and nested.group(1) in structs and present:
                 absent += missing_required(nested.group(1), given, here)
@@ -649,6 +649,8 @@ def check_network(objects: list[dict], profile: str) -> None:
     by_name = {pod.name: pod for pod in pods}
     outside = [
         Endpoint("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"}),
+        Endpoint("otel-collector", "monitoring", {"app.kubernetes.io/name": "otel-collector"}, {"otlp-http": (4318, "TCP")}),
+        Endpoint("fake-otel-collector", "default", {"app.kubernetes.io/name": "otel-collector"}),
         Endpoint("ingress-controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}),
         Endpoint("stranger", "default", {"app": "stranger"}),
         # Right label in the wrong namespace, or right namespace with the wrong label:
@@ -664,6 +666,7 @@ def check_network(objects: list[dict], profile: str) -> None:
     expected |= {("auth", "users", 8080, "TCP"), ("stores", "credit", 8080, "TCP"), ("stores", "auth", 8080, "TCP")}
     expected |= {("credit", "auth", 8080, "TCP"), ("credit", "users", 8080, "TCP")}
     expected |= {("prometheus", part, 8080, "TCP") for part in PARTS}
+    expected |= {(part, "otel-collector", OTLP_PORT, "TCP") for part in PARTS}
     expected |= {("ingress-controller", "router", 8080, "TCP")}
     expected |= {(pod.name, "kube-dns", 53, protocol) for pod in pods for protocol in ("UDP", "TCP")}
     if profile == "dev":
@@ -681,7 +684,7 @@ def check_network(objects: list[dict], profile: str) -> None:
             outside.append(Endpoint("database", address=str(next(network.hosts(), network.network_address))))
             expected |= {(part, "database", 5432, "TCP") for part in SUBGRAPHS}
     endpoints = pods + outside
-    probes = [(8080, "TCP"), (5432, "TCP"), (53, "UDP"), (53, "TCP"), (443, "TCP"), (9090, "TCP")]
+    probes = [(8080, "TCP"), (5432, "TCP"), (53, "UDP"), (53, "TCP"), (443, "TCP"), (9090, "TCP"), (OTLP_PORT, "TCP")]
     allowed_count = denied_count = 0
     before = len(failures)
     for source in endpoints:
@@ -706,6 +709,90 @@ def check_network(objects: list[dict], profile: str) -> None:
         fail(f"network: no pods for {missing_parts}")
     if len(failures) == before:
         ok(f"NetworkPolicy: {allowed_count} connections allowed and {denied_count} denied, all as designed")
+
+
+# --- traces ----------------------------------------------------------------------------
+
+# The OpenTelemetry Collector of k8s/monitoring/otel-collector.yaml, which every part's
+# `telemetry.otlp_endpoint` must name.
+OTLP_SERVICE, OTLP_NAMESPACE, OTLP_PORT, OTLP_PATH = "otel-collector", "monitoring", 4318, "/v1/traces"
+
+
+def env_value(variable: dict, config_maps: dict) -> str | None:
+    """An environment variable's value, given inline or from a rendered ConfigMap."""
+    if "value" in variable:
+        return variable["value"]
+    reference = (variable.get("valueFrom") or {}).get("configMapKeyRef")
+    if reference and reference["name"] in config_maps:
+        return config_maps[reference["name"]].get("data", {}).get(reference["key"])
+    return None
+
+
+def check_telemetry(objects: list[dict]) -> None:
+    """Every part exports its traces to the collector, with a sampling ratio in 0..1."""
+    config_maps = {obj["metadata"]["name"]: obj for obj in by_kind(objects, "ConfigMap")}
+    deployments = {obj["metadata"]["name"]: obj for obj in by_kind(objects, "Deployment")}
+    before = len(failures)
+    ratios = set()
+    for part in PARTS:
+        deployment = deployments.get(part)
+        if deployment is None:
+            continue
+        container = container_named(deployment["spec"]["template"]["spec"], "c9pay") or {}
+        variables = {variable["name"]: variable for variable in container.get("env", [])}
+        prefix = f"C9PAY_{part.upper()}__TELEMETRY__"
+        endpoint = env_value(variables.get(prefix + "OTLP_ENDPOINT", {}), config_maps)
+        ratio = env_value(variables.get(prefix + "SAMPLING_RATIO", {}), config_maps)
+        if endpoint is None:
+            fail(f"Deployment/{part}: no {prefix}OTLP_ENDPOINT (its traces would go nowhere)")
+        else:
+            url = urlsplit(endpoint)
+            host = url.hostname or ""
+            if (url.scheme != "http" or url.port != OTLP_PORT or url.path != OTLP_PATH
+                    or host.split(".")[:2] != [OTLP_SERVICE, OTLP_NAMESPACE]):
+                fail(f"Deployment/{part}: telemetry.otlp_endpoint {endpoint!r} is not the collector "
+                     f"(http://{OTLP_SERVICE}.{OTLP_NAMESPACE}:{OTLP_PORT}{OTLP_PATH})")
+        try:
+            value = float(ratio) if ratio is not None else None
+        except ValueError:
+            value = None
+        if value is None or not 0.0 <= value <= 1.0:
+            fail(f"Deployment/{part}: {prefix}SAMPLING_RATIO is {ratio!r}, not a number from 0 to 1")
+        else:
+            ratios.add(value)
+    if len(ratios) > 1:
+        fail(f"the parts sample traces at different ratios {sorted(ratios)}: the router's decision is the one that counts")
+    if len(failures) == before:
+        ok(f"telemetry: every part exports its traces to {OTLP_SERVICE}.{OTLP_NAMESPACE}:{OTLP_PORT}, sampling ratio {sorted(ratios)}")
+
+
+def check_collector(objects: list[dict]) -> None:
+    """The collector the parts name exists: its Service on the OTLP/HTTP port, and a
+    traces pipeline that receives OTLP over HTTP on that port."""
+    names = {ident(obj): obj for obj in objects}
+    service = names.get(f"Service/{OTLP_SERVICE}")
+    config = names.get("ConfigMap/otel-collector-config")
+    deployment = names.get(f"Deployment/{OTLP_SERVICE}")
+    if service is None or not any(port["port"] == OTLP_PORT for port in service["spec"]["ports"]):
+        fail(f"monitoring: no Service/{OTLP_SERVICE} on port {OTLP_PORT}")
+        return
+    if deployment is None or not labels_match({"matchLabels": service["spec"].get("selector") or {"": None}},
+                                              deployment["spec"]["template"]["metadata"]["labels"]):
+        fail(f"monitoring: Service/{OTLP_SERVICE} selects no Deployment/{OTLP_SERVICE} pods")
+        return
+    if deployment["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/name") != OTLP_SERVICE:
+        fail(f"monitoring: the collector's pods are not labelled app.kubernetes.io/name={OTLP_SERVICE} (NetworkPolicy telemetry-egress)")
+    collector = yaml.safe_load((config or {}).get("data", {}).get("collector.yaml", "{}")) or {}
+    http = (((collector.get("receivers") or {}).get("otlp") or {}).get("protocols") or {}).get("http") or {}
+    pipeline = ((collector.get("service") or {}).get("pipelines") or {}).get("traces") or {}
+    if not str(http.get("endpoint", "")).endswith(f":{OTLP_PORT}"):
+        fail(f"monitoring: the collector does not receive OTLP/HTTP on port {OTLP_PORT}: {http}")
+    elif "otlp" not in pipeline.get("receivers", []) or not pipeline.get("exporters"):
+        fail(f"monitoring: the collector's traces pipeline does not take OTLP and export it: {pipeline}")
+    elif any(exporter not in (collector.get("exporters") or {}) for exporter in pipeline["exporters"]):
+        fail(f"monitoring: the traces pipeline names an exporter that is not configured: {pipeline['exporters']}")
+    else:
+        ok(f"monitoring: the OpenTelemetry Collector receives OTLP/HTTP on {OTLP_PORT} and exports to {pipeline['exporters']}")
 
 
 # --- secrets ---------------------------------------------------------------------------
@@ -787,6 +874,7 @@ def overlay(profile: str, rendered: str, extra: str | None) -> None:
     check_parts(objects)
     check_services(objects)
     check_configuration(objects)
+    check_telemetry(objects)
     check_network(objects, profile)
     if profile == "dev":
         check_scaling(objects, replicas_min=1, pdbs_expected=False)
@@ -830,6 +918,7 @@ def monitoring(rendered: str) -> None:
             fail(f"prometheus.yml does not discover metrics.{NAMESPACE}.svc.cluster.local (base/metrics.yaml)")
         else:
             ok("prometheus.yml discovers the pods of Service/metrics")
+    check_collector(objects)
 
 
 # Argo CD: which overlay each Application deploys, and whether it syncs by itself.

@@ -64,6 +64,9 @@ pub enum FetchOutcome {
     GraphQLErrors,
     /// No usable answer: time-out, connection failure, malformed response.
     Failed,
+    /// Dropped before it ended, because the request it served was (the router's request
+    /// time-out, a client that went away, a subscription that ended).
+    Cancelled,
 }
 
 impl RouterMetrics {
@@ -105,7 +108,7 @@ impl RouterMetrics {
         let fetch_errors = IntCounterVec::new(
             Opts::new(
                 "subgraph_fetch_errors_total",
-                "Fetches from subgraphs that failed (`failed`) or answered with GraphQL errors (`graphql`), by subgraph",
+                "Fetches from subgraphs that failed (`failed`), answered with GraphQL errors (`graphql`) or were dropped with the request they served (`cancelled`), by subgraph",
             ),
             &["subgraph", "kind"],
         )?;
@@ -239,6 +242,7 @@ impl RouterMetrics {
             FetchOutcome::Ok => return,
             FetchOutcome::GraphQLErrors => "graphql",
             FetchOutcome::Failed => "failed",
+            FetchOutcome::Cancelled => "cancelled",
         };
         self.fetch_errors.with_label_values(&[subgraph, kind]).inc();
     }

@@ -250,6 +250,11 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
         })
         .collect();
     let jwks_url = format!("http://{}/.well-known/jwks.json", auth.address());
+    // Each part has its own /metrics (its own registry), on its own loopback port.
+    let part_metrics: Vec<String> = [&auth, &users, &credit, &stores]
+        .iter()
+        .map(|application| format!("{} http://{}/metrics", application.name(), application.address()))
+        .collect();
     // Subgraphs first, so that the router finds auth's keys when it starts.
     let mut running = Running::new();
     for application in [auth, users, credit, stores] {
@@ -274,6 +279,7 @@ pub async fn run(options: UpOptions) -> anyhow::Result<()> {
     println!("  `Authorization: Bearer <accessToken from logIn>`; kiosks: `Authorization: DPoP`");
     println!("  with a DPoP proof per request; admins: POST /admin/log-in (sets the cookie)");
     println!("  data:    SQLite files in {}", data_dir.display());
+    println!("  metrics: router http://{address}/metrics, {}", part_metrics.join(", "));
     if let Some(seeded) = seeded {
         println!("  demo:    {seeded}");
     }

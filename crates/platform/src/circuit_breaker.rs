@@ -1,5 +1,5 @@
 //! Circuit breakers: one per downstream a process calls (each subgraph in the router;
-//! credit in stores; auth and users in credit). A breaker stops sending NEW calls to a
+//! credit and auth in stores; auth and users in credit; users in auth). A breaker stops sending NEW calls to a
 //! downstream that keeps failing, so that callers get an answer at once instead of each
 //! waiting out its own time-out, and the downstream gets room to recover.
 //!

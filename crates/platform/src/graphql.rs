@@ -7,7 +7,9 @@
 //! `connection_init` payload (a WebSocket handshake has no room for it elsewhere), and a
 //! connection without a valid one is closed before any operation runs. The token is
 //! checked once, when the connection opens: a subscription outlives the token's minute,
-//! and the router ends it when the client's own credential expires.
+//! and the router ends it when the client's own credential expires. The payload's
+//! `traceparent` (the router's subscribe span) is kept as the connection's
+//! [`TraceParent`], for the subscription's spans.
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ use axum::{
 use crate::{
     error::{REQUEST_ID, code},
     internal_token::{InternalTokenVerifier, Principal},
+    telemetry::TraceParent,
 };
 
 /// Initial read buffer of a subscription connection.
@@ -70,6 +73,15 @@ async fn websocket<E: Executor>(
                     })?;
                     let mut data = async_graphql::Data::default();
                     data.insert(principal);
+                    // The router's subscribe span, so that this subscription continues its
+                    // trace (see [`crate::telemetry::TraceParent`]).
+                    let traceparent = payload.as_object().and_then(|fields| {
+                        fields
+                            .iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+                            .and_then(|(_, value)| value.as_str())
+                    });
+                    data.insert(traceparent.map(TraceParent::from_traceparent).unwrap_or_default());
                     Ok(data)
                 })
                 .serve()

@@ -1,8 +1,10 @@
 //! Logs and traces, initialised once per process.
 //!
 //! **Logs**: JSON lines in production, readable lines on a terminal; the filter comes from
-//! `RUST_LOG` (default `info`). A line written while a request is served carries the
-//! request's span, whose `trace_id` field is the trace id.
+//! `RUST_LOG` (default `info`). A JSON line written inside a span of a trace (a request
+//! served, a subscription's event, a call between services) carries the trace id as a
+//! top-level `trace_id` field, next to its spans' fields; so does a masked internal error's
+//! message, next to the request id.
 //!
 //! **Traces**: OpenTelemetry through `tracing-opentelemetry`. Every `tracing` span (the
 //! router's request and its pipeline stages, each subgraph fetch, each request a
@@ -147,7 +149,7 @@ fn install(format: LogFormat, config: &TelemetryConfig, service_name: &str) -> a
         .with_threads(false);
     let registry = tracing_subscriber::registry().with(filter).with(traces);
     let installed = match format {
-        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
+        LogFormat::Json => registry.with(json_logs(std::io::stdout)).try_init(),
         LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
     };
     if let Err(error) = installed {
@@ -157,6 +159,52 @@ fn install(format: LogFormat, config: &TelemetryConfig, service_name: &str) -> a
         tracing::info!(%endpoint, sampling_ratio = config.sampling_ratio, "exporting traces over OTLP");
     }
     Ok(())
+}
+
+/// JSON lines, one per event, written to `writer`: the event's fields at the top level,
+/// its spans' fields under `span` and `spans`, and the trace id as a top-level `trace_id`
+/// whenever the event happens inside a span of a trace.
+fn json_logs<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'writer> fmt::MakeWriter<'writer> + 'static,
+{
+    fmt::layer()
+        .fmt_fields(fmt::format::JsonFields::new())
+        .event_format(WithTraceId(fmt::format().json().flatten_event(true)))
+        .with_writer(writer)
+}
+
+/// An event format that puts `"trace_id"` first in each JSON line written inside a span
+/// of a trace. The OpenTelemetry layer makes an entered span's context current (context
+/// activation), which is where the trace id is read from: asking the span itself would
+/// call back into the subscriber that is writing the line.
+struct WithTraceId<F>(F);
+
+impl<S, N, F> fmt::FormatEvent<S, N> for WithTraceId<F>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    N: for<'writer> fmt::FormatFields<'writer> + 'static,
+    F: fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        context: &fmt::FmtContext<'_, S, N>,
+        mut writer: fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let current = opentelemetry::Context::current();
+        let span_context = current.span().span_context().clone();
+        if !span_context.is_valid() {
+            return self.0.format_event(context, writer, event);
+        }
+        let mut line = String::new();
+        self.0.format_event(context, fmt::format::Writer::new(&mut line), event)?;
+        match line.strip_prefix('{') {
+            Some(rest) => write!(writer, "{{\"trace_id\":\"{}\",{rest}", span_context.trace_id()),
+            None => writer.write_str(&line),
+        }
+    }
 }
 
 /// Sends the spans recorded so far (tests; shutdown). Blocks: call it off the async
@@ -225,6 +273,50 @@ pub fn record_trace_id(span: &tracing::Span) {
     }
 }
 
+/// A span's place in its trace, kept after the span has ended, to parent spans that come
+/// later: each event a subscription delivers is a child of the span that subscribed,
+/// which ended when the subscription was set up. Empty (a new trace) when there is none.
+#[derive(Clone, Debug, Default)]
+pub struct TraceParent(opentelemetry::Context);
+
+impl TraceParent {
+    /// The place of `span`.
+    pub fn of(span: &tracing::Span) -> Self {
+        Self(span.context())
+    }
+
+    /// The caller's place from a W3C `traceparent` value (a subscription's
+    /// `connection_init` payload carries it; a WebSocket has no other room for it).
+    pub fn from_traceparent(traceparent: &str) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = axum::http::HeaderValue::from_str(traceparent) {
+            headers.insert("traceparent", value);
+        }
+        Self(TraceContextPropagator::new().extract(&HeaderExtractor(&headers)))
+    }
+
+    /// The `traceparent` value that continues this place in another process, if it is in
+    /// a trace.
+    pub fn traceparent(&self) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        TraceContextPropagator::new().inject_context(&self.0, &mut HeaderInjector(&mut headers));
+        headers
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// Makes `span` a child of this place and records its `trace_id` field.
+    pub fn adopt(&self, span: &tracing::Span) {
+        if self.0.span().span_context().is_valid()
+            && let Err(error) = span.set_parent(self.0.clone())
+        {
+            tracing::debug!(%error, "no parent for a span");
+        }
+        record_trace_id(span);
+    }
+}
+
 struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
@@ -265,6 +357,63 @@ mod tests {
         let traceparent = headers.get("traceparent").and_then(|value| value.to_str().ok()).unwrap_or_default();
         assert!(traceparent.contains(trace_id.as_deref().unwrap_or("none")), "{traceparent}");
         assert!(traceparent.ends_with("-00"), "not recorded, so not sampled: {traceparent}");
+    }
+
+    /// What a [`json_logs`] layer wrote, line by line.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn lines(&self) -> Vec<serde_json::Value> {
+            let bytes = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn every_json_line_written_in_a_traced_span_names_its_trace_id_at_the_top_level_as_does_a_masked_internal_error() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let tracer = SdkTracerProvider::builder().build().tracer("test");
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(json_logs(move || writer.clone()));
+        let (trace_id, error) = tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("before any span");
+            let request = tracing::info_span!("request", trace_id = tracing::field::Empty);
+            let _entered = request.enter();
+            // A stage nested in the request: the line names the trace all the same.
+            let stage = tracing::info_span!("stage");
+            let _stage = stage.enter();
+            let trace_id = current_trace_id().unwrap_or_else(|| panic!("the span is in a trace"));
+            let failure = std::io::Error::other("the disk is on fire");
+            let error = crate::error::REQUEST_ID.sync_scope("request-7".to_string(), || crate::error::internal_error(&failure));
+            (trace_id, error)
+        });
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert_eq!(lines[0]["message"], "before any span");
+        assert!(lines[0].get("trace_id").is_none(), "no trace outside a span: {:#}", lines[0]);
+        assert_eq!(lines[1]["message"], "internal error");
+        assert_eq!(lines[1]["trace_id"], trace_id.as_str(), "{:#}", lines[1]);
+        assert_eq!(lines[1]["request_id"], "request-7");
+        assert_eq!(error.message, format!("internal error (request id request-7, trace id {trace_id})"));
+        let extensions = error.extensions.as_ref().map(|extensions| serde_json::to_value(extensions).unwrap_or_default());
+        assert_eq!(extensions.as_ref().map(|extensions| extensions["traceId"].clone()), Some(serde_json::Value::from(trace_id)));
     }
 
     #[test]

@@ -431,6 +431,25 @@ impl WebSocketClient {
     }
 }
 
+/// The value of a sample on the `/metrics` page at `base_url` whose line starts with
+/// `prefix` (a metric name with the start of its labels), or `"missing"`.
+pub async fn metric_sample(base_url: &str, prefix: &str) -> String {
+    let page = match reqwest::get(format!("{}/metrics", base_url.trim_end_matches('/'))).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(error) => panic!("reading {base_url}/metrics: {error}"),
+    };
+    page.lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .unwrap_or("missing")
+        .to_string()
+}
+
+/// The state of the circuit breaker in front of `dependency` in the part at `base_url`:
+/// `"0"` closed, `"1"` half-open, `"2"` open.
+pub async fn breaker_state(base_url: &str, dependency: &str) -> String {
+    metric_sample(base_url, &format!("c9pay_circuit_breaker_state{{dependency=\"{dependency}\"")).await
+}
 /// What a [`FaultyProxy`] does with the next bytes it sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {

@@ -6,13 +6,29 @@
 //! callback: the executor returns early and drops it. The timer therefore records on
 //! drop, as `Failed` unless the callback saw an answer, so failed fetches are counted too.
 //!
+//! A fetch can also be dropped from above: the router's request time-out, or a client
+//! that went away, drops the whole execution with its fetches in flight. That says
+//! nothing about the subgraph, so such a fetch is `Cancelled`, and the breaker hears
+//! neither a success nor a failure (a probe cancelled that way gives its place to another
+//! after a cool-down). The two drops are told apart by where they happen: the executor
+//! gives up on a fetch while it is being polled, inside [`Executing`]; a drop from above
+//! happens outside any poll of it.
+//!
 //! The hook is also the last line of the breaker: the pipeline refuses a request whose
 //! plan needs a subgraph with an open breaker before anything is fetched (see
 //! [`super::Engine::admit`]), but a breaker can open while a request is under way (a
 //! parallel request saw the last failure); a fetch that finds its breaker open then ends
 //! at once with an error instead of waiting out the time-out.
 
-use std::{collections::BTreeMap, sync::Arc, time::Instant};
+use std::{
+    cell::Cell,
+    collections::BTreeMap,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
 
 use c9pay_platform::circuit_breaker::CircuitBreaker;
 
@@ -52,6 +68,9 @@ struct FetchTimer {
 
 impl Drop for FetchTimer {
     fn drop(&mut self) {
+        if self.outcome == FetchOutcome::Failed && !executing() {
+            self.outcome = FetchOutcome::Cancelled;
+        }
         self.metrics
             .record_fetch(&self.subgraph, self.started.elapsed(), self.outcome);
         if let Some(breaker) = &self.breaker {
@@ -59,8 +78,65 @@ impl Drop for FetchTimer {
             match self.outcome {
                 FetchOutcome::Failed => breaker.record_failure(),
                 FetchOutcome::Ok | FetchOutcome::GraphQLErrors => breaker.record_success(),
+                FetchOutcome::Cancelled => {}
             }
         }
+    }
+}
+
+thread_local! {
+    /// How many [`Executing`] polls are under way on this thread (nested: never more
+    /// than one per execution, but an execution may drive another's stream).
+    static EXECUTING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether the executor is being polled on this thread right now.
+fn executing() -> bool {
+    EXECUTING.with(Cell::get) > 0
+}
+
+/// The executor's future (a query or mutation) or stream (a subscription's events),
+/// polled with [`executing`] true, so that a fetch the executor gives up on is told from
+/// one dropped from above.
+pub(super) struct Executing<F: ?Sized>(Pin<Box<F>>);
+
+impl<F> Executing<F> {
+    pub(super) fn new(inner: F) -> Self {
+        Self(Box::pin(inner))
+    }
+}
+
+impl<F: ?Sized> Executing<F> {
+    pub(super) fn boxed(inner: Pin<Box<F>>) -> Self {
+        Self(inner)
+    }
+
+    fn polling<T>(&mut self, poll: impl FnOnce(Pin<&mut F>) -> T) -> T {
+        struct Polling;
+        impl Drop for Polling {
+            fn drop(&mut self) {
+                EXECUTING.with(|depth| depth.set(depth.get().saturating_sub(1)));
+            }
+        }
+        EXECUTING.with(|depth| depth.set(depth.get() + 1));
+        let _polling = Polling;
+        poll(self.0.as_mut())
+    }
+}
+
+impl<F: Future + ?Sized> Future for Executing<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<F::Output> {
+        self.polling(|inner| inner.poll(context))
+    }
+}
+
+impl<S: futures::Stream + ?Sized> futures::Stream for Executing<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        self.polling(|inner| inner.poll_next(context))
     }
 }
 

@@ -332,10 +332,12 @@ impl Engine {
         )
         .map_err(|error| EngineError::Executor(error.to_string()))?;
 
-        // The pipeline hands the executor a header map holding only the internal token;
-        // this rule forwards it to every subgraph.
+        // The pipeline hands the executor a header map holding only the internal token
+        // (and, for a subscription, the `traceparent` of the span that subscribes); this
+        // rule forwards them to every subgraph. A query's or mutation's fetch gets its
+        // `traceparent` from the executor itself.
         let headers_config: HeadersConfig = serde_json::from_value(json!({
-            "all": { "request": [ { "propagate": { "named": ["authorization"] } } ] }
+            "all": { "request": [ { "propagate": { "named": ["authorization", "traceparent"] } } ] }
         }))
         .map_err(|error| EngineError::Executor(error.to_string()))?;
         let headers_plan = compile_headers_plan(&headers_config)
@@ -576,7 +578,7 @@ impl Engine {
     ) -> Result<ExecutionOutput, ExecuteError> {
         let result = self
             .runner
-            .run(planned, query, operation_name, variables, authorization)
+            .run(planned, query, operation_name, variables, authorization, None)
             .await?;
         match result {
             QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
@@ -591,7 +593,8 @@ impl Engine {
 
     /// Starts a planned subscription on the engine's subscription thread; each event is
     /// a response body with the fields of every subgraph resolved. The subscription ends
-    /// when the returned stream is dropped.
+    /// when the returned stream is dropped. The subgraph's subscription continues the
+    /// current span's trace (the thread that runs it has no span of its own).
     pub async fn subscribe(
         &self,
         planned: Arc<PlannedOperation>,
@@ -607,6 +610,7 @@ impl Engine {
                 operation_name: operation_name.map(str::to_string),
                 variables,
                 authorization: authorization.to_string(),
+                traceparent: c9pay_platform::telemetry::TraceParent::of(&tracing::Span::current()).traceparent(),
                 buffer_size_max: self.subscription_buffer_size_max,
             })
             .await
@@ -627,6 +631,7 @@ impl Runner {
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
         authorization: &str,
+        traceparent: Option<&str>,
     ) -> Result<QueryPlanExecutionResult, ExecuteError> {
         let mut raw_variables = HashMap::with_capacity(variables.len());
         for (name, value) in variables {
@@ -646,6 +651,9 @@ impl Runner {
         let value = ntex::http::header::HeaderValue::from_str(authorization)
             .map_err(|error| ExecuteError::Failed(error.to_string()))?;
         headers.insert(ntex::http::header::AUTHORIZATION, value);
+        if let Some(traceparent) = traceparent.and_then(|value| ntex::http::header::HeaderValue::from_str(value).ok()) {
+            headers.insert(ntex::http::header::HeaderName::from_static("traceparent"), traceparent);
+        }
         let headers = Arc::new(headers);
 
         // The executor wants the client's request for its expression language and its
@@ -672,7 +680,9 @@ impl Runner {
             OperationKind::Mutation => PlannerOperationKind::Mutation,
             OperationKind::Subscription => PlannerOperationKind::Subscription,
         };
-        execute_query_plan(QueryPlanExecutionOpts {
+        // Polled inside `Executing`, so that a fetch dropped with this future (the
+        // request's time-out, a client gone) is not taken for a failed one.
+        fetch_outcomes::Executing::new(execute_query_plan(QueryPlanExecutionOpts {
             query_plan: &planned.plan,
             operation_for_plan: planned.operation_for_plan.clone(),
             projection_plan: planned.projection_plan.clone(),
@@ -711,7 +721,7 @@ impl Runner {
             response_header_sink: ResponseHeaderSink::default(),
             error_masking_runtime: Arc::new(None),
             connection_fingerprint: None,
-        })
+        }))
         .await
         .map_err(|error| ExecuteError::Failed(error.to_string()))
     }

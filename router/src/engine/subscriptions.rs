@@ -33,6 +33,9 @@ pub(super) struct Job {
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
     pub authorization: String,
+    /// The W3C `traceparent` of the span that subscribes, sent to the subgraph in the
+    /// `connection_init` payload so that its subscription continues the trace.
+    pub traceparent: Option<String>,
     pub buffer_size_max: usize,
 }
 
@@ -142,6 +145,7 @@ async fn run(runner: Arc<Runner>, started: Started) {
             job.operation_name.as_deref(),
             job.variables,
             &job.authorization,
+            job.traceparent.as_deref(),
         )
         .await;
     let mut stream = match result {
@@ -157,7 +161,9 @@ async fn run(runner: Arc<Runner>, started: Started) {
         }
         Ok(QueryPlanExecutionResult::Stream(output)) => {
             let _ = started.send(Ok(()));
-            output.body
+            // The entity fetches of each event run as the stream is polled; dropped with
+            // it when the client leaves, they are cancelled, not failed.
+            super::fetch_outcomes::Executing::boxed(output.body)
         }
     };
     loop {

@@ -19,7 +19,7 @@ mod validate;
 
 use std::{collections::HashSet, net::IpAddr, sync::Arc, time::Instant};
 
-use c9pay_platform::internal_token::InternalTokenSigner;
+use c9pay_platform::{internal_token::InternalTokenSigner, telemetry::TraceParent};
 use tracing::{Instrument as _, info_span};
 
 pub use authenticate::{AnonymousRootFields, Authenticated};
@@ -113,6 +113,8 @@ pub enum Opened {
 /// A running subscription. It ends when dropped.
 pub struct Subscription {
     events: EventStream,
+    /// The spans of the events delivered (boxed: a subscription is moved around whole).
+    trace: Box<DeliveryTrace>,
     /// When the caller's access token expires (Unix seconds); the transport ends the
     /// subscription then.
     pub expires_at_s: Option<i64>,
@@ -124,6 +126,15 @@ pub struct Subscription {
     revocations: Arc<RevocationList>,
 }
 
+/// Where the spans of a subscription's events go.
+struct DeliveryTrace {
+    /// Where the subscribe span is in its trace: the parent of each event's span.
+    parent: TraceParent,
+    /// The span of the event last handed to the transport; it ends when the transport
+    /// asks for the next one (the event has been written) or the subscription ends.
+    delivering: Option<tracing::Span>,
+}
+
 /// How often a running subscription looks its session up in the revocation feed (a map
 /// lookup; the feed itself is refreshed by the router once a second).
 const REVOCATION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -132,6 +143,7 @@ impl Subscription {
     /// The next event, with executor errors masked as for any response; `None` once the
     /// subscription has ended.
     pub async fn next(&mut self) -> Option<StreamItem> {
+        self.trace.delivering = None;
         let mut check = tokio::time::interval(REVOCATION_CHECK_INTERVAL);
         let item = loop {
             tokio::select! {
@@ -152,7 +164,11 @@ impl Subscription {
         match item {
             Some(StreamItem::Event(body)) => {
                 self.active.delivered();
-                Some(StreamItem::Event(execute::clean_event(body, &self.request_id)))
+                let span = info_span!("event", otel.name = "router deliver event", trace_id = tracing::field::Empty);
+                self.trace.parent.adopt(&span);
+                let body = span.in_scope(|| execute::clean_event(body, &self.request_id));
+                self.trace.delivering = Some(span);
+                Some(StreamItem::Event(body))
             }
             other => other,
         }
@@ -230,11 +246,15 @@ impl Pipeline {
                 .await
                 .map(Opened::Answer);
         }
+        // The span of the subscribe itself; each event delivered is a child of it.
+        let subscribe = info_span!("subscribe", otel.name = "router subscribe");
+        let trace = Box::new(DeliveryTrace { parent: TraceParent::of(&subscribe), delivering: None });
         let events = execute::subscribe(self, planned, request, &authenticated.principal)
-            .instrument(info_span!("subscribe"))
+            .instrument(subscribe)
             .await?;
         Ok(Opened::Subscription(Subscription {
             events,
+            trace,
             expires_at_s: authenticated.expires_at_s,
             request_id: caller.request_id.to_string(),
             active: self.metrics.subscription_started(),

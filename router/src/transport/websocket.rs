@@ -33,6 +33,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt, stream::SplitSink};
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
+use tracing::Instrument as _;
 
 use crate::{
     engine::StreamItem,
@@ -388,7 +389,19 @@ async fn run_operation(
         admin_fingerprint: None,
         first_party,
     };
-    let opened = pipeline.open(request, caller).await;
+    // Each operation of a connection is the root span of a trace of its own, as each
+    // request over HTTP is (the connection may live for hours).
+    let span = tracing::info_span!(
+        parent: None,
+        "request",
+        otel.name = "router WebSocket subscribe",
+        otel.kind = "server",
+        service = "router",
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+    );
+    c9pay_platform::telemetry::record_trace_id(&span);
+    let opened = pipeline.open(request, caller).instrument(span).await;
     let mut subscription = match opened {
         Err(error) => {
             outbox.send(json!({ "id": id, "type": "error", "payload": errors_of(&error) }));

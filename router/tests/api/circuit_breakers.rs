@@ -158,7 +158,59 @@ async fn a_subgraph_that_refuses_connections_opens_its_breaker_until_it_is_back(
     assert_eq!(breaker_state(&router, "users").await, Some(0.0));
 }
 
+const STORE_NAME: &str = "query($store: ID!) { store(id: $store) { name } }";
+
+/// The router's request time-out drops a fetch that is still waiting for its subgraph:
+/// that says nothing about the subgraph, so the breaker (which one failure would open)
+/// stays closed and the fetch is counted as cancelled, not failed.
+async fn a_fetch_dropped_by_the_request_time_out_is_neither_a_failure_nor_a_success(backend: Backend) {
+    let mut proxy = None;
+    let router = spawn_router_with(backend, |config| {
+        let upstream = config.subgraph_urls.get("stores").cloned().unwrap_or_default();
+        let started = FaultyProxy::start(&upstream);
+        config.subgraph_urls.insert("stores".to_string(), started.url.clone());
+        // The fetch would wait 30 s; the request gives up after 1 s.
+        config.limits.subgraph_timeouts_ms.insert("stores".to_string(), 30_000);
+        config.limits.request_timeout_ms = 1_000;
+        config.circuit_breaker = CircuitBreakerConfig { consecutive_failures_max: 1, cool_down_ms: COOL_DOWN_MS };
+        proxy = Some(started);
+    })
+    .await;
+    let Some(stores) = proxy else { panic!("the proxy did not start") };
+    let shop = open_shop(&router).await;
+    let variables = json!({ "store": shop.store });
+
+    stores.set(Fault::SwallowAnswers);
+    for _ in 0..2 {
+        let (status, _, _) = post_raw(&router, &shop.merchant, STORE_NAME, variables.clone()).await;
+        assert_eq!(status, 408, "the router's request time-out");
+    }
+    // The drop is recorded when the executor's future is dropped, just after the answer.
+    let mut cancelled = None;
+    for _ in 0..RECOVERY_TRIES_MAX {
+        let metrics = router.metrics().await;
+        cancelled = metric(&metrics, "c9pay_subgraph_fetch_errors_total", &[("subgraph", "stores"), ("kind", "cancelled")]);
+        if cancelled == Some(2.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(cancelled, Some(2.0), "both fetches were cancelled");
+    let metrics = router.metrics().await;
+    assert_eq!(metric(&metrics, "c9pay_subgraph_fetch_errors_total", &[("subgraph", "stores"), ("kind", "failed")]), None, "{metrics}");
+    assert_eq!(breaker_state(&router, "stores").await, Some(0.0), "still closed: a cancelled fetch is no failure");
+
+    // Stores answers again; nothing in between had opened the breaker.
+    stores.set(Fault::None);
+    let (status, _, body) = post_raw(&router, &shop.merchant, STORE_NAME, variables).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["data"]["store"]["name"], "Cafe Nine");
+    let opened = metric(&router.metrics().await, "c9pay_circuit_breaker_transitions_total", &[("dependency", "stores"), ("state", "open")]);
+    assert_eq!(opened, None, "the breaker never opened");
+}
+
 on_both_backends!(
     a_hanging_subgraph_opens_its_breaker_and_a_sale_retried_after_recovery_is_paid_once,
     a_subgraph_that_refuses_connections_opens_its_breaker_until_it_is_back,
+    a_fetch_dropped_by_the_request_time_out_is_neither_a_failure_nor_a_success,
 );

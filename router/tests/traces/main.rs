@@ -1,5 +1,6 @@
-//! One sale through the router is one trace across router, stores and credit, exported
-//! over OTLP/HTTP to a receiver this test runs.
+//! One sale through the router is one trace across router, stores and credit, and one
+//! subscription (over WebSocket, and over server-sent events) one trace across router and
+//! credit, exported over OTLP/HTTP to a receiver this test runs.
 //!
 //! A test binary of its own: traces are set up once per process (the tracing subscriber
 //! is global), and here they must go to this test's receiver, whatever else runs.
@@ -135,15 +136,10 @@ async fn a_sale_through_the_router_is_one_trace_across_router_stores_and_credit(
     sell_one_latte(&router).await;
 
     // Spans end just after their responses; flush until the whole trace has arrived.
-    let mut spans = Vec::new();
-    for _ in 0..100 {
-        tokio::task::spawn_blocking(telemetry::flush).await.unwrap_or_else(|error| panic!("{error}"));
-        spans = received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        if sale_trace(&spans).is_some_and(|trace| trace.named("stores POST /graphql").len() == 1) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let spans = received_once(received, |spans| {
+        sale_trace(spans).is_some_and(|trace| trace.named("stores POST /graphql").len() == 1)
+    })
+    .await;
     let Some(trace) = sale_trace(&spans) else {
         panic!("no trace with credit's capture and the router's request among {} spans", spans.len());
     };
@@ -183,12 +179,114 @@ async fn a_sale_through_the_router_is_one_trace_across_router_stores_and_credit(
     assert_eq!(trace_ids.len(), 1);
 }
 
+const WALLET_ACTIVITY: &str = "subscription { walletActivity(after: \"0\") { id kind amount } }";
+
+/// Flushes until `found` says the spans received are complete, then returns them.
+async fn received_once(received: &Received, found: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for _ in 0..100 {
+        tokio::task::spawn_blocking(telemetry::flush).await.unwrap_or_else(|error| panic!("{error}"));
+        spans = received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if found(&spans) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    spans
+}
+
+/// The traces of the subscriptions: those with credit's subscribe span and `root`, and
+/// an event delivered by each of router and credit.
+fn subscription_traces<'a>(spans: &'a [Span], root: &str) -> Vec<Trace<'a>> {
+    spans
+        .iter()
+        .filter(|span| span.name == "credit subscribe walletActivity")
+        .map(|subscribe| Trace { spans: spans.iter().filter(|span| span.trace_id == subscribe.trace_id).collect() })
+        .filter(|trace| {
+            !trace.named(root).is_empty()
+                && !trace.named("router deliver event").is_empty()
+                && !trace.named("credit deliver event").is_empty()
+        })
+        .collect()
+}
+
+/// Reads the server-sent events of `response` until `count` `next` events have come.
+async fn read_sse_events(response: &mut reqwest::Response, count: usize) {
+    let mut text = String::new();
+    while text.matches("event: next").count() < count {
+        let wait = std::time::Duration::from_millis(c9pay_platform::testing::WEBSOCKET_WAIT_MS);
+        match tokio::time::timeout(wait, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("no server-sent event ({other:?}); so far: {text}"),
+        }
+    }
+}
+
+/// The router's subscribe span is a child of `root`; credit's subscribe span a child of
+/// it (the `traceparent` the router sent in `connection_init`); each event delivered a
+/// child of its side's subscribe span.
+fn assert_subscription_trace(trace: &Trace<'_>, root: &str) {
+    let root = trace.one(root);
+    assert!(root.parent_span_id.is_empty(), "the router's request starts the trace");
+    assert_eq!(root.kind, i32::from(SpanKind::Server));
+    let subscribe = trace.one("router subscribe");
+    assert_eq!(subscribe.parent_span_id, root.span_id, "subscribing is a stage of the request: {:#?}", trace.names());
+    let credit = trace.one("credit subscribe walletActivity");
+    assert_eq!(credit.parent_span_id, subscribe.span_id, "credit's subscription continues the router's subscribe");
+    assert_eq!(credit.kind, i32::from(SpanKind::Server));
+    assert_eq!(attribute(credit, "service").as_deref(), Some("credit"));
+    for event in trace.named("router deliver event") {
+        assert_eq!(event.parent_span_id, subscribe.span_id, "the router delivers each event under its subscribe");
+    }
+    for event in trace.named("credit deliver event") {
+        assert_eq!(event.parent_span_id, credit.span_id, "credit delivers each event under its subscribe");
+    }
+}
+
+async fn a_subscription_through_the_router_is_traced_from_the_router_to_credit(backend: Backend, received: &Received) {
+    received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    let router = spawn_router(backend).await;
+    let payer = bearer(&router.sign_up("ada@example.com", "Ada").await);
+    // Two top-ups, replayed by `after: "0"`: once the second event has arrived, the
+    // first one's spans (router and credit) have ended.
+    router.post(Some(&payer), TOP_UP, json!({})).await.data();
+    router.post(Some(&payer), TOP_UP.replace("first", "second").as_str(), json!({})).await.data();
+
+    let mut websocket = c9pay_platform::testing::WebSocketClient::connect(&router.websocket_url()).await;
+    websocket.init(json!({ "Authorization": payer })).await;
+    websocket.subscribe("wallet", WALLET_ACTIVITY, json!({})).await;
+    for _ in 0..2 {
+        let payload = websocket.next_payload("wallet").await;
+        assert_eq!(payload["data"]["walletActivity"]["kind"], "TOP_UP", "{payload:#}");
+    }
+    let mut events = router
+        .http
+        .post(router.graphql_url())
+        .header("accept", "text/event-stream")
+        .header("authorization", &payer)
+        .json(&json!({ "query": WALLET_ACTIVITY }))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("POST: {error}"));
+    read_sse_events(&mut events, 2).await;
+
+    for root in ["router WebSocket subscribe", "router POST /graphql"] {
+        let spans = received_once(received, |spans| !subscription_traces(spans, root).is_empty()).await;
+        let traces = subscription_traces(&spans, root);
+        assert_eq!(traces.len(), 1, "one subscription under {root:?} among {} spans", spans.len());
+        assert_subscription_trace(&traces[0], root);
+    }
+    websocket.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sale_through_the_router_is_one_trace_on_both_backends() {
+async fn a_sale_and_a_subscription_through_the_router_are_traced_on_both_backends() {
     let (endpoint, received) = spawn_receiver().await;
     let config = TelemetryConfig { otlp_endpoint: Some(endpoint), ..Default::default() };
     telemetry::init_with(LogFormat::Pretty, &config, "c9pay-test").unwrap_or_else(|error| panic!("{error:#}"));
     // One backend after the other in one test: the tracing setup is per process.
-    a_sale_through_the_router_is_one_trace_across_router_stores_and_credit(Backend::Sqlite, &received).await;
-    a_sale_through_the_router_is_one_trace_across_router_stores_and_credit(Backend::Postgres, &received).await;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        a_sale_through_the_router_is_one_trace_across_router_stores_and_credit(backend, &received).await;
+        a_subscription_through_the_router_is_traced_from_the_router_to_credit(backend, &received).await;
+    }
 }

@@ -59,6 +59,11 @@ pub struct AuthConfig {
     /// Admin absolute time-out: no admin session outlives this. Default 28800 (8 hours).
     #[serde(default = "default_admin_session_lifetime_s")]
     pub admin_session_lifetime_s: i64,
+    /// The circuit breaker in front of users (profile creation at sign-up): while open,
+    /// sign-ups answer `SERVICE_UNAVAILABLE` at once. Defaults 5 failures in a row,
+    /// 10000 ms cool-down.
+    #[serde(default)]
+    pub users_circuit_breaker: c9pay_platform::circuit_breaker::CircuitBreakerConfig,
     /// Trace export (OTLP). Default: none.
     #[serde(default)]
     pub telemetry: c9pay_platform::telemetry::TelemetryConfig,
@@ -117,6 +122,7 @@ impl AuthConfig {
             admin_emails: Vec::new(),
             admin_idle_timeout_s: default_admin_idle_timeout_s(),
             admin_session_lifetime_s: default_admin_session_lifetime_s(),
+            users_circuit_breaker: Default::default(),
             telemetry: Default::default(),
         }
     }

@@ -56,7 +56,13 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<Application> {
         )
         .await?,
     );
-    let profiles = profiles::ProfileDirectory::new(&config.users_url, subgraph.require_signer()?)?;
+    let breaker_metrics = c9pay_platform::circuit_breaker::BreakerMetrics::register(&subgraph.metrics)?;
+    let users_breaker = c9pay_platform::circuit_breaker::CircuitBreaker::new(
+        "users",
+        config.users_circuit_breaker,
+        Some(&breaker_metrics),
+    );
+    let profiles = profiles::ProfileDirectory::new(&config.users_url, subgraph.require_signer()?, users_breaker)?;
     let lifetimes = schema::Lifetimes {
         access_token_s: config.access_token_lifetime_s,
         session_s: config.session_lifetime_s,

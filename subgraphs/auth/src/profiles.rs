@@ -1,8 +1,10 @@
-//! The users service's internal profile endpoint, called at sign-up.
+//! The users service's internal profile endpoint, called at sign-up, behind a circuit
+//! breaker: while users keeps failing, sign-ups are refused at once
+//! (`SERVICE_UNAVAILABLE`) instead of each waiting out three attempts.
 
 use std::time::Duration;
 
-use c9pay_platform::{id::UserId, internal_token::InternalTokenSigner, text::DisplayName};
+use c9pay_platform::{circuit_breaker::CircuitBreaker, id::UserId, internal_token::InternalTokenSigner, text::DisplayName};
 use serde_json::json;
 
 use crate::error::AuthError;
@@ -16,10 +18,11 @@ pub struct ProfileDirectory {
     http: reqwest::Client,
     users_url: String,
     signer: InternalTokenSigner,
+    breaker: CircuitBreaker,
 }
 
 impl ProfileDirectory {
-    pub fn new(users_url: &str, signer: InternalTokenSigner) -> anyhow::Result<Self> {
+    pub fn new(users_url: &str, signer: InternalTokenSigner, breaker: CircuitBreaker) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(CALL_TIMEOUT_MS))
             .build()?;
@@ -27,6 +30,7 @@ impl ProfileDirectory {
             http,
             users_url: users_url.trim_end_matches('/').to_string(),
             signer,
+            breaker,
         })
     }
 
@@ -45,13 +49,23 @@ impl ProfileDirectory {
                 .signer
                 .service_authorization(request_id)
                 .map_err(|error| AuthError::Signing(error.to_string()))?;
+            if let Err(refused) = self.breaker.admit() {
+                last_failure = refused.to_string();
+                break;
+            }
             let response = self
                 .http
                 .put(&url)
                 .header("authorization", authorization)
+                .headers(c9pay_platform::telemetry::trace_headers())
                 .json(&json!({ "displayName": display_name.as_str() }))
                 .send()
                 .await;
+            // A refusal of the input is an answer: users is alive.
+            match &response {
+                Ok(response) if !response.status().is_server_error() => self.breaker.record_success(),
+                _ => self.breaker.record_failure(),
+            }
             match response {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 // A refusal of the input will not change on retry.

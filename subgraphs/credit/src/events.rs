@@ -27,6 +27,11 @@
 //! advisory lock before it inserts, so that taking a sequence and committing happen under
 //! one lock; the cost is that the last statements of event-writing transactions (the
 //! event insert, the idempotency record and the commit) run one at a time.
+//!
+//! How late events arrive is measured (see [`EventHub::measure_delivery_lag`]): for each
+//! event handed to a subscription, the time since its transfer was recorded, in the
+//! histogram `c9pay_event_delivery_lag_seconds`. Only events recorded after the
+//! subscription started count: a replay of older ones on resuming is history, not lag.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -40,6 +45,8 @@ use std::{
 use c9pay_platform::{
     database::{Backend, Database},
     id::{StoreId, UserId},
+    metrics::{LATENCY_BUCKETS_S, Metrics},
+    time::now_ms,
 };
 use futures::Stream;
 use sqlx::Row;
@@ -155,6 +162,8 @@ pub struct EventHub {
     /// The highest sequence broadcast so far.
     dispatched: Arc<AtomicI64>,
     database: Database,
+    /// `c9pay_event_delivery_lag_seconds`, once measured.
+    lag: Option<prometheus::Histogram>,
 }
 
 const COLUMNS: &str = "sequence, transfer_id, kind, amount, payer_user_id, store_id, recipient_user_id, created_at_ms";
@@ -188,6 +197,7 @@ impl EventHub {
             channels: Arc::default(),
             dispatched: Arc::new(AtomicI64::new(newest.unwrap_or(0))),
             database,
+            lag: None,
         };
         let notified = Arc::new(Notify::new());
         if hub.database.backend() == Backend::Postgres {
@@ -195,6 +205,22 @@ impl EventHub {
         }
         tokio::spawn(hub.clone().dispatch_forever(notified, poll_interval));
         Ok(hub)
+    }
+
+    /// Measures each event's delivery lag into `c9pay_event_delivery_lag_seconds` of
+    /// `metrics`: the time from the transfer (recorded in the transaction that commits it)
+    /// to the event being handed to a subscription.
+    pub fn measure_delivery_lag(mut self, metrics: &Metrics) -> anyhow::Result<Self> {
+        let lag = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "event_delivery_lag_seconds",
+                "Time from a ledger transfer to its event being handed to a subscription",
+            )
+            .buckets(LATENCY_BUCKETS_S.to_vec()),
+        )?;
+        metrics.registry().register(Box::new(lag.clone()))?;
+        self.lag = Some(lag);
+        Ok(self)
     }
 
     async fn dispatch_forever(self, notified: Arc<Notify>, poll_interval: Duration) {
@@ -289,6 +315,8 @@ impl EventHub {
         };
         let state = Follow {
             receiver,
+            lag: self.lag.clone(),
+            since_ms: now_ms(),
             database: self.database.clone(),
             audience,
             last,
@@ -331,6 +359,9 @@ impl EventHub {
 
 struct Follow {
     receiver: broadcast::Receiver<Arc<LedgerEvent>>,
+    lag: Option<prometheus::Histogram>,
+    /// When the subscription started: events recorded before are history, not lag.
+    since_ms: i64,
     database: Database,
     audience: Audience,
     /// The sequence of the last event delivered (or the starting point).
@@ -351,6 +382,7 @@ impl Follow {
             }
             if let Some(event) = self.replay.pop_front() {
                 self.last = event.sequence;
+                self.delivering(&event);
                 return Some((Ok(event), self));
             }
             if !self.replayed {
@@ -366,6 +398,7 @@ impl Follow {
                 Ok(event) => {
                     if event.sequence > self.last && self.audience.sees(&event) {
                         self.last = event.sequence;
+                        self.delivering(&event);
                         return Some((Ok(event), self));
                     }
                 }
@@ -377,6 +410,16 @@ impl Follow {
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
+        }
+    }
+
+    /// Records the lag of an event about to be handed to the subscription.
+    fn delivering(&self, event: &LedgerEvent) {
+        if let Some(lag) = &self.lag
+            && event.created_at_ms >= self.since_ms
+        {
+            let late = u64::try_from(now_ms().saturating_sub(event.created_at_ms)).unwrap_or(0);
+            lag.observe(Duration::from_millis(late).as_secs_f64());
         }
     }
 

@@ -56,7 +56,8 @@ pub async fn build(config: &CreditConfig) -> anyhow::Result<Application> {
         config.database.url.expose(),
         std::time::Duration::from_millis(config.events_poll_interval_ms),
     )
-    .await?;
+    .await?
+    .measure_delivery_lag(&subgraph.metrics)?;
     let services = schema::Services {
         funding: std::sync::Arc::new(funding::DemoFundingProvider),
         directory: directory::UserDirectory::new(

@@ -40,6 +40,10 @@ pub struct StoresConfig {
     /// credit does not answer), then one call probes. Defaults 5 and 10000.
     #[serde(default)]
     pub credit_circuit_breaker: CircuitBreakerConfig,
+    /// The circuit breaker in front of auth (kiosk registration, revocation and lists):
+    /// while open, those answer `SERVICE_UNAVAILABLE` at once. Defaults 5 and 10000.
+    #[serde(default)]
+    pub auth_circuit_breaker: CircuitBreakerConfig,
     /// Trace export (OTLP). Default: none.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
@@ -78,6 +82,7 @@ impl StoresConfig {
             reconcile_interval_ms: default_reconcile_interval_ms(),
             reconcile_after_ms: default_reconcile_after_ms(),
             credit_circuit_breaker: CircuitBreakerConfig::default(),
+            auth_circuit_breaker: CircuitBreakerConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
     }

@@ -4,11 +4,14 @@
 //! service `stores` for this.
 //! Registration is not retried: a lost answer leaves at worst a kiosk nobody was told
 //! the id of, and registering the same key again is refused (`KIOSK_KEY_TAKEN`) rather
-//! than silently duplicated.
+//! than silently duplicated. A circuit breaker stands in front of auth: while auth keeps
+//! failing, calls are refused at once (`SERVICE_UNAVAILABLE`) instead of each waiting out
+//! its time-out.
 
 use std::time::Duration;
 
 use c9pay_platform::{
+    circuit_breaker::CircuitBreaker,
     error::code as shared,
     id::{KioskId, StoreId},
     internal_token::InternalTokenSigner,
@@ -23,6 +26,7 @@ pub struct KioskRegistry {
     http: reqwest::Client,
     base_url: Option<String>,
     signer: InternalTokenSigner,
+    breaker: CircuitBreaker,
 }
 
 /// A registered kiosk.
@@ -57,9 +61,9 @@ fn known_code(code: &str) -> Option<&'static str> {
 }
 
 impl KioskRegistry {
-    pub fn new(base_url: Option<&str>, timeout_ms: u64, signer: InternalTokenSigner) -> anyhow::Result<Self> {
+    pub fn new(base_url: Option<&str>, timeout_ms: u64, signer: InternalTokenSigner, breaker: CircuitBreaker) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().timeout(Duration::from_millis(timeout_ms)).build()?;
-        Ok(Self { http, base_url: base_url.map(|url| url.trim_end_matches('/').to_string()), signer })
+        Ok(Self { http, base_url: base_url.map(|url| url.trim_end_matches('/').to_string()), signer, breaker })
     }
 
     pub async fn register(&self, store_id: &StoreId, name: &str, public_key: &Value, request_id: &str) -> Result<Registered, StoresError> {
@@ -104,11 +108,19 @@ impl KioskRegistry {
         let mut request = self
             .http
             .request(method, format!("{base_url}{path}"))
-            .header("authorization", self.signer.service_authorization(request_id)?);
+            .header("authorization", self.signer.service_authorization(request_id)?)
+            .headers(c9pay_platform::telemetry::trace_headers());
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|error| unavailable(error.to_string()))?;
+        self.breaker.admit().map_err(|refused| unavailable(refused.to_string()))?;
+        let sent = request.send().await;
+        // A refusal with a code is an answer: auth is alive.
+        match &sent {
+            Ok(response) if !response.status().is_server_error() => self.breaker.record_success(),
+            _ => self.breaker.record_failure(),
+        }
+        let response = sent.map_err(|error| unavailable(error.to_string()))?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod kiosks;
+pub mod metrics;
 pub mod reconciler;
 mod sales;
 mod schema;
@@ -44,14 +45,17 @@ pub async fn build(config: &StoresConfig) -> anyhow::Result<Application> {
     let breaker = CircuitBreaker::new("credit", config.credit_circuit_breaker, Some(&breaker_metrics));
     let credit = credit::CreditClient::new(&config.credit_url, config.credit_timeout_ms, subgraph.require_signer()?, breaker)?;
     anyhow::ensure!(config.reconcile_after_ms > 0 && config.reconcile_interval_ms > 0, "reconcile_after_ms and reconcile_interval_ms must be positive");
+    let payments = metrics::PaymentMetrics::register(&subgraph.metrics)?;
     tokio::spawn(reconciler::reconcile_forever(
         subgraph.database.clone(),
         credit.clone(),
+        payments.clone(),
         std::time::Duration::from_millis(config.reconcile_interval_ms),
         config.reconcile_after_ms,
     ));
-    let kiosks = kiosks::KioskRegistry::new(config.auth_url.as_deref(), config.credit_timeout_ms, subgraph.require_signer()?)?;
-    let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit, kiosks), subgraph.verifier.clone());
+    let auth_breaker = CircuitBreaker::new("auth", config.auth_circuit_breaker, Some(&breaker_metrics));
+    let kiosks = kiosks::KioskRegistry::new(config.auth_url.as_deref(), config.credit_timeout_ms, subgraph.require_signer()?, auth_breaker)?;
+    let routes = graphql::endpoint(schema::build(subgraph.database.clone(), credit, kiosks, payments), subgraph.verifier.clone());
     Ok(Application::bind(NAME, &config.listen_address, subgraph.router(routes)).await?)
 }
 

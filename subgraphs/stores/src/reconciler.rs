@@ -35,6 +35,7 @@ use crate::{
     credit::{CallError, CreditClient, Payment, PaymentStatus},
     db::{self, sale::Sale},
     error::StoresError,
+    metrics::{PaymentMetrics, PaymentOutcome},
     sales,
 };
 
@@ -51,7 +52,7 @@ pub struct Reconciled {
     pub deferred: usize,
 }
 
-pub async fn reconcile_forever(database: Database, credit: CreditClient, interval: Duration, reconcile_after_ms: i64) {
+pub async fn reconcile_forever(database: Database, credit: CreditClient, payments: PaymentMetrics, interval: Duration, reconcile_after_ms: i64) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -60,7 +61,11 @@ pub async fn reconcile_forever(database: Database, credit: CreditClient, interva
             return;
         }
         match reconcile(&database, &credit, now_ms().saturating_sub(reconcile_after_ms)).await {
-            Ok(done) if done != Reconciled::default() => tracing::info!(?done, "reconciled pending sales and refunds"),
+            Ok(done) if done != Reconciled::default() => {
+                payments.record(PaymentOutcome::Paid, done.sales_paid);
+                payments.record(PaymentOutcome::Refused, done.sales_failed);
+                tracing::info!(?done, "reconciled pending sales and refunds");
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %c9pay_platform::error::chain(&error), "reconciling pending sales"),
         }

@@ -34,6 +34,7 @@ use crate::{
     },
     domain::sale::{self as rules, IdempotencyKey, RefundId, RefundRequest, SaleId, SellRequest},
     error::StoresError,
+    metrics::{PaymentMetrics, PaymentOutcome},
 };
 
 /// A `sell` request as the client sent it.
@@ -53,7 +54,7 @@ pub struct RefundInput {
     pub idempotency_key: String,
 }
 
-pub async fn sell(database: &Database, credit: &CreditClient, principal: &Principal, input: SellInput) -> Result<Sale, StoresError> {
+pub async fn sell(database: &Database, credit: &CreditClient, payments: &PaymentMetrics, principal: &Principal, input: SellInput) -> Result<Sale, StoresError> {
     // Every rule that needs no database is checked first, so bad input touches nothing.
     let store_id = StoreId::parse(&input.store_id)?;
     let key = IdempotencyKey::parse(&input.idempotency_key)?;
@@ -85,7 +86,7 @@ pub async fn sell(database: &Database, credit: &CreditClient, principal: &Princi
             }
         }
     };
-    settle(database, credit, sale, payment_code, &principal.request_id).await
+    settle(database, credit, payments, sale, payment_code, &principal.request_id).await
 }
 
 /// The stored sale, if it was recorded for the same request.
@@ -94,11 +95,11 @@ fn same_request(sale: Sale, request_hash: &str) -> Result<Sale, StoresError> {
 }
 
 /// Returns a settled sale as its first outcome, or drives a pending one.
-async fn settle(database: &Database, credit: &CreditClient, sale: Sale, payment_code: &str, request_id: &str) -> Result<Sale, StoresError> {
+async fn settle(database: &Database, credit: &CreditClient, payments: &PaymentMetrics, sale: Sale, payment_code: &str, request_id: &str) -> Result<Sale, StoresError> {
     match sale.status {
         SaleStatus::Paid => Ok(sale),
         SaleStatus::Failed => Err(refused_sale(&sale)),
-        SaleStatus::Pending => drive_sale(database, credit, sale, payment_code, request_id).await,
+        SaleStatus::Pending => drive_sale(database, credit, payments, sale, payment_code, request_id).await,
     }
 }
 
@@ -118,17 +119,17 @@ fn refusal_message(code: &str) -> String {
 }
 
 /// Authorise, then capture; record the outcome.
-async fn drive_sale(database: &Database, credit: &CreditClient, sale: Sale, payment_code: &str, request_id: &str) -> Result<Sale, StoresError> {
+async fn drive_sale(database: &Database, credit: &CreditClient, payments: &PaymentMetrics, sale: Sale, payment_code: &str, request_id: &str) -> Result<Sale, StoresError> {
     let authorized = match credit.authorize(&sale.id, &sale.store_id, sale.total, payment_code, request_id).await {
         Ok(payment) => payment,
-        Err(error) => return sale_call_failed(database, sale, error).await,
+        Err(error) => return sale_call_failed(database, payments, sale, error).await,
     };
     if authorized.amount != sale.total {
         return Err(StoresError::CreditContract(format!("sale {} of {} was authorised for {}", sale.id, sale.total, authorized.amount)));
     }
     let captured = match credit.capture(&sale.id, request_id).await {
         Ok(payment) => payment,
-        Err(error) => return sale_call_failed(database, sale, error).await,
+        Err(error) => return sale_call_failed(database, payments, sale, error).await,
     };
     let transfer_id = match (captured.status, captured.transfer_id.as_deref()) {
         (PaymentStatus::Posted, Some(transfer_id)) if captured.amount == sale.total && captured.payer_user_id == authorized.payer_user_id => transfer_id,
@@ -137,6 +138,7 @@ async fn drive_sale(database: &Database, credit: &CreditClient, sale: Sale, paym
     let hold_id = authorized.hold_id.as_deref().or(captured.hold_id.as_deref());
     if db::sale::mark_sale_paid(database, &sale.id, &captured.payer_user_id, hold_id, transfer_id).await? {
         tracing::info!(sale_id = %sale.id, transfer_id, "sale paid");
+        payments.record(PaymentOutcome::Paid, 1);
     }
     let sale = reread_sale(database, &sale.id).await?;
     match sale.status {
@@ -148,12 +150,14 @@ async fn drive_sale(database: &Database, credit: &CreditClient, sale: Sale, paym
 }
 
 /// What a failed call to credit means for the sale.
-async fn sale_call_failed(database: &Database, sale: Sale, error: CallError) -> Result<Sale, StoresError> {
+async fn sale_call_failed(database: &Database, payments: &PaymentMetrics, sale: Sale, error: CallError) -> Result<Sale, StoresError> {
     match error {
         CallError::Refused { status, code, message } if is_final_refusal(status, &code) => {
             tracing::info!(sale_id = %sale.id, %code, %message, "the ledger refused the payment");
             let code = rules::client_code_of_refusal(&code);
-            db::sale::mark_sale_failed(database, &sale.id, code).await?;
+            if db::sale::mark_sale_failed(database, &sale.id, code).await? {
+                payments.record(PaymentOutcome::Refused, 1);
+            }
             let sale = reread_sale(database, &sale.id).await?;
             match sale.status {
                 SaleStatus::Failed => Err(refused_sale(&sale)),
@@ -164,6 +168,7 @@ async fn sale_call_failed(database: &Database, sale: Sale, error: CallError) -> 
         CallError::Refused { status, code, message } => Err(StoresError::CreditContract(format!("credit answered {status} {code}: {message}"))),
         CallError::Unavailable { reason } => {
             tracing::warn!(sale_id = %sale.id, %reason, "the payment's outcome is unknown; the sale stays pending");
+            payments.record(PaymentOutcome::Pending, 1);
             Err(StoresError::PaymentPending { sale_id: sale.id.to_string(), reason })
         }
         CallError::Unexpected { status, body } => Err(StoresError::CreditRefused { status, body }),

@@ -3,6 +3,7 @@
 //! PostgreSQL.
 
 mod admins;
+mod circuit_breaker;
 mod helpers;
 mod internal_endpoints;
 mod internal_trust;

@@ -13,10 +13,12 @@ use c9pay_platform::{
     internal_token::PrincipalKind,
     id::{StoreId, UserId},
     money::Amount,
+    telemetry::TraceParent,
     time::from_ms,
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use tracing::Instrument as _;
 
 use super::{
     entities::{Store, User},
@@ -101,16 +103,34 @@ fn parse_after(after: Option<ID>) -> async_graphql::Result<Option<i64>> {
 type Events =
     std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<LedgerEventObject>> + Send>>;
 
+/// Follows `audience` inside a `subscribe` span that continues the router's trace (the
+/// connection's [`TraceParent`]); each event delivered gets an `event` span, a child of
+/// it, which ends when the next event is asked for (this one has been sent) or the
+/// subscription ends.
 async fn follow(
     context: &Context<'_>,
     audience: Audience,
     after: Option<i64>,
 ) -> async_graphql::Result<Events> {
     let hub = context.data::<EventHub>()?;
-    let events = hub.follow(audience, after).await.graphql()?;
-    Ok(Box::pin(
-        events.map(|event| event.map(LedgerEventObject).graphql()),
-    ))
+    let subscribe = tracing::info_span!(
+        "subscribe",
+        otel.name = %format!("credit subscribe {}", context.field().name()),
+        otel.kind = "server",
+        service = crate::NAME,
+        trace_id = tracing::field::Empty,
+    );
+    context.data_opt::<TraceParent>().cloned().unwrap_or_default().adopt(&subscribe);
+    let events = hub.follow(audience, after).instrument(subscribe.clone()).await.graphql()?;
+    let trace = TraceParent::of(&subscribe);
+    drop(subscribe);
+    let delivering: Option<tracing::Span> = None;
+    Ok(Box::pin(events.scan(delivering, move |delivering, event| {
+        let span = tracing::info_span!("event", otel.name = "credit deliver event", trace_id = tracing::field::Empty);
+        trace.adopt(&span);
+        *delivering = Some(span);
+        std::future::ready(Some(event.map(LedgerEventObject).graphql()))
+    })))
 }
 
 #[derive(Default)]

@@ -281,6 +281,31 @@ async fn a_top_up_reaches_the_persons_wallet_activity_once(backend: Backend) {
     assert_eq!(event(&payload)["kind"], "GIFT", "{payload:#}");
 }
 
+/// Each event handed to a subscription is timed from its transfer into
+/// `c9pay_event_delivery_lag_seconds`; history replayed because the subscriber asked for
+/// it (`after`) is not lag and is not counted.
+async fn the_delivery_lag_of_live_events_is_measured_and_replayed_history_is_not(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let ada = credit.person("Ada").await;
+    let lag_count = || c9pay_platform::testing::metric_sample(&credit.address, "c9pay_event_delivery_lag_seconds_count");
+    credit.execute_as(&ada, TOP_UP, json!({ "amount": "15000", "key": "before" })).await.data();
+    let mut device = connect_as(&credit, &credit.websocket_url(), &ada).await;
+    device.subscribe("w", WALLET_ACTIVITY, json!({ "after": "0" })).await;
+    let payload = device.next_payload("w").await;
+    assert_eq!(event(&payload)["amount"], "15000", "{payload:#}");
+    assert_eq!(lag_count().await, "0", "the replayed top-up is history");
+
+    credit.execute_as(&ada, TOP_UP, json!({ "amount": "500", "key": "after" })).await.data();
+    let payload = device.next_payload("w").await;
+    assert_eq!(event(&payload)["amount"], "500", "{payload:#}");
+    assert_eq!(lag_count().await, "1", "the live top-up was timed");
+    let lag_s: f64 = c9pay_platform::testing::metric_sample(&credit.address, "c9pay_event_delivery_lag_seconds_sum")
+        .await
+        .parse()
+        .unwrap_or(f64::NAN);
+    assert!((0.0..60.0).contains(&lag_s), "a lag in seconds: {lag_s}");
+}
+
 async fn a_connection_without_an_internal_token_is_refused(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let mut client = WebSocketClient::connect(&credit.websocket_url()).await;
@@ -448,6 +473,7 @@ on_both_backends!(
     a_kiosk_follows_its_own_stores_payments_only,
     a_connection_without_an_internal_token_is_refused,
     a_resume_too_far_back_is_refused_with_its_code,
+    the_delivery_lag_of_live_events_is_measured_and_replayed_history_is_not,
 );
 
 mod postgres_only {

@@ -31,9 +31,9 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema with its data: the database, the loaders, and the client for credit.
-pub fn build(database: Database, credit: CreditClient, kiosks: KioskRegistry) -> StoresSchema {
+pub fn build(database: Database, credit: CreditClient, kiosks: KioskRegistry, payments: crate::metrics::PaymentMetrics) -> StoresSchema {
     let loaders = Arc::new(loaders::Loaders::new(&database));
-    builder().data(database).data(loaders).data(credit).data(kiosks).finish()
+    builder().data(database).data(loaders).data(credit).data(kiosks).data(payments).finish()
 }
 
 /// The exported federation SDL (`schema/stores.graphql`).

@@ -270,7 +270,7 @@ impl SaleMutation {
             payment_code: input.payment_code,
             idempotency_key: input.idempotency_key,
         };
-        let sale = sales::sell(context.data::<Database>()?, context.data::<CreditClient>()?, principal(context)?, request)
+        let sale = sales::sell(context.data::<Database>()?, context.data::<CreditClient>()?, context.data::<crate::metrics::PaymentMetrics>()?, principal(context)?, request)
             .await
             .map_err(sale_error)?;
         Ok(Sale(sale))

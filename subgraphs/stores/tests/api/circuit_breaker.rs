@@ -11,18 +11,7 @@ use crate::helpers::{COFFEE_PRICE, ProxyMode, TestStores, error_sale_id, key, sa
 const RECOVERY_TRIES_MAX: u32 = 200;
 
 async fn credit_breaker_state(app: &TestStores) -> String {
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .expect("reading stores' metrics")
-        .text()
-        .await
-        .unwrap_or_default();
-    metrics
-        .lines()
-        .find(|line| line.starts_with("c9pay_circuit_breaker_state{dependency=\"credit\""))
-        .and_then(|line| line.rsplit(' ').next())
-        .unwrap_or("missing")
-        .to_string()
+    c9pay_platform::testing::breaker_state(&app.address, "credit").await
 }
 
 async fn when_credit_keeps_failing_its_breaker_opens_and_the_pending_sale_settles_once_after_recovery(backend: Backend) {
@@ -41,6 +30,8 @@ async fn when_credit_keeps_failing_its_breaker_opens_and_the_pending_sale_settle
     assert_eq!(lost.error_code(), "SERVICE_UNAVAILABLE");
     let sale_id = error_sale_id(&lost);
     assert_eq!(credit_breaker_state(&app).await, "2", "open after three failures in a row");
+    let pending = c9pay_platform::testing::metric_sample(&app.address, "c9pay_payments_total{outcome=\"pending\"").await;
+    assert_eq!(pending, "1", "a sale left pending is counted as such");
 
     // Credit is back, but the breaker is open: nothing is sent, the sale stays pending,
     // never failed.
@@ -67,6 +58,8 @@ async fn when_credit_keeps_failing_its_breaker_opens_and_the_pending_sale_settle
     assert_eq!(sale_id_of(&settled), sale_id);
     assert_eq!(credit_breaker_state(&app).await, "0", "closed again");
     assert_eq!(app.sale_count().await, 1);
+    let paid = c9pay_platform::testing::metric_sample(&app.address, "c9pay_payments_total{outcome=\"paid\"").await;
+    assert_eq!(paid, "1", "paid once");
     assert_eq!(app.balance_of(&shop.payer).await, 20_000 - COFFEE_PRICE, "charged exactly once");
     assert_eq!(app.store_balance(&shop.store_id).await, COFFEE_PRICE);
 }

@@ -19,7 +19,7 @@ use c9pay_platform::{
     jwks::ed25519_jwk,
     money::Amount,
     payment_code::{self, PaymentCode},
-    testing::{GraphQLClient, TestDatabase, TestResponse, TestTrust, fresh_database},
+    testing::{FaultyProxy, GraphQLClient, TestDatabase, TestResponse, TestTrust, fresh_database},
     time::now_ms,
 };
 use c9pay_stores::StoresConfig;
@@ -79,6 +79,22 @@ pub async fn spawn_stores_with_credit_trust(backend: Backend, adjust: impl FnOnc
 
 /// Starts credit and auth (which keeps kiosks), then stores pointing at both.
 pub async fn spawn_stores_with_auth(backend: Backend) -> TestStores {
+    spawn_stores_with_auth_through(backend, None, CircuitBreakerConfig::default()).await
+}
+
+/// Like [`spawn_stores_with_auth`], stores reaching auth through a [`FaultyProxy`] the
+/// test controls, with `breaker` in front of auth.
+pub async fn spawn_stores_with_auth_behind_proxy(backend: Backend, breaker: CircuitBreakerConfig) -> (TestStores, FaultyProxy) {
+    let mut started = None;
+    let stores = spawn_stores_with_auth_through(backend, Some(&mut started), breaker).await;
+    (stores, started.unwrap_or_else(|| panic!("the proxy in front of auth did not start")))
+}
+
+async fn spawn_stores_with_auth_through(
+    backend: Backend,
+    proxy: Option<&mut Option<FaultyProxy>>,
+    auth_breaker: CircuitBreakerConfig,
+) -> TestStores {
     let trust = TestTrust::new(&["stores", "auth"]);
     let codes = CodeIssuer::spawn().await;
     let credit = spawn_credit(backend, trust.config_for("credit"), &codes.jwks_url).await;
@@ -86,10 +102,16 @@ pub async fn spawn_stores_with_auth(backend: Backend) -> TestStores {
     // Auth asks users only when someone signs up, which these tests never do.
     let auth_config = c9pay_auth::AuthConfig::new("127.0.0.1:0", auth_database.config.clone(), trust.config_for("auth"), "http://127.0.0.1:9");
     let auth = c9pay_auth::build(&auth_config).await.expect("building the auth subgraph");
-    let auth_url = format!("http://{}", auth.address());
+    let mut auth_url = format!("http://{}", auth.address());
     tokio::spawn(auth.run_until(std::future::pending()));
+    if let Some(proxy) = proxy {
+        let started = FaultyProxy::start(&auth_url);
+        auth_url.clone_from(&started.url);
+        *proxy = Some(started);
+    }
     let credit_url = credit.graphql_base();
-    let mut stores = spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, Spawn { auth_url: Some(auth_url), ..Spawn::default() }).await;
+    let spawn = Spawn { auth_url: Some(auth_url), auth_breaker, ..Spawn::default() };
+    let mut stores = spawn_stores_with(backend, trust, credit_url, Some(credit.into_parts()), codes, spawn).await;
     stores.auth = Some(TestAuth { _database: auth_database });
     stores
 }
@@ -111,7 +133,7 @@ pub async fn spawn_stores_behind_proxy_with_breaker(backend: Backend, breaker: C
     let credit = spawn_credit(backend, trust.config_for("credit"), &codes.jwks_url).await;
     let proxy = CreditProxy::spawn(credit.address.trim_start_matches("http://").to_string()).await;
     let proxy_url = proxy.url.clone();
-    let stores = Spawn { proxy: Some(proxy), auth_url: None, breaker };
+    let stores = Spawn { proxy: Some(proxy), breaker, ..Spawn::default() };
     spawn_stores_with(backend, trust, proxy_url, Some(credit.into_parts()), codes, stores).await
 }
 
@@ -121,6 +143,7 @@ struct Spawn {
     proxy: Option<CreditProxy>,
     auth_url: Option<String>,
     breaker: CircuitBreakerConfig,
+    auth_breaker: CircuitBreakerConfig,
 }
 
 /// Starts stores with a credit URL where nothing listens.
@@ -175,6 +198,7 @@ async fn spawn_stores_with(
     // Short, so that the tests that make credit unreachable do not wait long.
     config.credit_timeout_ms = 2_000;
     config.credit_circuit_breaker = spawn.breaker;
+    config.auth_circuit_breaker = spawn.auth_breaker;
     let application = c9pay_stores::build(&config).await.expect("building the stores subgraph");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());

@@ -1,10 +1,17 @@
 //! `Store.kiosks` and `adminRevokeKiosk`, against the real auth, which keeps kiosks.
 
-use c9pay_platform::{database::Backend, dpop, id::UserId, on_both_backends, testing::TestResponse};
+use c9pay_platform::{
+    circuit_breaker::CircuitBreakerConfig,
+    database::Backend,
+    dpop,
+    id::UserId,
+    on_both_backends,
+    testing::{Fault, TestResponse, breaker_state, metric_sample},
+};
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestStores, spawn_stores_with_auth};
+use crate::helpers::{TestStores, spawn_stores_with_auth, spawn_stores_with_auth_behind_proxy};
 
 const KIOSKS: &str = "query ($store: ID!) { store(id: $store) { kiosks { id name keyThumbprint createdAt revokedAt status } } }";
 const ADMIN_REVOKE: &str = "mutation ($kiosk: ID!) { adminRevokeKiosk(kioskId: $kiosk) }";
@@ -117,4 +124,50 @@ on_both_backends!(
     a_stores_kiosks_are_for_its_owner_and_administrators_only,
     an_administrator_revokes_any_stores_kiosk_once,
     a_person_who_is_not_an_administrator_cannot_revoke_a_kiosk_that_way,
+    when_auth_refuses_connections_its_breaker_opens_kiosk_calls_fail_fast_and_recovery_closes_it,
 );
+
+/// Enough tries for the breaker's cool-down to pass many times over.
+const RECOVERY_TRIES_MAX: u32 = 200;
+
+async fn when_auth_refuses_connections_its_breaker_opens_kiosk_calls_fail_fast_and_recovery_closes_it(backend: Backend) {
+    let breaker = CircuitBreakerConfig { consecutive_failures_max: 2, cool_down_ms: 500 };
+    let (app, auth) = spawn_stores_with_auth_behind_proxy(backend, breaker).await;
+    let owner = UserId::generate();
+    let store_id = app.open_store_ok(&owner, "Cafe Nine").await;
+    let owner_authorization = app.trust.user(&owner);
+    assert_eq!(breaker_state(&app.address, "auth").await, "0");
+
+    // Auth is down (from the start: a connection stores already held would stay up):
+    // two calls in a row fail, which opens the breaker.
+    auth.set(Fault::RefuseConnections);
+    for _ in 0..2 {
+        assert_eq!(kiosks(&app, &owner_authorization, &store_id).await.error_code(), "SERVICE_UNAVAILABLE");
+    }
+    assert_eq!(breaker_state(&app.address, "auth").await, "2", "open after two failures in a row");
+
+    // Auth is back, but while the breaker is open nothing is sent: refused at once.
+    auth.set(Fault::None);
+    let refused = kiosks(&app, &owner_authorization, &store_id).await;
+    let refusals = metric_sample(&app.address, "c9pay_circuit_breaker_refusals_total{dependency=\"auth\"").await;
+    if refused.body.get("errors").is_some() {
+        assert_eq!(refused.error_code(), "SERVICE_UNAVAILABLE");
+        assert_eq!(refusals, "1", "the call was refused by the breaker, not sent");
+    }
+
+    // After the cool-down a call probes auth, gets an answer and closes the breaker.
+    let mut listed = refused;
+    for _ in 0..RECOVERY_TRIES_MAX {
+        if listed.body.get("errors").is_none() {
+            break;
+        }
+        assert_eq!(listed.error_code(), "SERVICE_UNAVAILABLE");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        listed = kiosks(&app, &owner_authorization, &store_id).await;
+    }
+    assert_eq!(listed.data()["store"]["kiosks"].as_array().map(Vec::len), Some(0));
+    assert_eq!(breaker_state(&app.address, "auth").await, "0", "closed again");
+    register(&app, &owner, &store_id, "Front till").await;
+    let listed = kiosks(&app, &owner_authorization, &store_id).await;
+    assert_eq!(listed.data()["store"]["kiosks"].as_array().map(Vec::len), Some(1));
+}

@@ -39,6 +39,33 @@ async fn selling_charges_exactly_the_catalogue_total_and_records_the_sale_paid(b
     assert_eq!(read.data()["sale"]["status"], "PAID");
 }
 
+/// `c9pay_payments_total{outcome}`: each sale counted once when it ends, paid or
+/// refused; a retry of a paid sale is not a second payment.
+async fn each_sale_counts_once_in_the_payments_metric_by_outcome(backend: Backend) {
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(COFFEE_PRICE).await;
+    let owner = app.trust.user(&shop.owner);
+    let payments = |outcome: &'static str| {
+        let address = app.address.clone();
+        async move { c9pay_platform::testing::metric_sample(&address, &format!("c9pay_payments_total{{outcome=\"{outcome}\"")).await }
+    };
+    assert_eq!((payments("paid").await, payments("refused").await), ("0".to_string(), "0".to_string()));
+
+    let sale_key = key();
+    let code = app.codes.code_for(&shop.payer);
+    let paid = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &sale_key).await;
+    assert_eq!(paid.data()["sell"]["status"], "PAID");
+    let again = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &code, &sale_key).await;
+    assert_eq!(again.data()["sell"]["status"], "PAID");
+    // The payer has nothing left: the next sale is refused.
+    let refused = app.sell(&owner, &shop.store_id, &[(&shop.coffee, 1)], &app.codes.code_for(&shop.payer), &key()).await;
+    assert_eq!(refused.error_code(), "INSUFFICIENT_CREDIT");
+
+    assert_eq!(payments("paid").await, "1", "the retry is the same payment");
+    assert_eq!(payments("refused").await, "1");
+    assert_eq!(payments("pending").await, "0");
+}
+
 async fn a_kiosk_of_the_store_may_sell(backend: Backend) {
     let app = spawn_stores(backend).await;
     let shop = app.shop(10_000).await;
@@ -286,6 +313,7 @@ async fn only_the_owner_or_a_kiosk_of_the_store_may_read_a_sale(backend: Backend
 }
 
 on_both_backends!(
+    each_sale_counts_once_in_the_payments_metric_by_outcome,
     selling_charges_exactly_the_catalogue_total_and_records_the_sale_paid,
     a_kiosk_of_the_store_may_sell,
     a_kiosk_of_another_store_is_forbidden_and_nothing_moves,
