@@ -602,7 +602,7 @@ mod postgres_only {
             open_payment(&credit, &payers[0], &recipients[0], &stores[0], 42).await;
         // Six more writers, two per store; every other one is held open for a moment
         // before it commits.
-        let writers: Vec<_> = (1..7)
+        let writers: Vec<_> = (1_usize..7)
             .map(|index| {
                 let credit = &credit;
                 let payer = payers[index].clone();
@@ -610,7 +610,7 @@ mod postgres_only {
                 let recipient = recipients[index].clone();
                 async move {
                     let (transaction, transfer) =
-                        open_payment(credit, &payer, &recipient, &store, 100 + index as i64).await;
+                        open_payment(credit, &payer, &recipient, &store, 100 + i64::try_from(index).unwrap_or_default()).await;
                     if index % 2 == 0 {
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     }
