@@ -4,7 +4,8 @@
 //! Each client is one payer (its own wallet, so payers never wait on each other's rows)
 //! paired with the merchant's kiosk side, and loops: the payer's app asks for a payment
 //! code (`issuePaymentCode`, router → auth), then the merchant sells one latte with it
-//! (`sell`, router → stores → credit authorise + capture). Two scenarios:
+//! (`sell`, router → stores → credit, which authorises and captures in one call). Two
+//! scenarios:
 //!
 //! - (h) hot store: every client sells at the same store, so every payment credits one
 //!   store account — the case the ledger's shard rows exist for;

@@ -119,11 +119,11 @@ impl<'a> Trace<'a> {
     }
 }
 
-/// The trace of the sale: the one with credit's capture in it, once its root (the
+/// The trace of the sale: the one with credit's payment in it, once its root (the
 /// router's request) has arrived too.
 fn sale_trace(spans: &[Span]) -> Option<Trace<'_>> {
-    let capture = spans.iter().find(|span| span.name == "credit POST /internal/payments/{payment_id}/capture")?;
-    let trace: Vec<&Span> = spans.iter().filter(|span| span.trace_id == capture.trace_id).collect();
+    let payment = spans.iter().find(|span| span.name == "credit POST /internal/payments/pay")?;
+    let trace: Vec<&Span> = spans.iter().filter(|span| span.trace_id == payment.trace_id).collect();
     trace
         .iter()
         .any(|span| span.name == "router POST /graphql")
@@ -141,7 +141,7 @@ async fn a_sale_through_the_router_is_one_trace_across_router_stores_and_credit(
     })
     .await;
     let Some(trace) = sale_trace(&spans) else {
-        panic!("no trace with credit's capture and the router's request among {} spans", spans.len());
+        panic!("no trace with credit's payment and the router's request among {} spans", spans.len());
     };
 
     // The router's request is the root; each pipeline stage is its child.
@@ -165,15 +165,14 @@ async fn a_sale_through_the_router_is_one_trace_across_router_stores_and_credit(
     assert_eq!(fetch.kind, i32::from(SpanKind::Client), "the router's fetch from stores: {fetch:#?}");
     assert!(trace.descends_from(fetch, execute), "the fetch belongs to the execute stage");
 
-    // Credit served stores' calls: authorise, then capture, each under stores' request
-    // through the client call stores made.
-    for name in ["credit POST /internal/payments/authorize", "credit POST /internal/payments/{payment_id}/capture"] {
-        let credit = trace.one(name);
-        assert!(trace.descends_from(credit, stores), "{name} is part of stores' request");
-        let Some(call) = trace.parent(credit) else { panic!("{name} has no parent") };
-        assert!(matches!(call.name.as_str(), "authorize" | "capture"), "{name} under stores' call, not {:?}", call.name);
-        assert_eq!(attribute(credit, "service").as_deref(), Some("credit"));
-    }
+    // Credit served stores' one call (authorise and capture at once) under stores'
+    // request, through the client call stores made.
+    let name = "credit POST /internal/payments/pay";
+    let credit = trace.one(name);
+    assert!(trace.descends_from(credit, stores), "{name} is part of stores' request");
+    let Some(call) = trace.parent(credit) else { panic!("{name} has no parent") };
+    assert_eq!(call.name, "pay", "{name} under stores' call");
+    assert_eq!(attribute(credit, "service").as_deref(), Some("credit"));
     assert_eq!(attribute(stores, "service").as_deref(), Some("stores"));
     let trace_ids: std::collections::BTreeSet<&[u8]> = trace.spans.iter().map(|span| span.trace_id.as_slice()).collect();
     assert_eq!(trace_ids.len(), 1);

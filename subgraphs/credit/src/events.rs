@@ -20,13 +20,32 @@
 //!   listener reconnects costs nothing (the reconnect wakes the dispatcher too);
 //! - a slow poll (`events_poll_interval_ms`), as the last safety net.
 //!
-//! Sequence order equals commit order. On SQLite writers are serialised by the database.
-//! On PostgreSQL, `bigserial` values are handed out at insert time and transactions may
-//! commit in another order (A takes 5, B takes 6, B commits first): a dispatcher that read
-//! 6 would never go back for 5. `record_event` therefore takes a transaction-scoped
-//! advisory lock before it inserts, so that taking a sequence and committing happen under
-//! one lock; the cost is that the last statements of event-writing transactions (the
-//! event insert, the idempotency record and the commit) run one at a time.
+//! Subscribers get events in `sequence` order, each once, none lost, also across a
+//! reconnect with the last id they saw. On SQLite that order is commit order: writers are
+//! serialised by the database. On PostgreSQL `bigserial` values are handed out at insert
+//! time and transactions commit in any order (A takes 5, B takes 6, B commits first), and
+//! nothing makes writers wait for each other; instead the dispatcher delivers an event
+//! only once no transaction can still commit a smaller sequence (a commit watermark):
+//!
+//! 1. It reads the committed rows after the last one it delivered, and with them its
+//!    snapshot's horizon, `pg_snapshot_xmin(pg_current_snapshot())`: every transaction
+//!    with a smaller id has committed or aborted.
+//! 2. If rows beyond what it may deliver were read, it then takes a *fence*: a fresh
+//!    transaction id (`pg_current_xact_id()` in a statement of its own, so after the
+//!    read). Transaction ids are handed out in increasing order, and every event writer
+//!    holds its id before it takes its sequence (`record_event` makes sure of it), so
+//!    every transaction that took any sequence up to the largest one read has an id below
+//!    the fence.
+//! 3. Once a later read's horizon is above a fence, all those transactions have ended: the
+//!    rows that read sees up to the fence's sequence are all there will ever be, and are
+//!    delivered. Rows above it wait for a later fence.
+//!
+//! The dispatcher's position (`dispatched`) therefore only passes sequences that are
+//! final, and replays from the table read no further than it. A writer costs nothing
+//! extra; an event waits for the transactions that were running when it was read (a few
+//! milliseconds under load; a long-running write transaction anywhere on the PostgreSQL
+//! server delays delivery, never order). The same wait happens once at start, so the
+//! first position is final too.
 //!
 //! How late events arrive is measured (see [`EventHub::measure_delivery_lag`]): for each
 //! event handed to a subscription, the time since its transfer was recorded, in the
@@ -69,8 +88,8 @@ const PAGE_SIZE_MAX: i64 = 200;
 const LISTENER_RETRY_MS: u64 = 1_000;
 /// The PostgreSQL notification channel.
 pub const NOTIFY_CHANNEL: &str = "c9pay_ledger_event";
-/// The advisory lock that orders event sequences by commit (`c9pay_ev` in ASCII).
-pub const SEQUENCE_LOCK_KEY: i64 = 0x6339_7061_795f_6576;
+/// How soon the dispatcher reads again while rows wait for their fence (PostgreSQL).
+const FENCE_RETRY_MS: u64 = 2;
 
 static DOORBELL: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
 
@@ -183,19 +202,17 @@ fn event_of(row: &sqlx::any::AnyRow) -> Result<LedgerEvent, CreditError> {
 
 impl EventHub {
     /// Starts the dispatcher (and, on PostgreSQL, the listener on `database_url`) from the
-    /// newest event now in the table.
+    /// newest event now in the table (on PostgreSQL, once every transaction that may still
+    /// commit an older one has ended).
     pub async fn start(
         database: Database,
         database_url: &str,
         poll_interval: Duration,
     ) -> Result<Self, CreditError> {
-        let newest: Option<i64> = sqlx::query("select max(sequence) as newest from ledger_event")
-            .fetch_one(database.pool())
-            .await?
-            .try_get("newest")?;
+        let newest = final_newest(&database).await?;
         let hub = Self {
             channels: Arc::default(),
-            dispatched: Arc::new(AtomicI64::new(newest.unwrap_or(0))),
+            dispatched: Arc::new(AtomicI64::new(newest)),
             database,
             lag: None,
         };
@@ -226,10 +243,15 @@ impl EventHub {
     async fn dispatch_forever(self, notified: Arc<Notify>, poll_interval: Duration) {
         let mut doorbell =
             (self.database.backend() == Backend::Sqlite).then(|| DOORBELL.subscribe());
+        let mut fences = VecDeque::new();
         loop {
-            if let Err(error) = self.dispatch_new().await {
-                tracing::warn!(%error, "reading new ledger events");
-            }
+            let waiting = match self.dispatch_new(&mut fences).await {
+                Ok(waiting) => waiting,
+                Err(error) => {
+                    tracing::warn!(%error, "reading new ledger events");
+                    false
+                }
+            };
             let rung = async {
                 match doorbell.as_mut() {
                     Some(doorbell) => {
@@ -240,50 +262,93 @@ impl EventHub {
                     None => std::future::pending().await,
                 }
             };
+            let wait = if waiting {
+                Duration::from_millis(FENCE_RETRY_MS).min(poll_interval)
+            } else {
+                poll_interval
+            };
             tokio::select! {
                 () = rung => {}
                 () = notified.notified() => {}
-                () = tokio::time::sleep(poll_interval) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    /// Broadcasts every row after the last one broadcast, in order.
-    async fn dispatch_new(&self) -> Result<(), CreditError> {
+    /// Broadcasts, in order, every row after the last one broadcast that is final (see the
+    /// module's notes). Returns whether committed rows are waiting for a fence.
+    async fn dispatch_new(&self, fences: &mut VecDeque<Fence>) -> Result<bool, CreditError> {
+        let postgres = self.database.backend() == Backend::Postgres;
+        let horizon = if postgres {
+            ", pg_snapshot_xmin(pg_current_snapshot())::text::bigint as horizon"
+        } else {
+            ""
+        };
+        // Every sequence up to here is final (no transaction can still commit one).
+        let mut deliverable = if postgres { 0 } else { i64::MAX };
         loop {
             let after = self.dispatched.load(Ordering::Acquire);
             let rows = sqlx::query(&format!(
-                "select {COLUMNS} from ledger_event where sequence > $1 order by sequence limit $2"
+                "select {COLUMNS}{horizon} from ledger_event where sequence > $1 order by sequence limit $2"
             ))
             .bind(after)
             .bind(PAGE_SIZE_MAX)
             .fetch_all(self.database.pool())
             .await?;
-            let count = rows.len();
-            for row in rows {
-                let event = event_of(&row)?;
-                let sequence = event.sequence;
-                assert!(
-                    sequence > self.dispatched.load(Ordering::Acquire),
-                    "events are dispatched in sequence order"
-                );
-                let names = channels_of(&event);
-                let event = Arc::new(event);
-                {
-                    let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-                    for name in names {
-                        let abandoned = channels
-                            .get(&name)
-                            .is_some_and(|sender| sender.send(event.clone()).is_err());
-                        if abandoned {
-                            channels.remove(&name);
-                        }
-                    }
+            let Some(newest_read) = rows.last().map(|row| row.try_get::<i64, _>("sequence")).transpose()? else {
+                return Ok(!fences.is_empty());
+            };
+            let full_page = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= PAGE_SIZE_MAX;
+            if postgres {
+                let horizon: i64 = rows[0].try_get("horizon")?;
+                while let Some(fence) = fences.front().filter(|fence| fence.xid < horizon) {
+                    deliverable = deliverable.max(fence.sequence);
+                    fences.pop_front();
                 }
-                self.dispatched.store(sequence, Ordering::Release);
             }
-            if i64::try_from(count).unwrap_or(i64::MAX) < PAGE_SIZE_MAX {
-                return Ok(());
+            for row in &rows {
+                let event = event_of(row)?;
+                if event.sequence > deliverable {
+                    break;
+                }
+                self.broadcast(event);
+            }
+            if newest_read > deliverable {
+                let fenced = fences.back().map_or(after, |fence| fence.sequence);
+                if newest_read > fenced {
+                    fences.push_back(Fence {
+                        xid: take_fence(&self.database).await?,
+                        sequence: newest_read,
+                    });
+                }
+                return Ok(true);
+            }
+            if !full_page {
+                return Ok(!fences.is_empty());
+            }
+        }
+    }
+
+    /// Sends one event on its audiences' channels and moves the dispatcher past it. The
+    /// position moves under the channels' lock, before the sends: a subscriber that
+    /// subscribes after this event was sent reads a position that includes it, and so
+    /// finds it in the table.
+    fn broadcast(&self, event: LedgerEvent) {
+        let sequence = event.sequence;
+        assert!(
+            sequence > self.dispatched.load(Ordering::Acquire),
+            "events are dispatched in sequence order"
+        );
+        let names = channels_of(&event);
+        let event = Arc::new(event);
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        self.dispatched.store(sequence, Ordering::Release);
+        for name in names {
+            let abandoned = channels
+                .get(&name)
+                .is_some_and(|sender| sender.send(event.clone()).is_err());
+            if abandoned {
+                channels.remove(&name);
             }
         }
     }
@@ -318,6 +383,7 @@ impl EventHub {
             lag: self.lag.clone(),
             since_ms: now_ms(),
             database: self.database.clone(),
+            dispatched: self.dispatched.clone(),
             audience,
             last,
             replay: VecDeque::new(),
@@ -357,12 +423,54 @@ impl EventHub {
     }
 }
 
+/// A transaction id taken after reading rows up to `sequence`: once every transaction
+/// below it has ended, no sequence up to `sequence` can still commit.
+struct Fence {
+    xid: i64,
+    sequence: i64,
+}
+
+/// A fresh transaction id, larger than every id handed out before this call; its own
+/// transaction (this statement) commits at once and writes nothing.
+async fn take_fence(database: &Database) -> Result<i64, CreditError> {
+    Ok(sqlx::query_scalar("select pg_current_xact_id()::text::bigint")
+        .fetch_one(database.pool())
+        .await?)
+}
+
+/// The newest sequence that no transaction can still commit a smaller one under: on
+/// SQLite the newest row; on PostgreSQL the newest row once a fence taken after reading
+/// it is below the horizon.
+async fn final_newest(database: &Database) -> Result<i64, CreditError> {
+    let newest: Option<i64> = sqlx::query_scalar("select max(sequence) from ledger_event")
+        .fetch_one(database.pool())
+        .await?;
+    let newest = newest.unwrap_or(0);
+    if database.backend() == Backend::Postgres {
+        let fence = take_fence(database).await?;
+        loop {
+            let horizon: i64 = sqlx::query_scalar(
+                "select pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            )
+            .fetch_one(database.pool())
+            .await?;
+            if horizon > fence {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(FENCE_RETRY_MS)).await;
+        }
+    }
+    Ok(newest)
+}
+
 struct Follow {
     receiver: broadcast::Receiver<Arc<LedgerEvent>>,
     lag: Option<prometheus::Histogram>,
     /// When the subscription started: events recorded before are history, not lag.
     since_ms: i64,
     database: Database,
+    /// The hub's position: replays read no further, as only it knows what is final.
+    dispatched: Arc<AtomicI64>,
     audience: Audience,
     /// The sequence of the last event delivered (or the starting point).
     last: i64,
@@ -426,10 +534,11 @@ impl Follow {
     async fn read_page(&mut self) -> Result<(), CreditError> {
         let (condition, value) = self.audience.condition();
         let rows = sqlx::query(&format!(
-            "select {COLUMNS} from ledger_event where {condition} and sequence > $2 order by sequence limit $3"
+            "select {COLUMNS} from ledger_event where {condition} and sequence > $2 and sequence <= $3 order by sequence limit $4"
         ))
         .bind(value)
         .bind(self.last)
+        .bind(self.dispatched.load(Ordering::Acquire))
         .bind(PAGE_SIZE_MAX)
         .fetch_all(self.database.pool())
         .await?;

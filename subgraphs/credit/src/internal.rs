@@ -1,5 +1,6 @@
 //! Endpoints for other services, not in the supergraph: stores opens a store's account
-//! before it creates the store, and drives payments (authorise, capture, void, refund).
+//! before it creates the store, and drives payments (authorise and capture at once, or
+//! authorise, capture, void; refund).
 
 use axum::{
     Json, Router,
@@ -50,6 +51,7 @@ pub fn routes(internal: Internal) -> Router {
             put(ensure_store_account),
         )
         .route("/internal/payments/authorize", post(authorize))
+        .route("/internal/payments/pay", post(pay))
         .route("/internal/payments/{payment_id}", get(payment_status))
         .route("/internal/payments/{payment_id}/capture", post(capture))
         .route("/internal/payments/{payment_id}/void", post(void))
@@ -99,6 +101,23 @@ async fn authorize(
         )
         .await,
         "authorising a payment",
+    )
+}
+
+async fn pay(
+    _: StoresCaller,
+    State(internal): State<Internal>,
+    Json(request): Json<payments::AuthorizeRequest>,
+) -> Response {
+    respond(
+        payments::pay(
+            &internal.database,
+            &internal.jwks,
+            internal.hold_lifetime_ms,
+            request,
+        )
+        .await,
+        "paying",
     )
 }
 

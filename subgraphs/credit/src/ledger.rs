@@ -272,16 +272,7 @@ pub async fn place_hold(
     amount: Amount,
     expires_at_ms: i64,
 ) -> Result<Hold, CreditError> {
-    let amount = check_amount(amount)?;
-    if debit.owner_kind != OwnerKind::User {
-        return Err(CreditError::Corrupt(format!(
-            "holds are placed on user accounts, not {}",
-            debit.id
-        )));
-    }
-    if debit.id == credit.id {
-        return Err(CreditError::SelfTransfer);
-    }
+    let amount = check_hold(debit, credit, amount)?;
     let reserved = sqlx::query(
         "update account set held = held + $1 where id = $2 and balance - held >= $1 returning balance, held",
     )
@@ -320,6 +311,77 @@ pub async fn place_hold(
     .execute(&mut **transaction)
     .await?;
     Ok(hold)
+}
+
+fn check_hold(debit: &AccountRef, credit: &AccountRef, amount: Amount) -> Result<Amount, CreditError> {
+    let amount = check_amount(amount)?;
+    if debit.owner_kind != OwnerKind::User {
+        return Err(CreditError::Corrupt(format!(
+            "holds are placed on user accounts, not {}",
+            debit.id
+        )));
+    }
+    if debit.id == credit.id {
+        return Err(CreditError::SelfTransfer);
+    }
+    Ok(amount)
+}
+
+/// [`place_hold`] and [`post_hold`] at once, for a payment captured as soon as it is
+/// authorised: the payer's available credit is checked and taken in one conditional
+/// update (nothing happens in between that a reservation would guard), the payee is
+/// credited, and the hold is recorded as posted with its transfer, exactly as the two
+/// steps leave it.
+pub async fn place_posted_hold(
+    transaction: &mut Tx,
+    movement: Movement<'_>,
+    expires_at_ms: i64,
+    now_ms: i64,
+) -> Result<(Hold, Transfer), CreditError> {
+    let Movement { debit, credit, amount, kind, reference, memo } = movement;
+    let amount = check_hold(debit, credit, amount)?;
+    // Lock order as in `post_hold`: the user's row, then the payee's shard.
+    debit_row(transaction, &debit.id, amount).await?;
+    credit_account(transaction, credit, amount).await?;
+    let transfer_id = TransferId::generate();
+    let hold = Hold {
+        id: HoldId::generate(),
+        debit_account_id: debit.id.clone(),
+        credit_account_id: credit.id.clone(),
+        amount,
+        status: HoldStatus::Posted,
+        expires_at_ms,
+        transfer_id: Some(transfer_id.clone()),
+    };
+    sqlx::query(
+        "insert into hold (id, debit_account_id, credit_account_id, amount, status, expires_at_ms, created_at_ms, resolved_at_ms, transfer_id)
+         values ($1, $2, $3, $4, 'posted', $5, $6, $6, $7)",
+    )
+    .bind(hold.id.as_str())
+    .bind(hold.debit_account_id.as_str())
+    .bind(hold.credit_account_id.as_str())
+    .bind(amount.get())
+    .bind(expires_at_ms)
+    .bind(now_ms)
+    .bind(transfer_id.as_str())
+    .execute(&mut **transaction)
+    .await?;
+    let transfer = insert_transfer(
+        transaction,
+        Transfer {
+            id: transfer_id,
+            debit_account_id: debit.id.clone(),
+            credit_account_id: credit.id.clone(),
+            amount,
+            kind,
+            reference: reference.map(str::to_string),
+            memo: memo.map(str::to_string),
+            created_at_ms: now_ms,
+        },
+        Some(&hold.id),
+    )
+    .await?;
+    Ok((hold, transfer))
 }
 
 /// Why a hold could not be resolved.
@@ -480,9 +542,11 @@ pub async fn expired_holds(
 /// Writes the outbox row for a movement someone watches, in the movement's transaction.
 /// The caller calls [`crate::events::announce`] after committing.
 ///
-/// On PostgreSQL it first takes the transaction-scoped advisory lock that makes sequence
-/// order commit order (see [`crate::events`]), and queues the notification that tells
-/// every replica to read the table when this transaction commits.
+/// On PostgreSQL the same statement queues the notification that tells every replica to
+/// read the table when this transaction commits, and makes sure the transaction holds its
+/// id before the row takes its sequence (the first CTE runs before the insert's rows
+/// exist), which the dispatcher's commit watermark relies on (see [`crate::events`]).
+/// Writers never wait for each other here.
 pub async fn record_event(
     transaction: &mut Tx,
     transfer: &Transfer,
@@ -490,25 +554,25 @@ pub async fn record_event(
     store: Option<&c9pay_platform::id::StoreId>,
     recipient: Option<&c9pay_platform::id::UserId>,
 ) -> Result<(), CreditError> {
-    if transaction.backend_name() == "PostgreSQL" {
-        sqlx::query("select pg_advisory_xact_lock($1), pg_notify($2, '')")
-            .bind(crate::events::SEQUENCE_LOCK_KEY)
-            .bind(crate::events::NOTIFY_CHANNEL)
-            .execute(&mut **transaction)
-            .await?;
-    }
-    sqlx::query(
+    let sql = if transaction.backend_name() == "PostgreSQL" {
+        "with first as materialized (select pg_current_xact_id() as xid, pg_notify($8, '') as notified)
+         insert into ledger_event (transfer_id, kind, amount, payer_user_id, store_id, recipient_user_id, created_at_ms)
+         select $1, $2, $3, $4, $5, $6, $7 from first"
+    } else {
         "insert into ledger_event (transfer_id, kind, amount, payer_user_id, store_id, recipient_user_id, created_at_ms)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(transfer.id.as_str())
-    .bind(transfer.kind.as_str())
-    .bind(transfer.amount.get())
-    .bind(payer.map(|id| id.as_str()))
-    .bind(store.map(|id| id.as_str()))
-    .bind(recipient.map(|id| id.as_str()))
-    .bind(transfer.created_at_ms)
-    .execute(&mut **transaction)
-    .await?;
+         values ($1, $2, $3, $4, $5, $6, $7)"
+    };
+    let mut query = sqlx::query(sql)
+        .bind(transfer.id.as_str())
+        .bind(transfer.kind.as_str())
+        .bind(transfer.amount.get())
+        .bind(payer.map(|id| id.as_str()))
+        .bind(store.map(|id| id.as_str()))
+        .bind(recipient.map(|id| id.as_str()))
+        .bind(transfer.created_at_ms);
+    if transaction.backend_name() == "PostgreSQL" {
+        query = query.bind(crate::events::NOTIFY_CHANNEL);
+    }
+    query.execute(&mut **transaction).await?;
     Ok(())
 }

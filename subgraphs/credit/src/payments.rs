@@ -6,7 +6,7 @@
 
 use c9pay_platform::{
     database::{Database, ResultExt},
-    id::{StoreId, UserId},
+    id::{AccountId, StoreId, UserId},
     jwks::JwksClient,
     money::Amount,
     payment_code::{self, PaymentCodeError},
@@ -20,7 +20,7 @@ use crate::{
     domain::{HoldId, HoldStatus, OwnerKind, RefundId, SaleId, TransferKind},
     error::CreditError,
     idempotency,
-    ledger::{self, Movement, Tx, Unresolved},
+    ledger::{self, AccountRef, Movement, Tx, Unresolved},
 };
 
 #[derive(Clone, Debug, Deserialize)]
@@ -77,6 +77,37 @@ pub async fn authorize(
     hold_lifetime_ms: i64,
     request: AuthorizeRequest,
 ) -> Result<PaymentState, CreditError> {
+    authorize_and_maybe_capture(database, jwks, hold_lifetime_ms, request, false).await
+}
+
+/// Authorises and captures at once, for a sale that needs both (DESIGN, flow 1: credit
+/// verifies the code and moves the money in one transaction): the hold is placed and
+/// posted and the payment event written in one commit. Idempotent by the payment id with
+/// [`authorize`]'s request: a payment authorised before (by either) is captured now, or
+/// answered as it stands (captured: its state; voided or expired: refused as
+/// [`capture`] refuses it).
+pub async fn pay(
+    database: &Database,
+    jwks: &JwksClient,
+    hold_lifetime_ms: i64,
+    request: AuthorizeRequest,
+) -> Result<PaymentState, CreditError> {
+    let state =
+        authorize_and_maybe_capture(database, jwks, hold_lifetime_ms, request, true).await?;
+    if state.status == HoldStatus::Posted.as_str() {
+        Ok(state)
+    } else {
+        capture(database, &state.payment_id).await
+    }
+}
+
+async fn authorize_and_maybe_capture(
+    database: &Database,
+    jwks: &JwksClient,
+    hold_lifetime_ms: i64,
+    request: AuthorizeRequest,
+    and_capture: bool,
+) -> Result<PaymentState, CreditError> {
     let payment_id = SaleId::parse(&request.payment_id)?;
     let store_id = StoreId::parse(&request.store_id)?;
     let amount = parse_amount(&request.amount)?;
@@ -99,16 +130,28 @@ pub async fn authorize(
     let code = payment_code::verify_with_refresh(&request.payment_code, jwks, now)
         .await
         .map_err(code_error)?;
-    let store = db::find_account_by_owner(database, OwnerKind::Store, store_id.as_str())
-        .await?
-        .ok_or(CreditError::AccountNotFound)?;
+    // The store's account, the payer's wallet and whoever spent this code, in one read.
+    let found = sqlx::query(
+        "select (select id from account where owner_kind = 'store' and owner_id = $1) as store_account_id,
+                (select id from account where owner_kind = 'user' and owner_id = $2) as wallet_id,
+                (select id from payment where code_id = $3) as spent_by",
+    )
+    .bind(store_id.as_str())
+    .bind(code.payer.as_str())
+    .bind(&code.code_id)
+    .fetch_one(database.pool())
+    .await?;
+    let store = AccountRef {
+        id: AccountId::parse(
+            &found
+                .try_get::<Option<String>, _>("store_account_id")?
+                .ok_or(CreditError::AccountNotFound)?,
+        )?,
+        owner_kind: OwnerKind::Store,
+    };
     // A spent code is refused as spent, whatever the payer's balance is now; the unique
     // index on `payment.code_id` below still decides races between two first uses.
-    let spent_by: Option<String> = sqlx::query_scalar("select id from payment where code_id = $1")
-        .bind(&code.code_id)
-        .fetch_optional(database.pool())
-        .await?;
-    if let Some(spent_by) = spent_by {
+    if let Some(spent_by) = found.try_get::<Option<String>, _>("spent_by")? {
         // Spent by this very payment (a concurrent retry committed first): its answer is ours.
         if spent_by == payment_id.as_str() {
             return match find(database, &payment_id).await? {
@@ -118,19 +161,37 @@ pub async fn authorize(
         }
         return Err(CreditError::PaymentCodeUsed);
     }
-    let wallet = db::ensure_user_account(database, &code.payer).await?;
+    let wallet = match found.try_get::<Option<String>, _>("wallet_id")? {
+        Some(id) => AccountRef {
+            id: AccountId::parse(&id)?,
+            owner_kind: OwnerKind::User,
+        },
+        None => db::ensure_user_account(database, &code.payer)
+            .await?
+            .reference(),
+    };
 
     let mut transaction = database.begin_write().await?;
-    let placed = ledger::place_hold(
-        &mut transaction,
-        &wallet.reference(),
-        &store.reference(),
-        amount,
-        now + hold_lifetime_ms,
-    )
-    .await;
-    let hold = match placed {
-        Ok(hold) => hold,
+    let expires_at_ms = now + hold_lifetime_ms;
+    let placed = if and_capture {
+        let movement = Movement {
+            debit: &wallet,
+            credit: &store,
+            amount,
+            kind: TransferKind::Payment,
+            reference: Some(payment_id.as_str()),
+            memo: None,
+        };
+        ledger::place_posted_hold(&mut transaction, movement, expires_at_ms, now)
+        .await
+        .map(|(hold, transfer)| (hold, Some(transfer)))
+    } else {
+        ledger::place_hold(&mut transaction, &wallet, &store, amount, expires_at_ms)
+            .await
+            .map(|hold| (hold, None))
+    };
+    let (hold, transfer) = match placed {
+        Ok(placed) => placed,
         Err(error) => {
             drop(transaction);
             // A concurrent request with the same payment id may have reserved the credit
@@ -171,8 +232,25 @@ pub async fn authorize(
             other => Err(other.into()),
         };
     }
+    if let Some(transfer) = &transfer {
+        ledger::record_event(&mut transaction, transfer, Some(&code.payer), Some(&store_id), None)
+            .await?;
+    }
     transaction.commit().await?;
-    current(database, &payment_id).await
+    if transfer.is_some() {
+        crate::events::announce();
+    }
+    Ok(PaymentState {
+        payment_id: payment_id.to_string(),
+        status: as_reported(hold.status, hold.expires_at_ms).as_str(),
+        hold_id: hold.id.to_string(),
+        payer_user_id: code.payer.to_string(),
+        store_id: store_id.to_string(),
+        amount: amount.to_string(),
+        refunded: "0".to_string(),
+        expires_at_ms: hold.expires_at_ms,
+        transfer_id: transfer.map(|transfer| transfer.id.to_string()),
+    })
 }
 
 /// Posts the payment's hold: the money moves to the store, and the payment event is
@@ -271,9 +349,17 @@ async fn current(database: &Database, payment_id: &SaleId) -> Result<PaymentStat
         .ok_or(CreditError::PaymentNotFound)
 }
 
-/// The payment with its request hash, and where its hold stands. A pending hold past its
-/// expiry reads as `expired`: it can no longer be captured, whether or not the sweeper
-/// has reached it.
+/// A hold's status as a payment reports it: a pending hold past its expiry reads as
+/// `expired`, as it can no longer be captured, whether or not the sweeper has reached it.
+fn as_reported(status: HoldStatus, expires_at_ms: i64) -> HoldStatus {
+    if status == HoldStatus::Pending && expires_at_ms <= now_ms() {
+        HoldStatus::Expired
+    } else {
+        status
+    }
+}
+
+/// The payment with its request hash, and where its hold stands (see [`as_reported`]).
 async fn find(
     database: &Database,
     payment_id: &SaleId,
@@ -287,11 +373,11 @@ async fn find(
     .fetch_optional(database.pool())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let mut status = HoldStatus::parse(&row.try_get::<String, _>("status")?)?;
     let expires_at_ms: i64 = row.try_get("expires_at_ms")?;
-    if status == HoldStatus::Pending && expires_at_ms <= now_ms() {
-        status = HoldStatus::Expired;
-    }
+    let status = as_reported(
+        HoldStatus::parse(&row.try_get::<String, _>("status")?)?,
+        expires_at_ms,
+    );
     Ok(Some((
         row.try_get("request_hash")?,
         PaymentState {

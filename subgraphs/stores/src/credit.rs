@@ -187,6 +187,14 @@ impl CreditClient {
         self.call(Method::POST, "/internal/payments/authorize".to_string(), Some(serde_json::to_value(&body).unwrap_or_default()), request_id).await
     }
 
+    /// Authorises and captures in one call (and one transaction in credit), or reports
+    /// the payment's state if it was paid before; a payment authorised before is captured.
+    #[tracing::instrument(skip_all, fields(sale_id = %sale_id))]
+    pub async fn pay(&self, sale_id: &SaleId, store_id: &StoreId, amount: Amount, payment_code: &str, request_id: &str) -> Result<Payment, CallError> {
+        let body = AuthorizeBody { payment_id: sale_id.as_str(), store_id: store_id.as_str(), amount: amount.to_string(), payment_code };
+        self.call(Method::POST, "/internal/payments/pay".to_string(), Some(serde_json::to_value(&body).unwrap_or_default()), request_id).await
+    }
+
     /// Posts the held payment to the store.
     #[tracing::instrument(skip_all, fields(sale_id = %sale_id))]
     pub async fn capture(&self, sale_id: &SaleId, request_id: &str) -> Result<Payment, CallError> {

@@ -138,7 +138,7 @@ async fn record(database: &Database, sale: &Sale, payment: &Payment) -> Result<O
         (PaymentStatus::Posted, Some(transfer_id)) => {
             let paid = db::sale::mark_sale_paid(database, &sale.id, &payment.payer_user_id, payment.hold_id.as_deref(), transfer_id).await?;
             tracing::info!(sale_id = %sale.id, transfer_id, "credit had posted this sale; it is paid");
-            Ok(paid.then_some(SaleEnd::Paid))
+            Ok(paid.map(|_| SaleEnd::Paid))
         }
         (PaymentStatus::Voided | PaymentStatus::Expired, _) => {
             let code = if payment.status == PaymentStatus::Voided { "HOLD_VOIDED" } else { "HOLD_EXPIRED" };

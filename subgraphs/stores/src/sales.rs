@@ -4,8 +4,9 @@
 //! 1. validate the request and the caller (owner, or a kiosk of this store);
 //! 2. find the sale with this idempotency key, or price the cart from the store's own
 //!    catalogue and record the sale as `pending` (committed before any money moves);
-//! 3. ask credit to authorise (hold) and then capture the payment, with the sale id as
-//!    credit's payment id; credit is idempotent by it, so every step may be repeated;
+//! 3. ask credit to pay: authorise (hold) and capture in one call and one transaction,
+//!    with the sale id as credit's payment id; credit is idempotent by it, so the call
+//!    may be repeated;
 //! 4. record the outcome: `paid` (payer, transfer), or `failed` with credit's code.
 //!
 //! When credit does not answer (after a bounded number of attempts) the sale stays
@@ -118,27 +119,20 @@ fn refusal_message(code: &str) -> String {
     }
 }
 
-/// Authorise, then capture; record the outcome.
+/// Authorise and capture in one call to credit; record the outcome.
 async fn drive_sale(database: &Database, credit: &CreditClient, payments: &PaymentMetrics, sale: Sale, payment_code: &str, request_id: &str) -> Result<Sale, StoresError> {
-    let authorized = match credit.authorize(&sale.id, &sale.store_id, sale.total, payment_code, request_id).await {
+    let paid = match credit.pay(&sale.id, &sale.store_id, sale.total, payment_code, request_id).await {
         Ok(payment) => payment,
         Err(error) => return sale_call_failed(database, payments, sale, error).await,
     };
-    if authorized.amount != sale.total {
-        return Err(StoresError::CreditContract(format!("sale {} of {} was authorised for {}", sale.id, sale.total, authorized.amount)));
-    }
-    let captured = match credit.capture(&sale.id, request_id).await {
-        Ok(payment) => payment,
-        Err(error) => return sale_call_failed(database, payments, sale, error).await,
+    let transfer_id = match (paid.status, paid.transfer_id.as_deref()) {
+        (PaymentStatus::Posted, Some(transfer_id)) if paid.amount == sale.total => transfer_id,
+        _ => return Err(StoresError::CreditContract(format!("payment of sale {} of {} answered {paid:?}", sale.id, sale.total))),
     };
-    let transfer_id = match (captured.status, captured.transfer_id.as_deref()) {
-        (PaymentStatus::Posted, Some(transfer_id)) if captured.amount == sale.total && captured.payer_user_id == authorized.payer_user_id => transfer_id,
-        _ => return Err(StoresError::CreditContract(format!("capture of sale {} answered {captured:?}", sale.id))),
-    };
-    let hold_id = authorized.hold_id.as_deref().or(captured.hold_id.as_deref());
-    if db::sale::mark_sale_paid(database, &sale.id, &captured.payer_user_id, hold_id, transfer_id).await? {
+    if let Some(sale) = db::sale::mark_sale_paid(database, &sale.id, &paid.payer_user_id, paid.hold_id.as_deref(), transfer_id).await? {
         tracing::info!(sale_id = %sale.id, transfer_id, "sale paid");
         payments.record(PaymentOutcome::Paid, 1);
+        return Ok(sale);
     }
     let sale = reread_sale(database, &sale.id).await?;
     match sale.status {

@@ -482,7 +482,8 @@ mod postgres_only {
     /// Transaction A takes a sequence number and stays open; transaction B (another pair
     /// of people) records its event meanwhile. If B could commit first with the higher
     /// number, the feed would move past A's number and never deliver A's event. The
-    /// advisory lock in `record_event` makes B wait for A instead.
+    /// dispatcher's commit watermark holds B back until A has ended instead (B itself
+    /// never waits).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_event_that_took_its_number_first_is_delivered_even_if_a_later_one_is_ready_sooner()
     {
@@ -549,6 +550,152 @@ mod postgres_only {
         later.await.expect("B finished").data();
 
         assert_eq!(event(&watcher.next_payload("w").await)["amount"], "42");
+    }
+
+    /// A movement from `payer` to `recipient` with its event for `store`, recorded in a
+    /// transaction left open for the caller to commit.
+    async fn open_payment(
+        credit: &TestCredit,
+        payer: &UserId,
+        recipient: &UserId,
+        store: &StoreId,
+        amount: i64,
+    ) -> (ledger::Tx, String) {
+        let from = db::find_account_by_owner(&credit.database, OwnerKind::User, payer.as_str())
+            .await
+            .expect("reading")
+            .expect("the payer has an account");
+        let to = db::ensure_user_account(&credit.database, recipient)
+            .await
+            .expect("the recipient's account");
+        let mut transaction = credit.database.begin_write().await.expect("a transaction");
+        let transfer = ledger::post(
+            &mut transaction,
+            Movement {
+                debit: &from.reference(),
+                credit: &to.reference(),
+                amount: Amount::parse_positive(amount).expect("positive"),
+                kind: TransferKind::Payment,
+                reference: None,
+                memo: None,
+            },
+        )
+        .await
+        .expect("posting");
+        ledger::record_event(&mut transaction, &transfer, Some(payer), Some(store), None)
+            .await
+            .expect("recording the event");
+        (transaction, transfer.id.to_string())
+    }
+
+    /// Writers to several stores commit concurrently and out of sequence order: one
+    /// transaction takes the first number and commits last, while the others (to its own
+    /// store and to others) commit around it, some of them held open a while too. Every
+    /// store's follower, live or resuming from the start, gets exactly its store's events,
+    /// each once, in increasing id order, and the first one is never skipped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_to_several_stores_are_delivered_in_order_each_once() {
+        use futures::StreamExt;
+        let credit = spawn_credit(Backend::Postgres).await;
+        let hub = c9pay_credit::events::EventHub::start(
+            credit.database.clone(),
+            credit.config.database.url.expose(),
+            std::time::Duration::from_secs(3_600),
+        )
+        .await
+        .expect("starting a hub");
+        let stores: Vec<StoreId> = (0..3).map(|_| StoreId::generate()).collect();
+        let mut live = Vec::new();
+        for store in &stores {
+            let events = hub
+                .follow(c9pay_credit::events::Audience::Store(store.clone()), None)
+                .await
+                .expect("following");
+            live.push(Box::pin(events));
+        }
+        // Each writer has its own payer and recipient, so none waits for another's rows.
+        let mut payers = Vec::new();
+        let mut recipients = Vec::new();
+        for index in 0..7 {
+            let payer = credit.person(&format!("Payer {index}")).await;
+            credit.grant(&payer, 10_000).await;
+            payers.push(payer);
+            recipients.push(credit.person(&format!("Recipient {index}")).await);
+        }
+
+        // A takes the first number and stays open.
+        let (first, first_transfer) =
+            open_payment(&credit, &payers[0], &recipients[0], &stores[0], 42).await;
+        // Six more writers, two per store; every other one is held open for a moment
+        // before it commits.
+        let writers: Vec<_> = (1_usize..7)
+            .map(|index| {
+                let credit = &credit;
+                let payer = payers[index].clone();
+                let store = stores[index % stores.len()].clone();
+                let recipient = recipients[index].clone();
+                async move {
+                    let (transaction, transfer) =
+                        open_payment(credit, &payer, &recipient, &store, 100 + i64::try_from(index).unwrap_or_default()).await;
+                    if index % 2 == 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    transaction.commit().await.expect("committing");
+                    (store, transfer)
+                }
+            })
+            .collect();
+        let mut expected: std::collections::HashMap<StoreId, Vec<String>> =
+            std::collections::HashMap::new();
+        for (store, transfer) in futures::future::join_all(writers).await {
+            expected.entry(store).or_default().push(transfer);
+        }
+        // Give the dispatcher every chance to run ahead of A (the test passes with the
+        // watermark whatever the timing; without it, A's event is skipped).
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        first.commit().await.expect("committing A");
+        expected.entry(stores[0].clone()).or_default().push(first_transfer.clone());
+
+        let wait = std::time::Duration::from_secs(30);
+        for (index, store) in stores.iter().enumerate() {
+            let mut wanted = expected.remove(store).unwrap_or_default();
+            wanted.sort();
+            let resumed = hub
+                .follow(c9pay_credit::events::Audience::Store(store.clone()), Some(0))
+                .await
+                .expect("resuming");
+            let mut resumed = Box::pin(resumed);
+            for events in [&mut live[index], &mut resumed] {
+                let mut got = Vec::new();
+                let mut last = 0;
+                for _ in 0..wanted.len() {
+                    let event = tokio::time::timeout(wait, events.next())
+                        .await
+                        .expect("the event came")
+                        .expect("the stream goes on")
+                        .expect("no error");
+                    assert!(event.sequence > last, "in order, each once");
+                    assert_eq!(event.store_id.as_deref(), Some(store.as_str()));
+                    last = event.sequence;
+                    got.push(event.transfer_id.clone());
+                }
+                if index == 0 {
+                    assert_eq!(got[0], first_transfer, "the first number comes first");
+                }
+                got.sort();
+                assert_eq!(got, wanted, "store {index}: every event, each once");
+            }
+        }
+        // Nothing else follows: the next event on store 0's live feed is a new one.
+        let (next, next_transfer) =
+            open_payment(&credit, &payers[1], &recipients[1], &stores[0], 9).await;
+        next.commit().await.expect("committing");
+        let event = tokio::time::timeout(wait, live[0].next())
+            .await
+            .expect("the event came")
+            .expect("the stream goes on")
+            .expect("no error");
+        assert_eq!(event.transfer_id, next_transfer);
     }
 
     /// Two credit replicas share one database; the second learns of an event written

@@ -1,7 +1,7 @@
 //! The ledger's simulation test, after TigerBeetle's VOPR: a seeded random sequence of
 //! money movements and faults, run by several concurrent clients against one database
 //! through the real library functions (`operations::top_up`, `operations::send_credits`,
-//! `payments::{authorize, capture, void, refund}`, `ledger::{post, place_hold,
+//! `payments::{authorize, capture, pay, void, refund}`, `ledger::{post, place_hold,
 //! post_hold, release_hold}`), with the ledger checked after every step against its
 //! invariants and against an in-memory model of what every account must hold.
 //!
@@ -187,7 +187,8 @@ enum Operation {
     GiftToStranger,
     GiftReplay,
     GiftDuplicateInFlight,
-    /// Authorize, then capture.
+    /// Authorize, then capture; or both in one call (`payments::pay`), whose answer is
+    /// sometimes lost and the call repeated.
     Pay,
     /// Authorize only; some holds expire at once.
     Authorize,
@@ -1427,6 +1428,11 @@ impl Client {
             request.payment_id
         ));
         let available = world.model().available(&world.users[payer].account.id);
+        if capture && self.rng.gen_bool(0.5) {
+            return self
+                .pay_at_once(world, request, code_expires_at_ms, Purchase { payer, store, amount }, available)
+                .await;
+        }
         let state = match self.call_authorize(world, &request, lifetime_ms).await {
             Ok(state) => state,
             Err(CreditError::InsufficientCredit) if available < amount => return,
@@ -1466,11 +1472,63 @@ impl Client {
         }
     }
 
+    /// Authorises and captures in one call, as stores does for a sale; half the time its
+    /// answer is lost and the call is made again, which must answer the same and move
+    /// nothing more.
+    async fn pay_at_once(
+        &mut self,
+        world: &World,
+        request: AuthorizeRequest,
+        code_expires_at_ms: i64,
+        purchase: Purchase,
+        available: i64,
+    ) {
+        let Purchase { payer, store, amount } = purchase;
+        let call = || payments::pay(&world.database, &world.jwks, HOLD_LIFETIME_MS, request.clone());
+        let state = match call().await {
+            Ok(state) => state,
+            Err(CreditError::InsufficientCredit) if available < amount => return,
+            Err(error) => self.fail(format!("payment refused with {available} available: {error:?}")),
+        };
+        if self.rng.gen_bool(0.5) {
+            let again = call().await;
+            self.ensure(matches!(&again, Ok(again) if *again == state), || {
+                format!("a repeated payment answered {again:?}, the first {state:?}")
+            });
+        }
+        // To the model it is an authorisation and its capture.
+        let authorised = PaymentState { status: "pending", transfer_id: None, ..state.clone() };
+        let hold_id = self.authorized(world, &authorised, &request, Purchase { payer, store, amount }, true);
+        push_bounded(
+            &mut self.payments,
+            PaymentRecord {
+                request,
+                first: authorised,
+                payer,
+                store,
+                amount,
+                code_expires_at_ms,
+                hold_id,
+                outcome: PaymentOutcome::Authorized,
+                refunded: 0,
+                transfer_id: None,
+            },
+        );
+        let index = self.payments.len() - 1;
+        self.captured(world, index, Ok(state), true, true);
+    }
+
     /// Captures payment `index` once, checking the answer against what the client knows.
     async fn checked_capture(&mut self, world: &World, index: usize) {
         let record = self.payments[index].clone();
         let live = record.is_live();
-        let result = payments::capture(&world.database, &record.request.payment_id).await;
+        // A sale retried after its authorisation's answer was lost pays again with the
+        // same request: that captures the payment authorised before.
+        let result = if self.rng.gen_bool(0.3) {
+            payments::pay(&world.database, &world.jwks, HOLD_LIFETIME_MS, record.request.clone()).await
+        } else {
+            payments::capture(&world.database, &record.request.payment_id).await
+        };
         self.captured(
             world,
             index,

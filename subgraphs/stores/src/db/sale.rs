@@ -357,20 +357,21 @@ pub async fn insert_sale(database: &Database, new: NewSale<'_>) -> Result<Option
     Ok(Some(sale))
 }
 
-/// Moves a pending sale to paid; `false` if it was no longer pending.
-pub async fn mark_sale_paid(database: &Database, id: &SaleId, payer: &UserId, hold_id: Option<&str>, transfer_id: &str) -> Result<bool, StoresError> {
-    let result = sqlx::query(
+/// Moves a pending sale to paid and returns it so; `None` if it was no longer pending.
+pub async fn mark_sale_paid(database: &Database, id: &SaleId, payer: &UserId, hold_id: Option<&str>, transfer_id: &str) -> Result<Option<Sale>, StoresError> {
+    let sql = format!(
         "update sale set status = 'paid', payer_user_id = $1, hold_id = $2, transfer_id = $3, updated_at_ms = $4
-         where id = $5 and status = 'pending'",
-    )
-    .bind(payer.as_str())
-    .bind(hold_id)
-    .bind(transfer_id)
-    .bind(now_ms())
-    .bind(id.as_str())
-    .execute(database.pool())
-    .await?;
-    Ok(result.rows_affected() == 1)
+         where id = $5 and status = 'pending' returning {SALE_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(payer.as_str())
+        .bind(hold_id)
+        .bind(transfer_id)
+        .bind(now_ms())
+        .bind(id.as_str())
+        .fetch_optional(database.pool())
+        .await?;
+    row.as_ref().map(sale_from_row).transpose()
 }
 
 /// Moves a pending sale to failed with the ledger's code; `false` if it was no longer

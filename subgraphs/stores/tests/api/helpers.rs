@@ -499,11 +499,16 @@ impl TestStores {
     /// Calls one of credit's internal payment endpoints as stores, e.g. `POST
     /// /internal/payments/{id}/capture`: what a stores request did when its answer was lost.
     pub async fn credit_internal(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.credit_internal_with(method, path, json!({})).await
+    }
+
+    /// [`Self::credit_internal`] with a body.
+    pub async fn credit_internal_with(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
         let url = format!("{}{path}", self.credit_url);
         reqwest::Client::new()
             .request(method, url)
             .header("authorization", self.trust.service("stores"))
-            .json(&json!({}))
+            .json(&body)
             .send()
             .await
             .expect("calling credit")

@@ -5,6 +5,7 @@
 
 use c9pay_platform::{database::Backend, on_both_backends, time::now_ms};
 use reqwest::Method;
+use serde_json::json;
 
 use crate::helpers::{COFFEE_PRICE, ProxyMode, Shop, TestStores, error_sale_id, key, sale_id_of, spawn_stores_behind_proxy};
 
@@ -15,7 +16,7 @@ fn everything() -> i64 {
     now_ms() + 1
 }
 
-/// A sale whose answers were lost: credit holds the payment, stores has it pending.
+/// A sale whose answer was lost: credit has taken the payment, stores has it pending.
 async fn abandoned_sale(app: &TestStores, shop: &Shop) -> String {
     app.proxy().set(ProxyMode::LoseAnswers);
     let code = app.codes.code_for(&shop.payer);
@@ -35,7 +36,8 @@ async fn a_sale_credit_posted_becomes_paid(backend: Backend) {
     let app = spawn_stores_behind_proxy(backend).await;
     let shop = app.shop(BALANCE).await;
     let sale_id = abandoned_sale(&app, &shop).await;
-    // The capture reached credit; only its answer was lost.
+    // The payment reached credit; only its answer was lost (capturing it again changes
+    // nothing and answers it as captured).
     let captured = app.credit_internal(Method::POST, &format!("/internal/payments/{sale_id}/capture")).await;
     assert!(captured.status().is_success(), "{}", captured.text().await.unwrap_or_default());
     assert_eq!(sale_status(&app, &shop, &sale_id).await.0, "PENDING");
@@ -53,7 +55,16 @@ async fn a_sale_credit_posted_becomes_paid(backend: Backend) {
 async fn a_sale_whose_hold_is_still_pending_is_voided_and_fails(backend: Backend) {
     let app = spawn_stores_behind_proxy(backend).await;
     let shop = app.shop(BALANCE).await;
-    let sale_id = abandoned_sale(&app, &shop).await;
+    // Stores recorded the sale while credit was unreachable; then only an authorisation
+    // reached credit (as stores sent it before it paid in one call): the hold is pending.
+    app.proxy().set(ProxyMode::Refuse);
+    let code = app.codes.code_for(&shop.payer);
+    let unanswered = app.sell(&app.trust.user(&shop.owner), &shop.store_id, &[(&shop.coffee, 1)], &code, &key()).await;
+    let sale_id = error_sale_id(&unanswered);
+    app.proxy().set(ProxyMode::Forward);
+    let body = json!({ "paymentId": sale_id, "storeId": shop.store_id, "amount": COFFEE_PRICE.to_string(), "paymentCode": code });
+    let held = app.credit_internal_with(Method::POST, "/internal/payments/authorize", body).await;
+    assert!(held.status().is_success(), "{}", held.text().await.unwrap_or_default());
 
     let done = app.reconcile(everything()).await;
 
