@@ -32,7 +32,7 @@ pub(super) struct Job {
     pub query: String,
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
-    pub authorization: String,
+    pub authorization: Arc<str>,
     pub buffer_size_max: usize,
 }
 
@@ -141,7 +141,8 @@ async fn run(runner: Arc<Runner>, started: Started) {
             &job.query,
             job.operation_name.as_deref(),
             job.variables,
-            &job.authorization,
+            super::FetchAuthorization::Shared(job.authorization.clone()),
+            None,
         )
         .await;
     let mut stream = match result {
