@@ -71,7 +71,7 @@ impl DocumentCache {
         match operation_name {
             Some(name) => {
                 hasher.update([1]);
-                hasher.update((name.len() as u64).to_be_bytes());
+                hasher.update(u64::try_from(name.len()).unwrap_or(u64::MAX).to_be_bytes());
                 hasher.update(name.as_bytes());
             }
             None => hasher.update([0]),
