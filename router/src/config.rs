@@ -71,6 +71,15 @@ pub struct RouterConfig {
     /// Trace export (OTLP). Default: none.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Whether identical query fetches in flight at once — same subgraph, same internal
+    /// credential (so the same principal), same document and variables — share one fetch.
+    /// Mutations and subscriptions never share. Default true.
+    #[serde(default = "default_deduplicate_queries")]
+    pub deduplicate_queries: bool,
+}
+
+fn default_deduplicate_queries() -> bool {
+    true
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -298,6 +307,11 @@ pub struct AccessTokenConfig {
     /// stops verifying without a restart. Default 300000.
     #[serde(default = "default_jwks_cache_age_max_ms")]
     pub jwks_cache_age_max_ms: u64,
+    /// Access tokens remembered as verified (by SHA-256 of the token, each until its
+    /// `exp` and at most 60 s), so that a token sent again is not verified again.
+    /// Default 4096.
+    #[serde(default = "default_verified_cache_size_max")]
+    pub verified_cache_size_max: u64,
 }
 
 /// Every request is held to these; each breach has its own error code.
@@ -336,6 +350,11 @@ pub struct Limits {
     /// Query plans kept in memory, by normalized operation. Default 1024.
     #[serde(default = "default_plan_cache_size_max")]
     pub plan_cache_size_max: usize,
+    /// Documents kept parsed, measured and validated (with their plan), by the SHA-256 of
+    /// the document and operation name, bounded by the total length of their text; a
+    /// document longer than an eighth of this is never kept. Default 2097152.
+    #[serde(default = "default_document_cache_text_bytes_max")]
+    pub document_cache_text_bytes_max: usize,
     /// Events buffered per subscription for a client that has not read them yet; a
     /// client that falls further behind is disconnected (`SUBSCRIBER_TOO_SLOW`) and may
     /// resume from its last event id. Default 64.
@@ -368,6 +387,7 @@ impl Default for AccessTokenConfig {
             jwks_refresh_interval_min_ms: default_jwks_refresh_interval_min_ms(),
             jwks_fetch_timeout_ms: default_jwks_fetch_timeout_ms(),
             jwks_cache_age_max_ms: default_jwks_cache_age_max_ms(),
+            verified_cache_size_max: default_verified_cache_size_max(),
         }
     }
 }
@@ -384,6 +404,7 @@ impl Default for Limits {
             subgraph_timeouts_ms: BTreeMap::new(),
             request_timeout_ms: default_request_timeout_ms(),
             plan_cache_size_max: default_plan_cache_size_max(),
+            document_cache_text_bytes_max: default_document_cache_text_bytes_max(),
             subscription_buffer_size_max: default_subscription_buffer_size_max(),
             websocket_outbound_messages_max: default_websocket_outbound_messages_max(),
             websocket_init_timeout_ms: default_websocket_init_timeout_ms(),
@@ -458,6 +479,12 @@ fn default_subgraph_timeout_ms() -> u64 {
 fn default_request_timeout_ms() -> u64 {
     30_000
 }
+fn default_verified_cache_size_max() -> u64 {
+    4_096
+}
+fn default_document_cache_text_bytes_max() -> usize {
+    2 * 1024 * 1024
+}
 fn default_plan_cache_size_max() -> usize {
     1_024
 }
@@ -503,6 +530,7 @@ impl RouterConfig {
             trusted_documents: crate::pipeline::trusted_documents::Mode::default(),
             circuit_breaker: CircuitBreakerConfig::default(),
             telemetry: TelemetryConfig::default(),
+            deduplicate_queries: default_deduplicate_queries(),
         }
     }
 
@@ -526,6 +554,7 @@ impl RouterConfig {
             ("depth_max", limits.depth_max),
             ("fields_max", limits.fields_max),
             ("plan_cache_size_max", limits.plan_cache_size_max),
+            ("document_cache_text_bytes_max", limits.document_cache_text_bytes_max),
             ("subscription_buffer_size_max", limits.subscription_buffer_size_max),
             ("websocket_outbound_messages_max", limits.websocket_outbound_messages_max),
             ("subscriptions_per_connection_max", limits.subscriptions_per_connection_max),

@@ -96,6 +96,10 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     let pipeline = Arc::new(Pipeline {
         engine,
         verifier,
+        credentials: Arc::new(credentials::internal_credentials::InternalCredentials::new(
+            signer.clone(),
+            credentials::internal_credentials::CACHED_TOKENS_MAX,
+        )),
         signer,
         limits: config.limits.clone(),
         anonymous_root_fields: pipeline::split_root_fields(&config.anonymous_root_fields),
@@ -106,6 +110,7 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         scopes: config.scopes.clone(),
         public_url: config.dpop.public_url.clone(),
         trusted_documents: pipeline::trusted_documents::TrustedDocuments::new(config.trusted_documents),
+        documents: pipeline::documents::DocumentCache::new(config.limits.document_cache_text_bytes_max),
     });
 
     let admin_log_in = Arc::new(admin_session::AdminLogIn::new(
@@ -187,5 +192,6 @@ fn engine_options(config: &RouterConfig, metrics: RouterMetrics, breaker_metrics
         circuit_breaker: config.circuit_breaker,
         breaker_metrics,
         metrics,
+        deduplicate_queries: config.deduplicate_queries,
     }
 }

@@ -30,6 +30,7 @@ pub struct RouterMetrics {
     fetch_duration: HistogramVec,
     fetch_errors: IntCounterVec,
     plan_cache: IntCounterVec,
+    document_cache: IntCounterVec,
     rate_limited: IntCounterVec,
     subscriptions_active: IntGauge,
     subscription_events: IntCounter,
@@ -119,6 +120,13 @@ impl RouterMetrics {
             ),
             &["result"],
         )?;
+        let document_cache = IntCounterVec::new(
+            Opts::new(
+                "document_cache_lookups_total",
+                "Lookups of documents already parsed, measured and validated, by result (`hit` or `miss`)",
+            ),
+            &["result"],
+        )?;
         // Fields come from configuration, scopes are `ip` or `principal`: bounded labels.
         let rate_limited = IntCounterVec::new(
             Opts::new(
@@ -147,6 +155,7 @@ impl RouterMetrics {
         registry.register(Box::new(subscription_events.clone()))?;
         registry.register(Box::new(subscriptions_ended.clone()))?;
         registry.register(Box::new(plan_cache.clone()))?;
+        registry.register(Box::new(document_cache.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(operations.clone()))?;
         registry.register(Box::new(operation_duration.clone()))?;
@@ -162,6 +171,7 @@ impl RouterMetrics {
             fetch_duration,
             fetch_errors,
             plan_cache,
+            document_cache,
             rate_limited,
             subscriptions_active,
             subscription_events,
@@ -225,6 +235,12 @@ impl RouterMetrics {
     pub fn record_plan_cache(&self, hit: bool) {
         let result = if hit { "hit" } else { "miss" };
         self.plan_cache.with_label_values(&[result]).inc();
+    }
+
+    /// One lookup in the cache of prepared documents.
+    pub fn record_document_cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.document_cache.with_label_values(&[result]).inc();
     }
 
     /// One request refused by the rate limit of `field` for this `scope`.

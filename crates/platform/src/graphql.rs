@@ -65,12 +65,15 @@ async fn websocket<E: Executor>(
                             .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
                             .and_then(|(_, value)| value.as_str())
                     });
-                    let principal = verifier.verify_authorization(authorization).map_err(|error| {
+                    let mut principal = verifier.verify_authorization(authorization).map_err(|error| {
                         tracing::warn!(%error, "refused a WebSocket without a valid internal token");
                         async_graphql::Error::new(
                             "this endpoint is internal: connections must come through the c9pay router",
                         )
                     })?;
+                    if principal.request_id.is_empty() {
+                        principal.request_id = new_request_id();
+                    }
                     let mut data = async_graphql::Data::default();
                     data.insert(principal);
                     // The router's subscribe span, so that this subscription continues its
@@ -96,7 +99,7 @@ async fn execute<E: Executor>(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let principal = match endpoint.verifier.verify_authorization(authorization) {
+    let mut principal = match endpoint.verifier.verify_authorization(authorization) {
         Ok(principal) => principal,
         Err(error) => {
             tracing::warn!(%error, "refused a request without a valid internal token");
@@ -105,6 +108,9 @@ async fn execute<E: Executor>(
             );
         }
     };
+    if principal.request_id.is_empty() {
+        principal.request_id = request_id_of(&headers);
+    }
     let request_id = principal.request_id.clone();
     let request = request.into_inner().data(principal);
     let mut response = REQUEST_ID
@@ -112,6 +118,29 @@ async fn execute<E: Executor>(
         .await;
     name_client_mistakes(&mut response.errors);
     GraphQLResponse::from(response).into_response()
+}
+
+/// Longest `x-request-id` taken from the router.
+const REQUEST_ID_LENGTH_MAX: usize = 128;
+
+/// The request id of a request whose internal token carries none: the router's
+/// `x-request-id` (it sends one with mutations), or a new one (queries, which the router
+/// may share between requests). Only a short id of letters, digits, `-` and `_` is taken,
+/// since it goes into logs and error messages.
+fn request_id_of(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= REQUEST_ID_LENGTH_MAX
+                && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        })
+        .map_or_else(new_request_id, str::to_string)
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// Every error a resolver raises carries its code (each crate's error enum sets one). An

@@ -9,6 +9,17 @@
 //!
 //! Trust is per issuer: each issuer has its own Ed25519 key, the router may speak for
 //! people and devices, and any other issuer may speak only for itself.
+//!
+//! Audience: a token names either the whole platform ([`AUDIENCE`], what services
+//! calling each other sign) or one service ([`audience_of`], what the router signs for
+//! each subgraph, so that a token one subgraph received is refused by every other). A
+//! service's verifier ([`InternalTokenVerifier::for_service`]) accepts both.
+//!
+//! The request id (`rid`) is optional: the router's tokens carry none, because it signs
+//! one token per principal and subgraph and reuses it while it is fresh (see
+//! `router/src/credentials/internal_credentials.rs`); it sends the request id of a
+//! mutation in the `x-request-id` header instead, and a service gives a request without
+//! either an id of its own.
 
 use std::collections::BTreeMap;
 
@@ -25,13 +36,18 @@ use crate::{config::Secret, id::UserId};
 
 /// The issuer name the router signs with; the only issuer that may name a person.
 pub const ROUTER_ISSUER: &str = "router";
-/// The audience of every internal token.
+/// The platform-wide audience of internal tokens (services calling each other).
 pub const AUDIENCE: &str = "c9pay-internal";
+
+/// The audience of a token for service `service` alone.
+pub fn audience_of(service: &str) -> String {
+    format!("{AUDIENCE}:{service}")
+}
 /// How long an internal token lives. Long enough for one request's fan-out, short
 /// enough that a token copied out of a log is useless by the time anyone reads it.
 pub const TOKEN_LIFETIME_S: i64 = 60;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     /// Nobody signed in: may reach only fields that allow it (sign-up, log-in).
@@ -129,6 +145,8 @@ struct Claims {
     /// Space-separated, as in OAuth 2.0.
     #[serde(default)]
     scope: String,
+    /// The request id; absent from the router's reusable tokens.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     rid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
@@ -207,11 +225,18 @@ impl InternalTokenSigner {
         &self.issuer
     }
 
+    /// A token for every service ([`AUDIENCE`]).
     pub fn sign(&self, principal: &Principal) -> Result<String, InternalTokenError> {
+        self.sign_for(principal, AUDIENCE)
+    }
+
+    /// A token for `audience` alone (see [`audience_of`]), living [`TOKEN_LIFETIME_S`]
+    /// from now. An empty `principal.request_id` leaves `rid` out.
+    pub fn sign_for(&self, principal: &Principal, audience: &str) -> Result<String, InternalTokenError> {
         let issued_at = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
-            aud: AUDIENCE.to_string(),
+            aud: audience.to_string(),
             sub: principal.subject.clone(),
             kind: principal.kind,
             roles: principal.roles.clone(),
@@ -249,7 +274,16 @@ impl std::fmt::Debug for InternalTokenVerifier {
 }
 
 impl InternalTokenVerifier {
-    /// `trusted` maps an issuer name to base64 of its 32-byte Ed25519 public key.
+    /// The verifier of service `service`: tokens for the whole platform or for `service`
+    /// alone; a token for another service is refused.
+    pub fn for_service(trusted: &BTreeMap<String, String>, service: &str) -> Result<Self, InternalTokenError> {
+        let mut verifier = Self::new(trusted)?;
+        verifier.validation.set_audience(&[AUDIENCE.to_string(), audience_of(service)]);
+        Ok(verifier)
+    }
+
+    /// `trusted` maps an issuer name to base64 of its 32-byte Ed25519 public key. The
+    /// verifier accepts only tokens for the whole platform ([`AUDIENCE`]).
     pub fn new(trusted: &BTreeMap<String, String>) -> Result<Self, InternalTokenError> {
         let mut issuers = BTreeMap::new();
         for (issuer, public_key) in trusted {
@@ -449,6 +483,25 @@ mod tests {
             trust(&[(ROUTER_ISSUER, &generate_seed())]).verify(&token),
             Err(InternalTokenError::UntrustedIssuer(_))
         ));
+    }
+
+    #[test]
+    fn a_token_for_one_service_is_refused_by_another() {
+        let seed = generate_seed();
+        let trusted: BTreeMap<String, String> =
+            [(ROUTER_ISSUER.to_string(), public_key_of(&seed).unwrap_or_default())].into_iter().collect();
+        let verifier = |service: &str| match InternalTokenVerifier::for_service(&trusted, service) {
+            Ok(verifier) => verifier,
+            Err(error) => panic!("verifier: {error}"),
+        };
+        let principal = Principal { request_id: String::new(), ..Principal::user(&UserId::generate(), "") };
+        let for_users = signer(ROUTER_ISSUER, &seed).sign_for(&principal, &audience_of("users")).unwrap_or_default();
+
+        assert_eq!(verifier("users").verify(&for_users).ok(), Some(principal.clone()), "no rid round-trips as empty");
+        assert!(verifier("credit").verify(&for_users).is_err());
+        assert!(trust(&[(ROUTER_ISSUER, &seed)]).verify(&for_users).is_err(), "a platform-wide verifier wants the platform audience");
+        let platform_wide = signer(ROUTER_ISSUER, &seed).sign(&principal).unwrap_or_default();
+        assert!(verifier("credit").verify(&platform_wide).is_ok());
     }
 
     #[test]

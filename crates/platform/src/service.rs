@@ -38,7 +38,7 @@ impl Subgraph {
     ) -> anyhow::Result<Self> {
         let database = Database::connect(database, migrations).await?;
         let metrics = Metrics::new(name)?;
-        let verifier = Arc::new(InternalTokenVerifier::new(&trust.trusted_issuers)?);
+        let verifier = Arc::new(InternalTokenVerifier::for_service(&trust.trusted_issuers, name)?);
         let signer = trust
             .signing_key
             .as_ref()

@@ -66,6 +66,12 @@ pub struct Options {
     /// terminal is not part of what is measured.
     #[arg(long)]
     log: bool,
+    /// Turn the router's de-duplication of identical query fetches in flight off
+    /// (`deduplicate_queries = false`). Every client of the query workload is the same
+    /// person with the same token, so with it on, concurrent identical requests share
+    /// fetches: the best case, not what many different people cause.
+    #[arg(long)]
+    no_deduplication: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -119,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
     let clients = usize::from(options.clients);
 
     eprintln!("starting users, credit, auth, stores and the router on 127.0.0.1 …");
-    let stack = Stack::start(&storage).await?;
+    let stack = Stack::start(&storage, !options.no_deduplication).await?;
     let http = load::http_client(clients)?;
     let person = stack.seed_person(&http).await?;
     if options.workload == Workload::Payments {
@@ -232,12 +238,13 @@ fn announce(options: &Options, round: usize, key: &str, title: &str) {
 
 fn options_summary(options: &Options) -> String {
     format!(
-        "{} concurrent clients (closed loop, keep-alive), {} s warm-up + {} s measured per scenario, {} round(s), {} storage, {} CPU(s) seen",
+        "{} concurrent clients (closed loop, keep-alive), {} s warm-up + {} s measured per scenario, {} round(s), {} storage, router de-duplication {}, {} CPU(s) seen",
         options.clients,
         options.warm_up_s,
         options.duration_s,
         options.rounds,
         if options.postgres.is_some() { "PostgreSQL" } else { "SQLite" },
+        if options.no_deduplication { "off" } else { "on" },
         std::thread::available_parallelism().map_or(0, usize::from),
     )
 }

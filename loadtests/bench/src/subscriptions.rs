@@ -68,7 +68,7 @@ pub async fn run(options: SubscriptionOptions) -> anyhow::Result<()> {
         admin_url: options.postgres.clone(),
     };
     eprintln!("starting users, auth, stores and the router here, credit in a child process …");
-    let stack = Stack::start_with(&storage, CreditPlacement::ChildProcess).await?;
+    let stack = Stack::start_with(&storage, CreditPlacement::ChildProcess, true).await?;
     let result = measure(&stack, &options).await;
     stack.stop().await;
     let rows = result?;

@@ -7,13 +7,26 @@
 //! Only EdDSA is accepted. The algorithm comes from the router, never from the token:
 //! a token that says `alg: none`, or `HS256` in the hope that the public key is used as
 //! an HMAC secret, is refused before any key is looked at.
+//!
+//! A token that verified is remembered ([`VerifiedTokens`]), keyed by the SHA-256 of the
+//! whole token, so that a client sending the same token again costs a hash and a lookup
+//! instead of an EdDSA verification. Only a token that passed every check is remembered
+//! (a forged one is verified, and refused, every time); an entry is never used at or past
+//! the token's `exp`, nor longer than [`VERIFIED_REUSE_MAX`] after it was verified (so a
+//! key auth retires stops being trusted about as soon as without the cache); and the
+//! pipeline forgets the token of a session the revocation feed names. What is cached is
+//! the signature and the claims only: the revocation feed, the scheme (`Bearer`/`DPoP`),
+//! a kiosk's per-request DPoP proof and an admin's cookie are checked on every request.
 
 use c9pay_platform::{
     id::{KioskId, StoreId, UserId},
     jwks::{JwksClient, JwksClientLimits, JwksError},
 };
+use std::time::{Duration, Instant};
+
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::config::AccessTokenConfig;
 
@@ -103,9 +116,68 @@ pub fn split_authorization(header: &str) -> Result<(Scheme, &str), Authenticatio
     Ok((scheme, token))
 }
 
+/// The longest a verified token is trusted from the cache before its signature is
+/// checked again (against the JWKS as it is then).
+pub const VERIFIED_REUSE_MAX: Duration = Duration::from_secs(60);
+
+/// Access tokens that verified, by SHA-256 of the token; bounded, each entry dropped at
+/// the token's `exp` or [`VERIFIED_REUSE_MAX`] after it was verified, whichever is first.
+pub struct VerifiedTokens {
+    entries: moka::sync::Cache<[u8; 32], VerifiedToken>,
+}
+
+/// moka's per-entry expiry: until `exp` (Unix seconds), at most [`VERIFIED_REUSE_MAX`].
+struct UntilExpiry;
+
+impl moka::Expiry<[u8; 32], VerifiedToken> for UntilExpiry {
+    fn expire_after_create(&self, _key: &[u8; 32], token: &VerifiedToken, _created_at: Instant) -> Option<Duration> {
+        let now_ms = c9pay_platform::time::now_ms();
+        let left_ms = token.expires_at_s.saturating_mul(1000).saturating_sub(now_ms);
+        let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
+        Some(left.min(VERIFIED_REUSE_MAX))
+    }
+}
+
+impl VerifiedTokens {
+    pub fn new(size_max: u64) -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(size_max)
+                .expire_after(UntilExpiry)
+                .build(),
+        }
+    }
+
+    fn key(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The token's verified claims if it verified before and has not expired at `now_s`.
+    pub fn get(&self, token: &str, now_s: i64) -> Option<VerifiedToken> {
+        let key = Self::key(token);
+        let verified = self.entries.get(&key)?;
+        if now_s >= verified.expires_at_s {
+            self.entries.invalidate(&key);
+            return None;
+        }
+        Some(verified)
+    }
+
+    /// Remembers a token that has just passed verification.
+    fn insert(&self, token: &str, verified: VerifiedToken) {
+        self.entries.insert(Self::key(token), verified);
+    }
+
+    /// Forgets a token (its session was revoked).
+    pub fn forget(&self, token: &str) {
+        self.entries.invalidate(&Self::key(token));
+    }
+}
+
 pub struct AccessTokenVerifier {
     jwks: JwksClient,
     validation: Validation,
+    verified: VerifiedTokens,
 }
 
 impl AccessTokenVerifier {
@@ -123,7 +195,7 @@ impl AccessTokenVerifier {
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = config.leeway_s;
-        Ok(Self { jwks, validation })
+        Ok(Self { jwks, validation, verified: VerifiedTokens::new(config.verified_cache_size_max) })
     }
 
     /// Verifies an `Authorization` header value: the token, and that its scheme fits its
@@ -142,8 +214,25 @@ impl AccessTokenVerifier {
         }
     }
 
-    /// Verifies a bare access token.
+    /// Verifies a bare access token: from the cache of verified tokens when it verified
+    /// before and has not expired, else by its signature and claims.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, AuthenticationError> {
+        if let Some(verified) = self.verified.get(token, c9pay_platform::time::now_ms() / 1000) {
+            return Ok(verified);
+        }
+        let verified = self.verify_signature(token).await?;
+        self.verified.insert(token, verified.clone());
+        Ok(verified)
+    }
+
+    /// Forgets a token the cache holds (its session was revoked), so that it is verified
+    /// again, and refused again, on every later request.
+    pub fn forget(&self, token: &str) {
+        self.verified.forget(token);
+    }
+
+    /// Verifies a bare access token's signature and claims.
+    async fn verify_signature(&self, token: &str) -> Result<VerifiedToken, AuthenticationError> {
         // `decode_header` refuses `alg: none` itself: jsonwebtoken has no such algorithm.
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| AuthenticationError::Malformed)?;
@@ -208,5 +297,45 @@ impl AccessTokenVerifier {
         keys.get(key_id)
             .cloned()
             .ok_or(AuthenticationError::UnknownKey)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_token(expires_at_s: i64) -> VerifiedToken {
+        VerifiedToken { holder: Holder::User(UserId::generate()), session_id: "ses_a".to_string(), expires_at_s }
+    }
+
+    #[test]
+    fn a_cached_token_is_used_until_its_expiry_and_never_after() {
+        let cache = VerifiedTokens::new(16);
+        let now_s = c9pay_platform::time::now_ms() / 1000;
+        let verified = user_token(now_s + 30);
+        cache.insert("token-a", verified.clone());
+
+        assert_eq!(cache.get("token-a", now_s), Some(verified.clone()));
+        assert_eq!(cache.get("token-b", now_s), None, "another token is not the cached one");
+        assert_eq!(cache.get("token-a", now_s + 30), None, "at exp the entry is refused");
+        assert_eq!(cache.get("token-a", now_s), None, "and dropped");
+    }
+
+    #[test]
+    fn a_forgotten_token_is_not_used() {
+        let cache = VerifiedTokens::new(16);
+        let now_s = c9pay_platform::time::now_ms() / 1000;
+        cache.insert("token-a", user_token(now_s + 30));
+        cache.forget("token-a");
+        assert_eq!(cache.get("token-a", now_s), None);
+    }
+
+    #[test]
+    fn an_entry_lives_no_longer_than_the_reuse_bound_or_the_token() {
+        let now_s = c9pay_platform::time::now_ms() / 1000;
+        let expiry = |token: &VerifiedToken| moka::Expiry::expire_after_create(&UntilExpiry, &[0; 32], token, Instant::now());
+        assert_eq!(expiry(&user_token(now_s + 3_600)), Some(VERIFIED_REUSE_MAX));
+        assert!(expiry(&user_token(now_s + 10)).is_some_and(|left| left <= Duration::from_secs(10)));
+        assert_eq!(expiry(&user_token(now_s - 10)), Some(Duration::ZERO));
     }
 }

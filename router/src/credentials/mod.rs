@@ -7,4 +7,5 @@ pub mod access_tokens;
 pub mod admin_session;
 pub mod browser_session;
 pub mod dpop;
+pub mod internal_credentials;
 pub mod revocations;

@@ -10,11 +10,13 @@
 //! What the executor does NOT do, and the pipeline therefore does before calling it:
 //! validate the document against the public schema (the planner assumes a valid one),
 //! and decide who may run it. Client headers never reach this module: the executor sees
-//! exactly one header, the internal token the pipeline signed, and forwards it to every
-//! subgraph.
+//! only the internal credential the pipeline gives it ([`FetchAuthorization`]: one per
+//! subgraph, set on each fetch by [`fetch_credentials`], or one for every subgraph) and,
+//! for a mutation, the request id.
 
 mod analysis;
 mod authorization;
+mod fetch_credentials;
 mod fetch_outcomes;
 mod scalars;
 mod subscriptions;
@@ -78,6 +80,7 @@ use serde_json::json;
 
 pub use analysis::{OperationShape, SelectionError};
 pub use authorization::{Demands, Requirement};
+pub use fetch_credentials::PerSubgraph;
 pub use scalars::MalformedScalar;
 pub use subscriptions::{EventStream, StreamItem};
 
@@ -127,6 +130,8 @@ pub struct EngineOptions {
     pub circuit_breaker: CircuitBreakerConfig,
     pub breaker_metrics: BreakerMetrics,
     pub metrics: RouterMetrics,
+    /// Whether identical query fetches in flight share one fetch ([`traffic_shaping`]).
+    pub deduplicate_queries: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +247,18 @@ pub enum ExecuteError {
     Failed(String),
 }
 
+/// The `Authorization` header of the subgraph fetches of one request.
+pub enum FetchAuthorization {
+    /// Its own value for each subgraph, asked for at each fetch.
+    PerSubgraph(PerSubgraph),
+    /// One value for every fetch (subscriptions: the executor runs no plugin for the
+    /// fetches of a subscription's events, so no value can be chosen per subgraph).
+    Shared(Arc<str>),
+}
+
+/// The header a mutation's fetches carry the router's request id in.
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
 /// A GraphQL response body, ready to send.
 pub struct ExecutionOutput {
     pub body: Vec<u8>,
@@ -332,12 +349,13 @@ impl Engine {
         )
         .map_err(|error| EngineError::Executor(error.to_string()))?;
 
-        // The pipeline hands the executor a header map holding only the internal token
-        // (and, for a subscription, the `traceparent` of the span that subscribes); this
-        // rule forwards them to every subgraph. A query's or mutation's fetch gets its
-        // `traceparent` from the executor itself.
+        // The engine hands the executor a header map holding only the internal credential
+        // (for every subgraph, or none when the plugin sets it per subgraph), for a
+        // mutation the request id, and for a subscription the `traceparent` of the span
+        // that subscribes; this rule forwards them to every subgraph. A query's or
+        // mutation's fetch gets its `traceparent` from the executor itself.
         let headers_config: HeadersConfig = serde_json::from_value(json!({
-            "all": { "request": [ { "propagate": { "named": ["authorization", "traceparent"] } } ] }
+            "all": { "request": [ { "propagate": { "named": ["authorization", REQUEST_ID_HEADER, "traceparent"] } } ] }
         }))
         .map_err(|error| EngineError::Executor(error.to_string()))?;
         let headers_plan = compile_headers_plan(&headers_config)
@@ -352,10 +370,10 @@ impl Engine {
                 })
                 .collect(),
         );
-        let plugins: Vec<RouterPluginBoxed> = vec![Box::new(fetch_outcomes::FetchOutcomes::new(
-            options.metrics.clone(),
-            breakers.clone(),
-        ))];
+        let plugins: Vec<RouterPluginBoxed> = vec![
+            Box::new(fetch_credentials::FetchCredentials),
+            Box::new(fetch_outcomes::FetchOutcomes::new(options.metrics.clone(), breakers.clone())),
+        ];
 
         let runner = Arc::new(Runner {
             metadata,
@@ -567,18 +585,21 @@ impl Engine {
     }
 
     /// Executes a planned query or mutation: coerces the variables, fetches from the
-    /// subgraphs with `authorization` as the only header, and merges the answers.
+    /// subgraphs with `authorization` (and `request_id`, if given) as the only headers,
+    /// and merges the answers. Identical query fetches in flight at once (same subgraph,
+    /// same headers, same document and variables) share one fetch.
     pub async fn execute(
         &self,
         planned: &PlannedOperation,
         query: &str,
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        authorization: &str,
+        authorization: FetchAuthorization,
+        request_id: Option<&str>,
     ) -> Result<ExecutionOutput, ExecuteError> {
         let result = self
             .runner
-            .run(planned, query, operation_name, variables, authorization, None)
+            .run(planned, query, operation_name, variables, authorization, request_id, None)
             .await?;
         match result {
             QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
@@ -601,7 +622,7 @@ impl Engine {
         query: &str,
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        authorization: &str,
+        authorization: Arc<str>,
     ) -> Result<EventStream, ExecuteError> {
         self.subscriptions
             .subscribe(subscriptions::Job {
@@ -609,7 +630,7 @@ impl Engine {
                 query: query.to_string(),
                 operation_name: operation_name.map(str::to_string),
                 variables,
-                authorization: authorization.to_string(),
+                authorization,
                 traceparent: c9pay_platform::telemetry::TraceParent::of(&tracing::Span::current()).traceparent(),
                 buffer_size_max: self.subscription_buffer_size_max,
             })
@@ -630,7 +651,8 @@ impl Runner {
         query: &str,
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        authorization: &str,
+        authorization: FetchAuthorization,
+        request_id: Option<&str>,
         traceparent: Option<&str>,
     ) -> Result<QueryPlanExecutionResult, ExecuteError> {
         let mut raw_variables = HashMap::with_capacity(variables.len());
@@ -647,10 +669,22 @@ impl Runner {
         .map_err(|error| ExecuteError::Variables(error.to_string()))?;
         let variable_values = Arc::new(CoerceVariablesPayload { variables_map });
 
+        let header_value = |value: &str| {
+            ntex::http::header::HeaderValue::from_str(value).map_err(|error| ExecuteError::Failed(error.to_string()))
+        };
         let mut headers = ntex::http::HeaderMap::new();
-        let value = ntex::http::header::HeaderValue::from_str(authorization)
-            .map_err(|error| ExecuteError::Failed(error.to_string()))?;
-        headers.insert(ntex::http::header::AUTHORIZATION, value);
+        let context = PluginContext::default();
+        match authorization {
+            FetchAuthorization::Shared(value) => {
+                headers.insert(ntex::http::header::AUTHORIZATION, header_value(&value)?);
+            }
+            FetchAuthorization::PerSubgraph(per_subgraph) => {
+                context.insert(fetch_credentials::RequestCredentials(per_subgraph));
+            }
+        }
+        if let Some(request_id) = request_id {
+            headers.insert(ntex::http::header::HeaderName::from_static(REQUEST_ID_HEADER), header_value(request_id)?);
+        }
         if let Some(traceparent) = traceparent.and_then(|value| ntex::http::header::HeaderValue::from_str(value).ok()) {
             headers.insert(ntex::http::header::HeaderName::from_static("traceparent"), traceparent);
         }
@@ -672,7 +706,7 @@ impl Runner {
                 query_string: "",
                 match_info: &match_info,
             },
-            context: Arc::new(PluginContext::default()),
+            context: Arc::new(context),
             request_context: SharedRequestContext::default(),
         };
         let planner_kind = match planned.kind {
@@ -727,8 +761,14 @@ impl Runner {
     }
 }
 
-/// Per-subgraph time-outs; request de-duplication off, because every request carries its
-/// own internal token and so never matches another.
+/// Per-subgraph time-outs, and de-duplication of identical fetches in flight: the
+/// executor shares one fetch between query fetches (never mutations, never
+/// subscriptions) with the same subgraph, headers and body. The internal credential is
+/// per principal and subgraph and reused for 30 s
+/// (`credentials::internal_credentials`), so only requests of one principal share: the
+/// key covers the `Authorization` header, which differs between principals. The
+/// executor keys fetches in flight by a 64-bit hash of all that; a collision between
+/// two principals' fetches would need the same hash over two different secret tokens.
 fn traffic_shaping(options: &EngineOptions) -> Result<SupergraphTrafficShapingConfig, EngineError> {
     let subgraphs: serde_json::Map<String, serde_json::Value> = options
         .subgraph_timeouts
@@ -742,7 +782,7 @@ fn traffic_shaping(options: &EngineOptions) -> Result<SupergraphTrafficShapingCo
         .collect();
     let config: TrafficShapingConfig = serde_json::from_value(json!({
         "all": {
-            "dedupe_enabled": false,
+            "dedupe_enabled": options.deduplicate_queries,
             "request_timeout": format!("{}ms", options.default_timeout.as_millis()),
         },
         "subgraphs": subgraphs,

@@ -32,7 +32,7 @@ pub(super) struct Job {
     pub query: String,
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
-    pub authorization: String,
+    pub authorization: Arc<str>,
     /// The W3C `traceparent` of the span that subscribes, sent to the subgraph in the
     /// `connection_init` payload so that its subscription continues the trace.
     pub traceparent: Option<String>,
@@ -144,7 +144,8 @@ async fn run(runner: Arc<Runner>, started: Started) {
             &job.query,
             job.operation_name.as_deref(),
             job.variables,
-            &job.authorization,
+            super::FetchAuthorization::Shared(job.authorization.clone()),
+            None,
             job.traceparent.as_deref(),
         )
         .await;

@@ -56,6 +56,9 @@ pub(super) async fn authenticate(
     match pipeline.revocations.standing(&token.session_id) {
         Standing::Valid => {}
         Standing::Revoked => {
+            if let Ok((_, revoked)) = split_authorization(authorization) {
+                pipeline.verifier.forget(revoked);
+            }
             return Err(refuse("this session has ended (logged out or revoked): sign in again".to_string()));
         }
         Standing::Unknown => {

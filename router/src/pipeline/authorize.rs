@@ -8,21 +8,25 @@ use c9pay_platform::internal_token::{Principal, PrincipalKind};
 
 use super::Pipeline;
 use crate::{
-    engine::{Document, OperationShape, Requirement},
+    engine::{Demands, Document, OperationShape, Requirement},
     error::RouterError,
 };
 
-pub(super) fn authorize(
+/// The requirements the chosen operation meets (computed once per document, see
+/// `documents`).
+pub(super) fn demands(
     pipeline: &Pipeline,
     document: &Document,
     operation_name: Option<&str>,
     shape: &OperationShape,
-    principal: &Principal,
-) -> Result<(), RouterError> {
-    let demands = pipeline
+) -> Result<Demands, RouterError> {
+    pipeline
         .engine
         .demands(document, operation_name, shape.kind)
-        .map_err(|error| RouterError::OperationSelection(error.to_string()))?;
+        .map_err(|error| RouterError::OperationSelection(error.to_string()))
+}
+
+pub(super) fn authorize(demands: &Demands, principal: &Principal) -> Result<(), RouterError> {
     let signed_in = principal.kind != PrincipalKind::Anonymous;
     let refused: Vec<String> = demands
         .iter()

@@ -1,4 +1,5 @@
-//! Stage 6: sign the internal token for this request and execute the plan, then make the
+//! Stage 6: execute the plan with the principal's internal credentials (one per
+//! subgraph, reused while fresh: `credentials::internal_credentials`), then make the
 //! errors fit for the client. Errors a subgraph returned pass through unchanged (with
 //! the paths the executor rewrote into the client's operation). Errors the executor
 //! produced itself — a fetch that timed out, a subgraph that could not be reached or
@@ -12,6 +13,7 @@
 use std::sync::Arc;
 
 use c9pay_platform::internal_token::Principal;
+use crate::engine::{FetchAuthorization, OperationKind};
 use serde_json::Value;
 
 use super::{Answer, GraphQLRequest, Pipeline};
@@ -51,12 +53,19 @@ fn internal_error(principal: &Principal, what: &str, error: &dyn std::fmt::Displ
     RouterError::internal(request_id)
 }
 
-/// The internal token the subgraphs get for this principal.
-fn internal_token(pipeline: &Pipeline, principal: &Principal) -> Result<String, RouterError> {
-    pipeline
-        .signer
-        .sign(principal)
-        .map_err(|error| internal_error(principal, "signing the internal token", &error))
+/// The internal credential of each subgraph for this principal, looked up (or signed)
+/// as each fetch starts; a failure is logged here and fails that fetch.
+fn per_subgraph(pipeline: &Pipeline, principal: &Principal) -> FetchAuthorization {
+    let credentials = pipeline.credentials.clone();
+    let principal = principal.clone();
+    FetchAuthorization::PerSubgraph(Arc::new(move |subgraph: &str| {
+        credentials
+            .for_subgraph(&principal, subgraph)
+            .inspect_err(|error| {
+                tracing::error!(request_id = %principal.request_id, subgraph, %error, "signing the internal token");
+            })
+            .ok()
+    }))
 }
 
 pub(super) async fn execute(
@@ -67,7 +76,8 @@ pub(super) async fn execute(
 ) -> Result<Answer, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
     admit(pipeline, planned, principal)?;
-    let token = internal_token(pipeline, principal)?;
+    // A query's fetches carry no request id, so that identical ones can be shared.
+    let request_id = (planned.kind() != OperationKind::Query).then_some(principal.request_id.as_str());
     let output = pipeline
         .engine
         .execute(
@@ -75,7 +85,8 @@ pub(super) async fn execute(
             &request.query,
             request.operation_name.as_deref(),
             request.variables.clone(),
-            &format!("Bearer {token}"),
+            per_subgraph(pipeline, principal),
+            request_id,
         )
         .await
         .map_err(|error| match error {
@@ -103,8 +114,9 @@ pub(super) async fn execute(
     })
 }
 
-/// Opens a planned subscription with the principal's internal token. The subgraph
-/// checks the token once, when the subscription starts.
+/// Opens a planned subscription with the principal's internal token for every subgraph
+/// (see `engine::FetchAuthorization::Shared`). The subgraph checks the token once, when
+/// the subscription starts.
 pub(super) async fn subscribe(
     pipeline: &Pipeline,
     planned: Arc<PlannedOperation>,
@@ -113,7 +125,10 @@ pub(super) async fn subscribe(
 ) -> Result<EventStream, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
     admit(pipeline, &planned, principal)?;
-    let token = internal_token(pipeline, principal)?;
+    let authorization = pipeline
+        .credentials
+        .for_every_subgraph(principal)
+        .map_err(|error| internal("signing the internal token", &error))?;
     pipeline
         .engine
         .subscribe(
@@ -121,7 +136,7 @@ pub(super) async fn subscribe(
             &request.query,
             request.operation_name.as_deref(),
             request.variables.clone(),
-            &format!("Bearer {token}"),
+            authorization,
         )
         .await
         .map_err(|error| match error {

@@ -6,9 +6,15 @@
 //! Limits come before validation on purpose: measuring is linear in the document (see
 //! `engine::analysis`), while validation (overlapping fields, fragment spreads) can cost
 //! far more on a hostile document, so the cheap check guards the expensive one.
+//!
+//! What depends on the document alone (parse, limits, validation, the schema's
+//! authorization demands, the plan) is done once per document and operation name and
+//! kept ([`documents`]); what depends on the request (transport, caller, rights, rate
+//! limits) is checked on every request.
 
 mod authenticate;
 mod authorize;
+pub mod documents;
 mod execute;
 mod limits;
 mod parse;
@@ -25,9 +31,12 @@ use tracing::{Instrument as _, info_span};
 pub use authenticate::{AnonymousRootFields, Authenticated};
 
 use crate::{
-    credentials::{access_tokens::AccessTokenVerifier, dpop::ProofChecker, revocations::RevocationList},
+    credentials::{
+        access_tokens::AccessTokenVerifier, dpop::ProofChecker, internal_credentials::InternalCredentials,
+        revocations::RevocationList,
+    },
     config::{Limits, ScopesConfig},
-    engine::{Engine, EventStream, OperationKind, PlannedOperation, StreamItem},
+    engine::{Engine, EventStream, OperationKind, OperationShape, PlannedOperation, StreamItem},
     error::RouterError,
     metrics::{ActiveSubscription, RouterMetrics},
     rate_limit::RateLimiter,
@@ -37,7 +46,10 @@ use crate::{
 pub struct Pipeline {
     pub engine: Engine,
     pub verifier: AccessTokenVerifier,
+    /// Signs the router's own tokens (the revocation feed, the admin log-in).
     pub signer: InternalTokenSigner,
+    /// The internal credentials of subgraph fetches, reused per principal and subgraph.
+    pub credentials: Arc<InternalCredentials>,
     pub limits: Limits,
     pub anonymous_root_fields: AnonymousRootFields,
     pub rate_limiter: RateLimiter,
@@ -49,6 +61,8 @@ pub struct Pipeline {
     pub public_url: Option<String>,
     /// The first-party clients' documents, and whether they must use them.
     pub trusted_documents: trusted_documents::TrustedDocuments,
+    /// Documents already parsed, measured and validated, with their plans.
+    pub documents: documents::DocumentCache,
 }
 
 /// How the request arrived: GraphQL over HTTP allows only queries over GET, and
@@ -273,21 +287,43 @@ impl Pipeline {
         // Each stage is a span of the request's trace.
         let operation_name = request.operation_name.as_deref();
         let text = info_span!("trusted_documents").in_scope(|| trusted_documents::resolve(self, request, caller))?;
-        let document = info_span!("parse").in_scope(|| parse::parse(self, text))?;
-        let shape = info_span!("limits").in_scope(|| limits::check(self, &document, operation_name))?;
-        observed.kind = shape.kind.as_str();
-        if observed.name.is_none() {
-            observed.name.clone_from(&shape.name);
-        }
-        info_span!("validate").in_scope(|| validate::validate(self, &document, &shape, request.transport))?;
-        info_span!("scalars").in_scope(|| validate::scalars(self, &document, operation_name, &request.variables))?;
-        let authenticated = authenticate::authenticate(self, caller, &shape)
+        let key = documents::DocumentCache::key(text, operation_name);
+        let cached = self.documents.get(&key);
+        self.metrics.record_document_cache(cached.is_some());
+        let prepared = match cached {
+            Some(prepared) => prepared,
+            None => {
+                let document = info_span!("parse").in_scope(|| parse::parse(self, text))?;
+                let shape = info_span!("limits").in_scope(|| limits::check(self, &document, operation_name))?;
+                observed.saw(&shape);
+                validate::method_allows(&shape, request.transport)?;
+                info_span!("validate").in_scope(|| validate::validate(self, &document))?;
+                let demands = authorize::demands(self, &document, operation_name, &shape)?;
+                let prepared = Arc::new(documents::PreparedDocument::new(document, shape, demands, &key));
+                self.documents.insert(&key, prepared.clone());
+                prepared
+            }
+        };
+        let shape = &prepared.shape;
+        observed.saw(shape);
+        validate::method_allows(shape, request.transport)?;
+        validate::transport_streams(shape, request.transport)?;
+        // Per request: the variables are not part of the cached document.
+        info_span!("scalars").in_scope(|| validate::scalars(self, &prepared.document, operation_name, &request.variables))?;
+        let authenticated = authenticate::authenticate(self, caller, shape)
             .instrument(info_span!("authenticate"))
             .await?;
         let principal = &authenticated.principal;
-        info_span!("authorize").in_scope(|| authorize::authorize(self, &document, operation_name, &shape, principal))?;
-        info_span!("rate_limit").in_scope(|| rate_limit::check(self, caller, &shape, principal))?;
-        let planned = info_span!("plan").in_scope(|| plan::plan(self, &document, operation_name, caller.request_id))?;
+        info_span!("authorize").in_scope(|| authorize::authorize(&prepared.demands, principal))?;
+        info_span!("rate_limit").in_scope(|| rate_limit::check(self, caller, shape, principal))?;
+        let planned = match prepared.planned.get() {
+            Some(planned) => planned.clone(),
+            None => {
+                let planned = info_span!("plan")
+                    .in_scope(|| plan::plan(self, &prepared.document, operation_name, caller.request_id))?;
+                prepared.planned.get_or_init(|| planned).clone()
+            }
+        };
         Ok((planned, authenticated))
     }
 }
@@ -305,6 +341,14 @@ impl Observed {
             started: Instant::now(),
             kind: "unknown",
             name: request.operation_name.clone(),
+        }
+    }
+
+    /// The operation's kind, and its name when the request gave none.
+    fn saw(&mut self, shape: &OperationShape) {
+        self.kind = shape.kind.as_str();
+        if self.name.is_none() {
+            self.name.clone_from(&shape.name);
         }
     }
 }

@@ -8,17 +8,18 @@ use crate::{
     error::RouterError,
 };
 
-pub(super) fn validate(
-    pipeline: &Pipeline,
-    document: &Document,
-    shape: &OperationShape,
-    transport: Transport,
-) -> Result<(), RouterError> {
-    // GraphQL over HTTP: a GET that would mutate is refused with 405 whether or not the
-    // document is valid, so it is checked first.
+/// GraphQL over HTTP: a GET that would mutate is refused with 405 whether or not the
+/// document is valid, so this comes before [`validate`].
+pub(super) fn method_allows(shape: &OperationShape, transport: Transport) -> Result<(), RouterError> {
     if shape.kind == OperationKind::Mutation && transport == Transport::Get {
         return Err(RouterError::MethodNotAllowed(shape.kind.as_str()));
     }
+    Ok(())
+}
+
+/// What depends on the document alone: the schema's rules, and no Float literal where
+/// the schema takes none.
+pub(super) fn validate(pipeline: &Pipeline, document: &Document) -> Result<(), RouterError> {
     let failures = pipeline.engine.validate(document);
     if !failures.is_empty() {
         return Err(RouterError::Validation(failures));
@@ -28,6 +29,11 @@ pub(super) fn validate(
             "{number:?} is a Float, and no argument of this API takes one (an Amount is a whole number, written \"1500\" or 1500)"
         )));
     }
+    Ok(())
+}
+
+/// Subscriptions need a transport that streams.
+pub(super) fn transport_streams(shape: &OperationShape, transport: Transport) -> Result<(), RouterError> {
     if shape.kind == OperationKind::Subscription && !transport.streams() {
         return Err(RouterError::SubscriptionsUnsupported);
     }

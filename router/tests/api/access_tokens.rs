@@ -191,7 +191,50 @@ async fn the_jwks_is_not_fetched_again_within_the_minimum_interval(backend: Back
     refused(&router, Some(&bearer(&rotated))).await;
 }
 
+async fn a_cached_token_does_not_vouch_for_another_signature_over_its_claims(backend: Backend) {
+    let router = spawn_router(backend).await;
+    let token = router.sign_up("ada@example.com", "Ada").await;
+    let (kid, seed) = router.auth_signing_key().await;
+    let claims = claims(&subject_of(&token), 600);
+    let genuine = sign_eddsa(&claims, &kid, &seed);
+    let forged = sign_eddsa(&claims, &kid, &[7; 32]);
+
+    // The forged token first: refused, and so never remembered as verified.
+    refused(&router, Some(&bearer(&forged))).await;
+    for _ in 0..2 {
+        let response = router.post(Some(&bearer(&genuine)), ME, json!({})).await;
+        assert_eq!(response.data()["me"]["displayName"], "Ada");
+    }
+    // With the genuine token verified and cached, the same header and claims under
+    // another signature are still refused, every time.
+    refused(&router, Some(&bearer(&forged))).await;
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let resigned = format!("{}.{}.{}", parts[0], parts[1], forged.split('.').nth(2).unwrap_or_default());
+    refused(&router, Some(&bearer(&resigned))).await;
+}
+
+async fn a_cached_token_is_refused_once_its_session_is_revoked(backend: Backend) {
+    let router = spawn_router(backend).await;
+    router.sign_up("ada@example.com", "Ada").await;
+    let token = router.log_in("ada@example.com").await;
+    let authorization = bearer(&token);
+    for _ in 0..3 {
+        let response = router.post(Some(&authorization), ME, json!({})).await;
+        assert_eq!(response.data()["me"]["displayName"], "Ada");
+    }
+
+    let logged_out = router.post(Some(&authorization), "mutation { logOut }", json!({})).await;
+    assert_eq!(logged_out.data()["logOut"], true);
+
+    assert!(router.eventually_refused(&authorization).await, "the cached token outlived its session");
+    for _ in 0..3 {
+        refused(&router, Some(&authorization)).await;
+    }
+}
+
 on_both_backends!(
+    a_cached_token_does_not_vouch_for_another_signature_over_its_claims,
+    a_cached_token_is_refused_once_its_session_is_revoked,
     a_request_without_a_token_reaches_no_subgraph,
     sign_up_and_log_in_work_without_a_token,
     an_anonymous_request_may_not_mix_log_in_with_other_fields,

@@ -8,6 +8,8 @@ mod client_mistakes;
 mod browser_sessions;
 mod circuit_breakers;
 mod cors;
+mod deduplication;
+mod documents;
 mod federation;
 mod fuzz;
 mod graphql_over_http;

@@ -1,0 +1,184 @@
+//! The internal credential each subgraph fetch carries: an EdDSA token the router signs
+//! (`c9pay_platform::internal_token`), naming the principal, for one subgraph, reused
+//! while it is fresh instead of signed anew for every fetch.
+//!
+//! # Design
+//!
+//! The router signs one token per (principal, subgraph): the principal's kind, subject,
+//! roles, scopes and session, with `aud = c9pay-internal:<subgraph>`, `iat` now and `exp`
+//! 60 s later, and no request id. It keeps the token in a bounded cache for at most
+//! [`REUSE_MAX`] (30 s), so every token it sends has at least 30 s left, more than a
+//! request may take (`request_timeout_ms`, 30 s by default, ends it first). Two requests
+//! of the same principal to the same subgraph within those 30 s carry the same header,
+//! which is what lets the executor share one in-flight fetch between identical queries
+//! (see `engine::traffic_shaping`); and signing costs one EdDSA signature per principal
+//! and subgraph per 30 s instead of one per request.
+//!
+//! The request id of a mutation travels beside the token, in `x-request-id` (mutations
+//! are never shared, so it costs no sharing); a query's fetch carries none, and the
+//! subgraph gives it an id of its own. A subscription's token names the whole platform
+//! (`aud = c9pay-internal`), as before: the executor sends a subscription's event fetches
+//! without running the plugin that picks a token per subgraph.
+//!
+//! # Threat model
+//!
+//! What the internal credential must guarantee, and how a reused token still does:
+//!
+//! - **Unforgeable by anyone but the router.** Unchanged: a token is an Ed25519
+//!   signature by the router's key over every claim; subgraphs trust only that key for
+//!   people and devices. Nothing about a reused token is unsigned: the request id, the
+//!   only value no longer in it, identifies a request in the logs and grants nothing.
+//! - **Scoped to its audience.** Stronger than before: a token names one subgraph, and
+//!   every subgraph's verifier refuses a token for another one
+//!   (`InternalTokenVerifier::for_service`), so a token seen by the users subgraph (in
+//!   its logs, or by whoever controls it) cannot be replayed to credit to move money.
+//!   Subgraphs still accept the platform-wide audience, which services calling each
+//!   other and the router's subscriptions use.
+//! - **Short-lived.** Unchanged: `exp` is 60 s after signing, as for a token per request;
+//!   a copied token is useless after that minute whether it was used once or a hundred
+//!   times. Reuse does not extend it: the cache drops a token 30 s after signing.
+//! - **Bound to the principal.** Unchanged: the cache key is every claim the token
+//!   carries (kind, subject, roles, scopes, session, audience), so two principals, two
+//!   sessions of one person, or one person with other scopes never share a token; a
+//!   request gets a token only after the pipeline authenticated it (signature or cache,
+//!   revocation feed, DPoP proof or admin cookie) and authorized it, on every request.
+//! - **Revocation.** A revoked session's requests are refused before any token is
+//!   looked up, so its cached token is never sent again; the token itself, like a
+//!   per-request one, stays valid at the subgraphs until its `exp` (≤ 60 s), which is the
+//!   exposure the platform already accepted for internal tokens.
+//!
+//! What reuse does change: one token now covers every request of that principal to that
+//! subgraph for up to 30 s, so a token stolen in transit inside the cluster replays as
+//! that principal for the rest of its minute — exactly what a stolen per-request token
+//! allowed, since subgraphs never bound a token to one request.
+
+use std::{sync::Arc, time::Duration};
+
+use c9pay_platform::internal_token::{
+    AUDIENCE, InternalTokenError, InternalTokenSigner, Principal, PrincipalKind, TOKEN_LIFETIME_S, audience_of,
+};
+
+/// The longest a token is reused after it was signed: half its lifetime, so every token
+/// sent has at least half of it left.
+pub const REUSE_MAX: Duration = Duration::from_secs(TOKEN_LIFETIME_S.unsigned_abs() / 2);
+
+/// Tokens kept at once: one per principal and subgraph active in the last 30 s, beyond
+/// which the least used are signed again when next needed.
+pub const CACHED_TOKENS_MAX: u64 = 8_192;
+
+/// Everything a token says, except the times: two principals with the same key get the
+/// same token.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct CredentialKey {
+    kind: PrincipalKind,
+    subject: String,
+    roles: Vec<String>,
+    scopes: Vec<String>,
+    session_id: Option<String>,
+    audience: String,
+}
+
+/// The router's internal tokens, signed once per principal and audience and reused for
+/// [`REUSE_MAX`]; bounded.
+pub struct InternalCredentials {
+    signer: InternalTokenSigner,
+    tokens: moka::sync::Cache<CredentialKey, Arc<str>>,
+}
+
+impl InternalCredentials {
+    pub fn new(signer: InternalTokenSigner, size_max: u64) -> Self {
+        Self {
+            signer,
+            tokens: moka::sync::Cache::builder().max_capacity(size_max).time_to_live(REUSE_MAX).build(),
+        }
+    }
+
+    /// The `Authorization` header value for `principal`'s fetches from `subgraph` alone.
+    pub fn for_subgraph(&self, principal: &Principal, subgraph: &str) -> Result<Arc<str>, Arc<InternalTokenError>> {
+        self.authorization(principal, audience_of(subgraph))
+    }
+
+    /// The `Authorization` header value for `principal`'s fetches from every subgraph
+    /// (a subscription and its event fetches).
+    pub fn for_every_subgraph(&self, principal: &Principal) -> Result<Arc<str>, Arc<InternalTokenError>> {
+        self.authorization(principal, AUDIENCE.to_string())
+    }
+
+    fn authorization(&self, principal: &Principal, audience: String) -> Result<Arc<str>, Arc<InternalTokenError>> {
+        let key = CredentialKey {
+            kind: principal.kind,
+            subject: principal.subject.clone(),
+            roles: principal.roles.clone(),
+            scopes: principal.scopes.clone(),
+            session_id: principal.session_id.clone(),
+            audience,
+        };
+        // Concurrent requests for a missing key wait for one signature.
+        self.tokens.try_get_with_by_ref(&key, || {
+            let unnamed = Principal { request_id: String::new(), ..principal.clone() };
+            let token = self.signer.sign_for(&unnamed, &key.audience)?;
+            Ok(Arc::from(format!("Bearer {token}")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use c9pay_platform::{
+        id::UserId,
+        internal_token::{InternalTokenVerifier, ROUTER_ISSUER, generate_seed, public_key_of},
+    };
+
+    use super::*;
+
+    fn credentials() -> (InternalCredentials, BTreeMap<String, String>) {
+        let seed = generate_seed();
+        let signer = InternalTokenSigner::new(ROUTER_ISSUER, &seed).unwrap_or_else(|error| panic!("{error}"));
+        let trusted = [(ROUTER_ISSUER.to_string(), public_key_of(&seed).unwrap_or_default())].into_iter().collect();
+        (InternalCredentials::new(signer, 64), trusted)
+    }
+
+    fn token(authorization: Result<Arc<str>, Arc<InternalTokenError>>) -> String {
+        match authorization {
+            Ok(value) => value.strip_prefix("Bearer ").unwrap_or_default().to_string(),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    fn user(user_id: &UserId, session: &str, request_id: &str) -> Principal {
+        Principal { session_id: Some(session.to_string()), scopes: vec!["user".to_string()], ..Principal::user(user_id, request_id) }
+    }
+
+    #[test]
+    fn one_principal_reuses_its_token_across_requests_and_others_never_share_it() {
+        let (credentials, _) = credentials();
+        let ada = UserId::generate();
+        let first = token(credentials.for_subgraph(&user(&ada, "ses_1", "request-1"), "users"));
+
+        assert_eq!(token(credentials.for_subgraph(&user(&ada, "ses_1", "request-2"), "users")), first, "another request, same principal");
+        assert_ne!(token(credentials.for_subgraph(&user(&ada, "ses_1", "request-1"), "credit")), first, "another subgraph");
+        assert_ne!(token(credentials.for_subgraph(&user(&ada, "ses_2", "request-1"), "users")), first, "another session");
+        assert_ne!(token(credentials.for_subgraph(&user(&UserId::generate(), "ses_1", "request-1"), "users")), first, "another person");
+        let mut wider = user(&ada, "ses_1", "request-1");
+        wider.scopes.push("admin".to_string());
+        assert_ne!(token(credentials.for_subgraph(&wider, "users")), first, "other scopes");
+        assert_ne!(token(credentials.for_every_subgraph(&user(&ada, "ses_1", "request-1"))), first, "another audience");
+    }
+
+    #[test]
+    fn a_token_names_its_principal_and_is_accepted_only_by_its_subgraph() {
+        let (credentials, trusted) = credentials();
+        let ada = UserId::generate();
+        let principal = user(&ada, "ses_1", "request-1");
+        let for_users = token(credentials.for_subgraph(&principal, "users"));
+        let verifier = |service: &str| InternalTokenVerifier::for_service(&trusted, service).unwrap_or_else(|error| panic!("{error}"));
+
+        let verified = verifier("users").verify(&for_users).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(verified, Principal { request_id: String::new(), ..principal.clone() });
+        assert!(verifier("credit").verify(&for_users).is_err());
+        let for_all = token(credentials.for_every_subgraph(&principal));
+        assert!(verifier("credit").verify(&for_all).is_ok());
+    }
+}
