@@ -599,7 +599,7 @@ impl Engine {
     ) -> Result<ExecutionOutput, ExecuteError> {
         let result = self
             .runner
-            .run(planned, query, operation_name, variables, authorization, request_id, None)
+            .run(planned, query, operation_name, variables, FetchHeaders { authorization, request_id, traceparent: None })
             .await?;
         match result {
             QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
@@ -644,6 +644,16 @@ impl Engine {
 /// events (`REPLAY_EVENTS_MAX` in credit) and live events come one payment at a time.
 const SUBGRAPH_EVENTS_BUFFERED_MAX: usize = 4_096;
 
+/// What the router tells every subgraph fetch of one operation besides the query.
+struct FetchHeaders<'a> {
+    authorization: FetchAuthorization,
+    /// A mutation's request id (`x-request-id`).
+    request_id: Option<&'a str>,
+    /// A subscription's `traceparent` (a query's or mutation's fetch gets its own from
+    /// the executor).
+    traceparent: Option<&'a str>,
+}
+
 impl Runner {
     async fn run(
         &self,
@@ -651,10 +661,9 @@ impl Runner {
         query: &str,
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        authorization: FetchAuthorization,
-        request_id: Option<&str>,
-        traceparent: Option<&str>,
+        fetch_headers: FetchHeaders<'_>,
     ) -> Result<QueryPlanExecutionResult, ExecuteError> {
+        let FetchHeaders { authorization, request_id, traceparent } = fetch_headers;
         let mut raw_variables = HashMap::with_capacity(variables.len());
         for (name, value) in variables {
             let value = sonic_rs::to_value(&value)

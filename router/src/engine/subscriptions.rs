@@ -144,9 +144,11 @@ async fn run(runner: Arc<Runner>, started: Started) {
             &job.query,
             job.operation_name.as_deref(),
             job.variables,
-            super::FetchAuthorization::Shared(job.authorization.clone()),
-            None,
-            job.traceparent.as_deref(),
+            super::FetchHeaders {
+                authorization: super::FetchAuthorization::Shared(job.authorization.clone()),
+                request_id: None,
+                traceparent: job.traceparent.as_deref(),
+            },
         )
         .await;
     let mut stream = match result {

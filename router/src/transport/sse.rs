@@ -50,7 +50,7 @@ pub(super) async fn serve_events(
                 let metrics = endpoint.pipeline.metrics.clone();
                 let expires_at_s = subscription.expires_at_s;
                 Box::pin(futures::stream::unfold(
-                    SseState::Running(subscription),
+                    SseState::Running(Box::new(subscription)),
                     move |state| {
                         let metrics = metrics.clone();
                         async move {
@@ -114,7 +114,7 @@ pub(super) async fn serve_events(
 /// Where a server-sent subscription is: running, owing its `complete` event after an
 /// error that ended it, or over.
 enum SseState {
-    Running(crate::pipeline::Subscription),
+    Running(Box<crate::pipeline::Subscription>),
     Ending,
     Ended,
 }
