@@ -11,8 +11,9 @@
 import http from 'k6/http';
 import { check, fail } from 'k6';
 import { Rate } from 'k6/metrics';
+import { baseUrl, boundedInteger } from './settings.js';
 
-const BASE_URL = (__ENV.C9PAY_URL || 'http://127.0.0.1:4000').replace(/\/+$/, '');
+const BASE_URL = baseUrl();
 const GRAPHQL_URL = `${BASE_URL}/graphql`;
 // A demo person `c9pay up` creates in an empty data directory (crates/c9pay/src/demo.rs).
 const EMAIL = __ENV.C9PAY_EMAIL || 'ada@demo.c9pay';
@@ -24,12 +25,6 @@ const DURATION_S_MAX = 600;
 const VUS = boundedInteger('VUS', 50, 1, VUS_MAX);
 const DURATION_S = boundedInteger('DURATION_S', 20, 1, DURATION_S_MAX);
 const WARM_UP_S = boundedInteger('WARM_UP_S', 5, 0, 120);
-const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
-const hostMatch = BASE_URL.match(/^https?:\/\/(\[[^\]]+\]|[^/:]+)/);
-const host = hostMatch ? hostMatch[1] : '';
-if (!LOOPBACK_HOSTS.includes(host)) {
-  throw new Error(`C9PAY_URL must be a loopback address (${LOOPBACK_HOSTS.join(', ')}), not ${BASE_URL}`);
-}
 
 const QUERY = '{ me { displayName wallet { balance } stores { name products { name price } } } }';
 const LOG_IN = 'mutation LogIn($input: LogInInput!) { logIn(input: $input) { accessToken } }';
@@ -66,15 +61,6 @@ export const options = {
   },
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
-
-function boundedInteger(name, fallback, minimum, maximum) {
-  const text = __ENV[name];
-  const value = text === undefined || text === '' ? fallback : Number(text);
-  if (!Number.isInteger(value) || value < minimum || value > maximum) {
-    throw new Error(`${name} must be an integer from ${minimum} to ${maximum}, not ${text}`);
-  }
-  return value;
-}
 
 function post(body, headers) {
   return http.post(GRAPHQL_URL, JSON.stringify(body), {

@@ -23,14 +23,9 @@ import http from 'k6/http';
 import { check, fail } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import exec from 'k6/execution';
+import { baseUrl, boundedInteger } from './settings.js';
 
-const BASE_URL = (__ENV.C9PAY_URL || 'http://127.0.0.1:4000').replace(/\/+$/, '');
-const GRAPHQL_URL = `${BASE_URL}/graphql`;
-const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
-const hostMatch = BASE_URL.match(/^https?:\/\/(\[[^\]]+\]|[^/:]+)/);
-if (!LOOPBACK_HOSTS.includes(hostMatch ? hostMatch[1] : '')) {
-  throw new Error(`C9PAY_URL must be a loopback address (${LOOPBACK_HOSTS.join(', ')}), not ${BASE_URL}`);
-}
+const GRAPHQL_URL = `${baseUrl()}/graphql`;
 
 const VUS = boundedInteger('VUS', 30, 1, 200);
 const RAMP_S = boundedInteger('RAMP_S', 420, 10, 3600);
@@ -69,15 +64,6 @@ export const options = {
   },
   summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],
 };
-
-function boundedInteger(name, fallback, minimum, maximum) {
-  const text = __ENV[name];
-  const value = text === undefined || text === '' ? fallback : Number(text);
-  if (!Number.isInteger(value) || value < minimum || value > maximum) {
-    throw new Error(`${name} must be an integer from ${minimum} to ${maximum}, not ${text}`);
-  }
-  return value;
-}
 
 // One GraphQL request; `data` on success, `null` (counted, logged once in a while) on any
 // failure: not HTTP 200, GraphQL errors, or no data.
