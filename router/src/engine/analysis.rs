@@ -59,6 +59,18 @@ impl Measure {
     }
 }
 
+/// The document's fragments by name.
+pub(super) fn fragments<'d>(document: &'d Document<'static, String>) -> HashMap<&'d str, &'d FragmentDefinition<'static, String>> {
+    document
+        .definitions
+        .iter()
+        .filter_map(|definition| match definition {
+            Definition::Fragment(fragment) => Some((fragment.name.as_str(), fragment)),
+            Definition::Operation(_) => None,
+        })
+        .collect()
+}
+
 /// The operation `operation_name` picks (or the only one).
 pub fn select_operation<'document>(
     document: &'document Document<'static, String>,
@@ -98,14 +110,7 @@ pub fn shape(
     document: &Document<'static, String>,
     operation: &OperationDefinition<'static, String>,
 ) -> OperationShape {
-    let fragments: HashMap<&str, &FragmentDefinition<'static, String>> = document
-        .definitions
-        .iter()
-        .filter_map(|definition| match definition {
-            Definition::Fragment(fragment) => Some((fragment.name.as_str(), fragment)),
-            Definition::Operation(_) => None,
-        })
-        .collect();
+    let fragments = fragments(document);
     let (kind, selection_set) = match operation {
         OperationDefinition::SelectionSet(selection_set) => (OperationKind::Query, selection_set),
         OperationDefinition::Query(query) => (OperationKind::Query, &query.selection_set),

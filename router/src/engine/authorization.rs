@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use graphql_tools::parser::{
-    query::{Definition, Document, FragmentDefinition, OperationDefinition, Selection, SelectionSet, TypeCondition},
+    query::{Document, FragmentDefinition, OperationDefinition, Selection, SelectionSet, TypeCondition},
     schema::{self, Directive, Type, TypeDefinition, Value},
 };
 
@@ -150,14 +150,7 @@ impl AuthorizationRules {
         operation: &OperationDefinition<'static, String>,
         root_type: &str,
     ) -> Demands {
-        let fragments = document
-            .definitions
-            .iter()
-            .filter_map(|definition| match definition {
-                Definition::Fragment(fragment) => Some((fragment.name.as_str(), fragment)),
-                Definition::Operation(_) => None,
-            })
-            .collect();
+        let fragments = super::analysis::fragments(document);
         let selection_set = match operation {
             OperationDefinition::SelectionSet(selection_set) => selection_set,
             OperationDefinition::Query(query) => &query.selection_set,
@@ -231,6 +224,8 @@ impl<'document> Walker<'_, 'document> {
 
 #[cfg(test)]
 mod tests {
+    use graphql_tools::parser::query::Definition;
+
     use super::*;
 
     const SDL: &str = r#"

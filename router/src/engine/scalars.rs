@@ -19,7 +19,7 @@ use c9pay_platform::{
     money::{Amount, AmountInput},
 };
 use graphql_tools::parser::{
-    query::{self, Definition, Document, OperationDefinition, Selection, SelectionSet, Type, Value},
+    query::{self, Document, OperationDefinition, Selection, SelectionSet, Type, Value},
     schema::{self, TypeDefinition},
 };
 
@@ -96,8 +96,9 @@ fn check_date_time(input: Input<'_>) -> Result<(), &'static str> {
 /// the types of fields' arguments, of fields (to walk into selections) and of input
 /// objects' fields.
 pub struct ScalarFormats {
-    /// `(type, field)` → the field's type name and its arguments' types.
-    fields: HashMap<(String, String), FieldTypes>,
+    /// Type → field → the field's type name and its arguments' types (nested, so that a
+    /// lookup per selected field borrows instead of allocating a key).
+    fields: HashMap<String, HashMap<String, FieldTypes>>,
     /// Input object → its fields' types.
     inputs: HashMap<String, HashMap<String, Type<'static, String>>>,
     /// Input types that are or may contain a scalar of [`FORMATS`]: only they are walked.
@@ -111,7 +112,7 @@ struct FieldTypes {
 
 impl ScalarFormats {
     pub fn from_schema(schema: &schema::Document<'static, String>) -> Self {
-        let mut fields = HashMap::new();
+        let mut fields: HashMap<String, HashMap<String, FieldTypes>> = HashMap::new();
         let mut inputs = HashMap::new();
         for definition in &schema.definitions {
             let schema::Definition::TypeDefinition(definition) = definition else {
@@ -138,7 +139,10 @@ impl ScalarFormats {
                     .map(|argument| (argument.name.clone(), argument.value_type.clone()))
                     .collect();
                 let output = named(&field.field_type).to_string();
-                fields.insert((type_name.clone(), field.name.clone()), FieldTypes { output, arguments });
+                fields
+                    .entry(type_name.clone())
+                    .or_default()
+                    .insert(field.name.clone(), FieldTypes { output, arguments });
             }
         }
         let mut formats = Self {
@@ -211,14 +215,7 @@ impl ScalarFormats {
                 }
             }
         }
-        let fragments: HashMap<&str, &query::FragmentDefinition<'static, String>> = document
-            .definitions
-            .iter()
-            .filter_map(|definition| match definition {
-                Definition::Fragment(fragment) => Some((fragment.name.as_str(), fragment)),
-                Definition::Operation(_) => None,
-            })
-            .collect();
+        let fragments = super::analysis::fragments(document);
         let mut walk = Walk {
             formats: self,
             fragments: &fragments,
@@ -337,7 +334,7 @@ impl<'w> Walk<'w> {
         for selection in &selection_set.items {
             match selection {
                 Selection::Field(field) => {
-                    let Some(types) = self.formats.fields.get(&(parent.to_string(), field.name.clone())) else {
+                    let Some(types) = self.formats.fields.get(parent).and_then(|fields| fields.get(&field.name)) else {
                         continue; // __typename, introspection: no custom scalars there
                     };
                     for (name, value) in &field.arguments {
