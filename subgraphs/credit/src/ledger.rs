@@ -217,14 +217,22 @@ async fn sweep_shards(transaction: &mut Tx, account_id: &AccountId) -> Result<()
     for shard in shards {
         let index: i64 = shard.try_get("shard")?;
         let balance: i64 = shard.try_get("balance")?;
-        sqlx::query(
-            "update account_shard set balance = balance - $1 where account_id = $2 and shard = $3",
+        // Only while the shard still holds what was read: a concurrent sweep of the same
+        // account that committed in between has taken it (the update re-reads the row
+        // once that sweep's lock is released), and subtracting it again would leave the
+        // shard negative and count its credits twice in the row.
+        let taken = sqlx::query(
+            "update account_shard set balance = balance - $1
+             where account_id = $2 and shard = $3 and balance >= $1",
         )
         .bind(balance)
         .bind(account_id.as_str())
         .bind(index)
         .execute(&mut **transaction)
         .await?;
+        if taken.rows_affected() == 0 {
+            continue;
+        }
         swept = swept
             .checked_add(balance)
             .ok_or_else(|| CreditError::Corrupt(format!("shards of {account_id} overflow")))?;
