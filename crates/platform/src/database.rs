@@ -114,6 +114,12 @@ pub struct Migrations {
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: AnyPool,
+    /// Where write transactions come from. On PostgreSQL the same pool. On SQLite, which
+    /// lets one writer in at a time, a pool of one connection: writers of this process
+    /// queue for it in turn instead of each taking the file lock in a loop of
+    /// sleep-and-retry (SQLite's busy handler), which left the file idle between
+    /// writers and was most of the time a busy ledger spent.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -150,26 +156,29 @@ impl Database {
             Backend::Postgres => postgres_target(&url),
         };
         let statement_timeout_ms = config.statement_timeout_ms;
-        let pool = AnyPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    let setup = match backend {
-                        Backend::Postgres => format!(
-                            "set statement_timeout = {statement_timeout_ms}; set idle_in_transaction_session_timeout = {}",
-                            statement_timeout_ms.saturating_mul(4)
-                        ),
-                        // WAL lets readers proceed while one writer commits; the busy
-                        // timeout makes a second writer wait instead of failing at once.
-                        Backend::Sqlite => format!(
-                            "pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = {statement_timeout_ms}"
-                        ),
-                    };
-                    connection.execute(setup.as_str()).await?;
-                    Ok(())
+        let options = |max_connections| {
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
+                .after_connect(move |connection, _| {
+                    Box::pin(async move {
+                        let setup = match backend {
+                            Backend::Postgres => format!(
+                                "set statement_timeout = {statement_timeout_ms}; set idle_in_transaction_session_timeout = {}",
+                                statement_timeout_ms.saturating_mul(4)
+                            ),
+                            // WAL lets readers proceed while one writer commits; the busy
+                            // timeout makes a second writer wait instead of failing at once.
+                            Backend::Sqlite => format!(
+                                "pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = {statement_timeout_ms}"
+                            ),
+                        };
+                        connection.execute(setup.as_str()).await?;
+                        Ok(())
+                    })
                 })
-            })
+        };
+        let pool = options(config.max_connections)
             .connect(&url)
             .await
             .with_context(|| format!("connecting to {target}"))?;
@@ -178,11 +187,29 @@ impl Database {
             Backend::Sqlite => &migrations.sqlite,
         };
         migrator.run(&pool).await?;
-        Ok(Self { pool, backend })
+        let writer = match backend {
+            Backend::Postgres => pool.clone(),
+            Backend::Sqlite => options(1)
+                .connect(&url)
+                .await
+                .with_context(|| format!("connecting the writer to {target}"))?,
+        };
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for a write that is one statement outside any transaction (an insert
+    /// that may do nothing, a delete of expired rows): on SQLite it queues with the
+    /// write transactions instead of contending with them for the file lock.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     pub fn backend(&self) -> Backend {
@@ -193,10 +220,12 @@ impl Database {
     /// (`begin immediate`): a deferred transaction that reads and then writes can fail with
     /// `SQLITE_BUSY` when another writer committed in between, which no retry of the
     /// statement can fix. PostgreSQL's row locks and constraints need no such help.
+    /// On SQLite the transaction runs on the one writer connection, so writers of this
+    /// process wait for it in turn (see the `writer` field).
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         match self.backend {
-            Backend::Postgres => self.pool.begin().await,
-            Backend::Sqlite => self.pool.begin_with("begin immediate").await,
+            Backend::Postgres => self.writer.begin().await,
+            Backend::Sqlite => self.writer.begin_with("begin immediate").await,
         }
     }
 
@@ -206,6 +235,7 @@ impl Database {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -265,7 +265,7 @@ pub async fn rotate(database: &Database, retire_after_ms: i64) -> Result<Rotatio
         .bind(STANDARD.encode(key.to_bytes()))
         .bind(STANDARD.encode(public_key))
         .bind(created_at_ms)
-        .execute(database.pool())
+        .execute(database.writer())
         .await?;
     let rows = sqlx::query(
         "select kid, created_at_ms from signing_key where retired_at_ms is null order by created_at_ms desc, kid desc",
@@ -283,7 +283,7 @@ pub async fn rotate(database: &Database, retire_after_ms: i64) -> Result<Rotatio
             sqlx::query("update signing_key set retired_at_ms = $1 where kid = $2 and retired_at_ms is null")
                 .bind(now)
                 .bind(&kid)
-                .execute(database.pool())
+                .execute(database.writer())
                 .await?;
             retired.push(kid);
         }
@@ -308,7 +308,7 @@ pub async fn load_or_create_signer(database: &Database, publish_ahead_ms: i64) -
     .bind(STANDARD.encode(key.to_bytes()))
     .bind(STANDARD.encode(public_key))
     .bind(now_ms())
-    .execute(database.pool())
+    .execute(database.writer())
     .await?;
     signing_key(database, publish_ahead_ms)
         .await?

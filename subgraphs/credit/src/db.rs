@@ -139,7 +139,7 @@ pub async fn ensure_user_account(
     .bind(AccountId::generate().as_str())
     .bind(user_id.as_str())
     .bind(now_ms())
-    .execute(database.pool())
+    .execute(database.writer())
     .await?;
     find_account_by_owner(database, OwnerKind::User, user_id.as_str())
         .await?
@@ -163,7 +163,7 @@ pub async fn ensure_store_account(
     .bind(store_id.as_str())
     .bind(owner_user_id.as_str())
     .bind(now_ms())
-    .execute(database.pool())
+    .execute(database.writer())
     .await?;
     let account = find_account_by_owner(database, OwnerKind::Store, store_id.as_str())
         .await?

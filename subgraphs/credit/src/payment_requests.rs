@@ -135,7 +135,7 @@ pub async fn create(
     .bind(owner.as_str())
     .bind(request.expires_at_ms)
     .bind(now)
-    .execute(database.pool())
+    .execute(database.writer())
     .await?;
     let claims = Claims {
         iss: ISSUER.to_string(),

@@ -43,7 +43,7 @@ pub async fn create_profile(
     .bind(user_id.as_str())
     .bind(display_name.as_str())
     .bind(now)
-    .execute(database.pool())
+    .execute(database.writer())
     .await?;
     find_profile(database, user_id)
         .await?
@@ -94,7 +94,7 @@ pub async fn update_display_name(
             .bind(display_name.as_str())
             .bind(now_ms())
             .bind(user_id.as_str())
-            .execute(database.pool())
+            .execute(database.writer())
             .await?;
     if updated.rows_affected() == 0 {
         return Err(UsersError::NotFound);

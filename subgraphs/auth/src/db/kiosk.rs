@@ -40,7 +40,7 @@ pub async fn register(
     .bind(public_key)
     .bind(jkt)
     .bind(now_ms())
-    .execute(database.pool())
+    .execute(database.writer())
     .await
     .on_unique_violation(|| AuthError::KioskKeyTaken)?;
     Ok(())
@@ -123,13 +123,13 @@ pub async fn use_proof(
 ) -> Result<bool, AuthError> {
     sqlx::query("delete from kiosk_proof where expires_at_ms < $1")
         .bind(now_ms())
-        .execute(database.pool())
+        .execute(database.writer())
         .await?;
     let inserted = sqlx::query("insert into kiosk_proof (jti, kiosk_id, expires_at_ms) values ($1, $2, $3)")
         .bind(jti)
         .bind(kiosk_id.as_str())
         .bind(expires_at_ms)
-        .execute(database.pool())
+        .execute(database.writer())
         .await
         .on_unique_violation(|| AuthError::ProofReplayed);
     match inserted {

@@ -33,7 +33,7 @@ pub async fn insert_credential(
         .bind(email.as_str())
         .bind(password_hash)
         .bind(now_ms())
-        .execute(database.pool())
+        .execute(database.writer())
         .await
         .on_unique_violation(|| AuthError::EmailTaken)?;
     Ok(())

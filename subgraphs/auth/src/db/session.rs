@@ -248,7 +248,7 @@ pub async fn create_admin(
     .bind(now)
     .bind(expires_at_ms)
     .bind(fingerprint_hash)
-    .execute(database.pool())
+    .execute(database.writer())
     .await?;
     Ok((session_id, expires_at_ms))
 }

@@ -71,7 +71,7 @@ pub async fn insert_store(database: &Database, id: &StoreId, owner_user_id: &Use
         .bind(store.owner_user_id.as_str())
         .bind(store.name.as_str())
         .bind(store.created_at_ms)
-        .execute(database.pool())
+        .execute(database.writer())
         .await?;
     Ok(store)
 }
@@ -160,7 +160,7 @@ pub async fn insert_product(database: &Database, store_id: &StoreId, name: &Name
         .bind(product.name.as_str())
         .bind(product.price.get())
         .bind(product.created_at_ms)
-        .execute(database.pool())
+        .execute(database.writer())
         .await
         .on_unique_violation(|| StoresError::ProductNameTaken)?;
     Ok(product)
@@ -194,7 +194,7 @@ pub async fn update_product(database: &Database, id: &ProductId, name: Option<&N
         }
         query
             .bind(id.as_str())
-            .execute(database.pool())
+            .execute(database.writer())
             .await
             .on_unique_violation(|| StoresError::ProductNameTaken)?;
     }

@@ -381,7 +381,7 @@ pub async fn mark_sale_failed(database: &Database, id: &SaleId, failure_code: &s
         .bind(failure_code)
         .bind(now_ms())
         .bind(id.as_str())
-        .execute(database.pool())
+        .execute(database.writer())
         .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -477,7 +477,7 @@ pub async fn complete_refund(database: &Database, id: &RefundId, transfer_id: &s
         .bind(transfer_id)
         .bind(now_ms())
         .bind(id.as_str())
-        .execute(database.pool())
+        .execute(database.writer())
         .await?;
     Ok(result.rows_affected() == 1)
 }
