@@ -45,9 +45,9 @@ const STORES: usize = 2;
 const GRANT: i64 = 100_000_000;
 const SMALL_GRANT: i64 = 30_000;
 const PRODUCTS: [(&str, i64); 2] = [("Latte", 4_500), ("Espresso", 3_000)];
-/// The chance that a till walks away from a sale answered as pending, leaving it to the
-/// reconciler.
-const WALK_AWAY: f64 = 0.25;
+/// The chance that a till walks away from a sale after an answer without an outcome,
+/// leaving it to the reconciler.
+const WALK_AWAY: f64 = 0.2;
 /// Kills per run, and the bounds of the seeded pauses between them and of each part's
 /// time down.
 const KILLS: usize = 8;

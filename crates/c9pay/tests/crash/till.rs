@@ -40,8 +40,9 @@ pub struct Till {
     pub store_id: String,
     pub products: Vec<Product>,
     pub stop: Arc<AtomicBool>,
-    /// The chance that the till walks away from a sale stores answered as pending (the
-    /// kiosk lost power, the customer left): the reconciler must settle it.
+    /// The chance that the till walks away from a sale after an answer without an
+    /// outcome (the kiosk lost power, the customer left): the reconciler must settle it
+    /// if stores recorded it.
     pub walk_away: f64,
     /// Draws the walk-aways; seeded from the test's seed.
     pub random: StdRng,
@@ -167,10 +168,10 @@ impl Till {
                     count(record, format!("sell {error}"));
                     if let Some(sale_id) = sale_id {
                         note_sale_id(record, &mut attempt, sale_id);
-                        if self.random.gen_bool(self.walk_away) {
-                            count(record, "walked away from a pending sale".to_string());
-                            return attempt;
-                        }
+                    }
+                    if self.random.gen_bool(self.walk_away) {
+                        count(record, "walked away from a sale without an outcome".to_string());
+                        return attempt;
                     }
                 }
             }
