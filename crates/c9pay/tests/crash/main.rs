@@ -48,7 +48,7 @@ const PRODUCTS: [(&str, i64); 2] = [("Latte", 4_500), ("Espresso", 3_000)];
 /// The chance that a till walks away from a sale after an answer without an outcome,
 /// leaving it to the reconciler.
 const WALK_AWAY: f64 = 0.2;
-/// Kills per run, and the bounds of the seeded pauses between them and of each part's
+/// Kills per run (each of credit, stores or both), and the bounds of the seeded pauses between them and of each part's
 /// time down.
 const KILLS: usize = 8;
 const PAUSE_MS: std::ops::Range<u64> = 1_500..4_000;
@@ -60,20 +60,24 @@ const CALM: Duration = Duration::from_secs(3);
 const SETTLE_WITHIN: Duration = Duration::from_secs(120);
 const PASSWORD: &str = "correct horse battery staple";
 
-/// One kill of the schedule.
+/// One kill of the schedule: after `pause`, `parts` are killed together and started
+/// again after `down`.
 #[derive(Debug)]
 struct Kill {
     pause: Duration,
-    part: &'static str,
+    parts: &'static [&'static str],
     down: Duration,
 }
+
+/// Who a kill takes down: credit, stores, or both at once.
+const VICTIMS: [&[&str]; 3] = [&["credit"], &["stores"], &["credit", "stores"]];
 
 fn schedule(seed: u64) -> Vec<Kill> {
     let mut random = StdRng::seed_from_u64(seed);
     (0..KILLS)
         .map(|_| Kill {
             pause: Duration::from_millis(random.gen_range(PAUSE_MS)),
-            part: if random.gen_bool(0.5) { "credit" } else { "stores" },
+            parts: VICTIMS[random.gen_range(0..VICTIMS.len())],
             down: Duration::from_millis(random.gen_range(DOWN_MS)),
         })
         .collect()
@@ -86,7 +90,14 @@ fn seed() -> u64 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Under `postgres::`, so that `just test-sqlite` (no database server) leaves it out.
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn payments_survive_sigkill_of_credit_and_stores() {
+        super::payments_survive_sigkill_of_credit_and_stores().await;
+    }
+}
+
 async fn payments_survive_sigkill_of_credit_and_stores() {
     let seed = seed();
     eprintln!("crash test: seed {seed} (replay with C9PAY_CRASH_SEED={seed})");
@@ -99,7 +110,7 @@ async fn payments_survive_sigkill_of_credit_and_stores() {
         Ok(summary) => eprintln!("{summary}"),
         Err(error) => panic!(
             "crash test FAILED (seed {seed}; replay with C9PAY_CRASH_SEED={seed}):\n{error:#}\n\n{}",
-            parts.log_tails(25)
+            parts.log_tails(20)
         ),
     }
 }
@@ -163,13 +174,17 @@ async fn run(seed: u64, parts: &mut Parts, http: &reqwest::Client) -> anyhow::Re
     let mut kills = BTreeMap::<&str, usize>::new();
     for kill in &schedule {
         tokio::time::sleep(kill.pause).await;
-        let part = parts.part(kill.part)?;
-        part.kill();
-        *kills.entry(kill.part).or_default() += 1;
-        eprintln!("crash test: {:>6.1} s killed {} (down {:?})", load_started.elapsed().as_secs_f64(), kill.part, kill.down);
+        for name in kill.parts {
+            parts.part(name)?.kill();
+            *kills.entry(name).or_default() += 1;
+        }
+        eprintln!("crash test: {:>6.1} s killed {:?} (down {:?})", load_started.elapsed().as_secs_f64(), kill.parts, kill.down);
         tokio::time::sleep(kill.down).await;
-        part.start()?;
-        part.wait_ready(http).await.with_context(|| format!("restarting {}", kill.part))?;
+        for name in kill.parts {
+            let part = parts.part(name)?;
+            part.start()?;
+            part.wait_ready(http).await.with_context(|| format!("restarting {name}"))?;
+        }
     }
     tokio::time::sleep(CALM).await;
     stop.store(true, Ordering::Relaxed);
@@ -225,7 +240,6 @@ async fn run(seed: u64, parts: &mut Parts, http: &reqwest::Client) -> anyhow::Re
         violations.join("\n- ")
     );
     anyhow::ensure!(tally.paid > 0, "no sale was paid at all\n\n{summary}");
-    anyhow::ensure!(kills.values().sum::<usize>() == KILLS, "not every kill of the schedule happened\n\n{summary}");
     books.stores.close().await;
     books.credit.close().await;
     books.ledger.close().await;
