@@ -20,6 +20,7 @@ pub struct Books {
 }
 
 /// A sale row of the stores database.
+#[derive(sqlx::FromRow)]
 struct Sale {
     id: String,
     store_id: String,
@@ -33,6 +34,7 @@ struct Sale {
 }
 
 /// A `payment` transfer of credit's ledger.
+#[derive(sqlx::FromRow)]
 struct Transfer {
     id: String,
     debit_account_id: String,
@@ -80,43 +82,13 @@ impl Books {
     }
 
     async fn sales(&self) -> anyhow::Result<Vec<Sale>> {
-        let rows = sqlx::query(
-            "select id, store_id, idempotency_key, status, total, refunded, payer_user_id, transfer_id, failure_code from sale",
-        )
-        .fetch_all(&self.stores)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Sale {
-                    id: row.try_get("id")?,
-                    store_id: row.try_get("store_id")?,
-                    key: row.try_get("idempotency_key")?,
-                    status: row.try_get("status")?,
-                    total: row.try_get("total")?,
-                    refunded: row.try_get("refunded")?,
-                    payer_user_id: row.try_get("payer_user_id")?,
-                    transfer_id: row.try_get("transfer_id")?,
-                    failure_code: row.try_get("failure_code")?,
-                })
-            })
-            .collect()
+        let sql = "select id, store_id, idempotency_key as key, status, total, refunded, payer_user_id, transfer_id, failure_code from sale";
+        Ok(sqlx::query_as(sql).fetch_all(&self.stores).await?)
     }
 
     async fn payment_transfers(&self) -> anyhow::Result<Vec<Transfer>> {
-        let rows = sqlx::query("select id, debit_account_id, credit_account_id, amount, reference from transfer where kind = 'payment'")
-            .fetch_all(&self.credit)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Transfer {
-                    id: row.try_get("id")?,
-                    debit_account_id: row.try_get("debit_account_id")?,
-                    credit_account_id: row.try_get("credit_account_id")?,
-                    amount: row.try_get("amount")?,
-                    reference: row.try_get("reference")?,
-                })
-            })
-            .collect()
+        let sql = "select id, debit_account_id, credit_account_id, amount, reference from transfer where kind = 'payment'";
+        Ok(sqlx::query_as(sql).fetch_all(&self.credit).await?)
     }
 
     /// (owner kind, owner id) → (account id, balance with its shards).
