@@ -5,7 +5,7 @@
 //! asking again with the same id, never by guessing.
 
 use c9pay_platform::{
-    database::{Database, ResultExt},
+    database::{Backend, Database, ResultExt},
     id::{AccountId, StoreId, UserId},
     jwks::JwksClient,
     money::Amount,
@@ -120,16 +120,26 @@ async fn authorize_and_maybe_capture(
         ),
     )?;
     if let Some((stored_hash, state)) = find(database, &payment_id).await? {
-        return if stored_hash == hash {
-            Ok(state)
-        } else {
-            Err(CreditError::IdempotencyKeyReused)
-        };
+        return answer_of_stored(stored_hash, state, &hash);
     }
-    let now = now_ms();
-    let code = payment_code::verify_with_refresh(&request.payment_code, jwks, now)
-        .await
-        .map_err(code_error)?;
+    let code = match payment_code::verify_with_refresh(&request.payment_code, jwks, now_ms()).await {
+        Ok(code) => code,
+        // Expired now; but a request with this payment id that verified the code in time
+        // may still be committing (its caller gave up waiting and asked again). Its
+        // outcome, once it has one, is this request's: refusing while it can still commit
+        // would fail a sale whose money then moves.
+        Err(PaymentCodeError::Expired) => {
+            let mut transaction = database.begin_write().await?;
+            lock_payment_id(database, &mut transaction, &payment_id).await?;
+            let stored = find_with(&mut *transaction, &payment_id).await?;
+            drop(transaction);
+            return match stored {
+                Some((stored_hash, state)) => answer_of_stored(stored_hash, state, &hash),
+                None => Err(CreditError::PaymentCodeExpired),
+            };
+        }
+        Err(error) => return Err(code_error(error)),
+    };
     // The store's account, the payer's wallet and whoever spent this code, in one read.
     let found = sqlx::query(
         "select (select id from account where owner_kind = 'store' and owner_id = $1) as store_account_id,
@@ -172,6 +182,18 @@ async fn authorize_and_maybe_capture(
     };
 
     let mut transaction = database.begin_write().await?;
+    // One decision at a time per payment id, taken on the clock read under the lock: a
+    // request that finds the code expired has waited for any request that verified it in
+    // time, and no request moves money after another refused the code as expired.
+    lock_payment_id(database, &mut transaction, &payment_id).await?;
+    if let Some((stored_hash, state)) = find_with(&mut *transaction, &payment_id).await? {
+        drop(transaction);
+        return answer_of_stored(stored_hash, state, &hash);
+    }
+    let now = now_ms();
+    if code.expires_at_ms <= now {
+        return Err(CreditError::PaymentCodeExpired);
+    }
     let expires_at_ms = now + hold_lifetime_ms;
     let placed = if and_capture {
         let movement = Movement {
@@ -360,17 +382,57 @@ fn as_reported(status: HoldStatus, expires_at_ms: i64) -> HoldStatus {
 }
 
 /// The payment with its request hash, and where its hold stands (see [`as_reported`]).
+/// A repeat's answer: the stored payment's state when the request is the same.
+fn answer_of_stored(
+    stored_hash: String,
+    state: PaymentState,
+    hash: &str,
+) -> Result<PaymentState, CreditError> {
+    if stored_hash == hash {
+        Ok(state)
+    } else {
+        Err(CreditError::IdempotencyKeyReused)
+    }
+}
+
+/// Makes the requests for one payment id take turns until `transaction` ends: a
+/// transaction-scoped advisory lock on PostgreSQL (keyed by the id's hash, in a key space
+/// of its own); SQLite's write transactions take turns already.
+async fn lock_payment_id(
+    database: &Database,
+    transaction: &mut Tx,
+    payment_id: &SaleId,
+) -> Result<(), CreditError> {
+    if database.backend() == Backend::Postgres {
+        sqlx::query("select pg_advisory_xact_lock(hashtext('c9pay.credit.payment'), hashtext($1))")
+            .bind(payment_id.as_str())
+            .execute(&mut **transaction)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn find(
     database: &Database,
     payment_id: &SaleId,
 ) -> Result<Option<(String, PaymentState)>, CreditError> {
+    find_with(database.pool(), payment_id).await
+}
+
+async fn find_with<'e, E>(
+    executor: E,
+    payment_id: &SaleId,
+) -> Result<Option<(String, PaymentState)>, CreditError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row = sqlx::query(
         "select payment.id, payment.store_id, payment.payer_user_id, payment.amount, payment.refunded, payment.request_hash,
                 hold.id as hold_id, hold.status, hold.expires_at_ms, hold.transfer_id
          from payment join hold on hold.id = payment.hold_id where payment.id = $1",
     )
     .bind(payment_id.as_str())
-    .fetch_optional(database.pool())
+    .fetch_optional(executor)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let expires_at_ms: i64 = row.try_get("expires_at_ms")?;

@@ -312,6 +312,71 @@ async fn only_the_owner_or_a_kiosk_of_the_store_may_read_a_sale(backend: Backend
     assert_eq!(app.sale(&shop.owner, "sal_0123456789abcdef0123456789abcdef").await.data()["sale"], json!(null));
 }
 
+/// A payment still in credit when its code expires, asked for again with the same id (the
+/// stores request gave up waiting, the kiosk retried): the two answers agree, with each
+/// other and with the ledger. The retry used to be refused at once as
+/// `PAYMENT_CODE_EXPIRED`, which fails the sale, while the first request went on to move
+/// the money: a sale failed and paid for (the crash test's retries under load make it).
+/// The ledger is held busy so that the first request waits after verifying the code: the
+/// payer's wallet row on PostgreSQL, the one write lock on SQLite.
+async fn a_retry_after_the_code_expires_agrees_with_the_request_still_in_credit(backend: Backend) {
+    const BALANCE: i64 = 20_000;
+    let app = spawn_stores(backend).await;
+    let shop = app.shop(BALANCE).await;
+    let issued_at_ms = now_ms();
+    let code = app.codes.code_issued_at(&shop.payer, issued_at_ms, 2);
+    // Codes carry whole seconds.
+    let expires_at_ms = (issued_at_ms + 2_000).div_euclid(1_000) * 1_000;
+    let sale_id = c9pay_credit::domain::SaleId::generate().to_string();
+    let body = json!({ "paymentId": sale_id, "storeId": shop.store_id, "amount": COFFEE_PRICE.to_string(), "paymentCode": code });
+    let pay = || app.credit_internal_with(reqwest::Method::POST, "/internal/payments/pay", body.clone());
+
+    let mut busy = app.credit().database.begin_write().await.expect("a write transaction on credit's database");
+    if backend == Backend::Postgres {
+        sqlx::query("select id from account where owner_kind = 'user' and owner_id = $1 for update")
+            .bind(shop.payer.as_str())
+            .fetch_all(&mut *busy)
+            .await
+            .expect("locking the payer's wallet");
+    }
+    let first = pay();
+    tokio::pin!(first);
+    let expired = tokio::time::sleep(std::time::Duration::from_millis(u64::try_from(expires_at_ms + 200 - now_ms()).unwrap_or(0)));
+    tokio::select! {
+        answered = &mut first => panic!("the first request answered while the ledger was busy: {}", answered.status()),
+        () = expired => {}
+    }
+    let second = pay();
+    tokio::pin!(second);
+    // The second request may answer on its own while the first still waits (it must not
+    // be a refusal then), or wait for the first.
+    let early = tokio::select! {
+        answered = &mut second => Some(answered),
+        () = tokio::time::sleep(std::time::Duration::from_millis(500)) => None,
+        answered = &mut first => panic!("the first request answered while the ledger was busy: {}", answered.status()),
+    };
+    busy.rollback().await.expect("releasing the ledger");
+    let first = first.await;
+    let second = match early {
+        Some(second) => second,
+        None => second.await,
+    };
+    let (first_status, second_status) = (first.status(), second.status());
+    let first: serde_json::Value = first.json().await.expect("credit's answer");
+    let second: serde_json::Value = second.json().await.expect("credit's answer");
+
+    assert_eq!((first_status, &first), (second_status, &second), "two answers for one payment");
+    let paid = first_status.is_success();
+    if paid {
+        assert_eq!(first["status"], "posted", "{first}");
+    } else {
+        assert_eq!(first["code"], "PAYMENT_CODE_EXPIRED", "{first}");
+    }
+    let charged = if paid { COFFEE_PRICE } else { 0 };
+    assert_eq!(app.balance_of(&shop.payer).await, BALANCE - charged, "the payer is charged as answered");
+    assert_eq!(app.store_balance(&shop.store_id).await, charged, "the store is credited as answered");
+}
+
 on_both_backends!(
     each_sale_counts_once_in_the_payments_metric_by_outcome,
     selling_charges_exactly_the_catalogue_total_and_records_the_sale_paid,
@@ -330,4 +395,5 @@ on_both_backends!(
     concurrent_retries_with_the_same_key_charge_once,
     when_credit_does_not_answer_the_sale_stays_pending_and_a_retry_settles_it_once,
     only_the_owner_or_a_kiosk_of_the_store_may_read_a_sale,
+    a_retry_after_the_code_expires_agrees_with_the_request_still_in_credit,
 );
