@@ -381,7 +381,6 @@ fn as_reported(status: HoldStatus, expires_at_ms: i64) -> HoldStatus {
     }
 }
 
-/// The payment with its request hash, and where its hold stands (see [`as_reported`]).
 /// A repeat's answer: the stored payment's state when the request is the same.
 fn answer_of_stored(
     stored_hash: String,
@@ -412,6 +411,7 @@ async fn lock_payment_id(
     Ok(())
 }
 
+/// The payment with its request hash, and where its hold stands (see [`as_reported`]).
 async fn find(
     database: &Database,
     payment_id: &SaleId,
