@@ -402,6 +402,12 @@ CONFIG_SOURCES = {
     "router": ("router/src/config.rs", "RouterConfig"),
 }
 SHARED_CONFIG_FILES = ["crates/platform/src/database.rs", "crates/platform/src/internal_token.rs", "crates/platform/src/telemetry.rs"]
+# Fields the Rust type leaves optional (the router's `access = "open"` takes none of them)
+# that the manifests must give all the same: c9pay runs only with `access = "authenticated"`.
+REQUIRED_IN_MANIFESTS = {"RouterConfig": ["jwks_url", "internal_signing_key", "subgraph_urls"]}
+# Keys the manifests must never set: `access` would turn the router into an
+# unauthenticated gateway.
+FORBIDDEN_IN_MANIFESTS = {"RouterConfig": ["access"]}
 
 
 def rust_structs() -> dict[str, dict[str, tuple[str, bool]]]:
@@ -430,6 +436,9 @@ def rust_structs() -> dict[str, dict[str, tuple[str, bool]]]:
                     optional = pending_default or struct_default or field_type.startswith("Option<")
                     fields[field_name] = (field_type, not optional)
                     pending_default = False
+            for field_name in REQUIRED_IN_MANIFESTS.get(name, []):
+                if field_name in fields:
+                    fields[field_name] = (fields[field_name][0], True)
             structs[name] = fields
     return structs
 
@@ -503,6 +512,9 @@ def check_configuration(objects: list[dict]) -> None:
                 for path in toml_paths(document):
                     if walk(struct, list(path), f"Deployment/{part} {file} key {'.'.join(path)}"):
                         given.add(path)
+        for field in FORBIDDEN_IN_MANIFESTS.get(struct, []):
+            if any(path[0] == field for path in given):
+                fail(f"Deployment/{part}: sets {field}, which c9pay must never set")
         absent = missing_required(struct, given)
         if absent:
             fail(f"Deployment/{part}: required {struct} fields not configured: {', '.join(absent)}")

@@ -16,16 +16,27 @@ pub struct RouterConfig {
     /// The composed supergraph. Default `schema/supergraph.graphql`.
     #[serde(default = "default_supergraph_path")]
     pub supergraph_path: PathBuf,
+    /// Who may call the router and what it tells the subgraphs: `authenticated` (the
+    /// default, and the only mode c9pay runs in) or `open` (see [`Access`]).
+    #[serde(default)]
+    pub access: Access,
     /// Subgraph name → base URL, e.g. `auth = "http://auth:8080"`; the router posts to
-    /// `<base URL>/graphql`. Every subgraph of the supergraph must be named here (the URLs
-    /// written into the supergraph file are only defaults and are never used). No default.
+    /// `<base URL>/graphql`. With `access = "authenticated"` every subgraph of the
+    /// supergraph must be named here (the URLs written into the supergraph file are never
+    /// used). With `access = "open"` a subgraph not named here is called at the URL the
+    /// supergraph gives it. No default.
+    #[serde(default)]
     pub subgraph_urls: BTreeMap<String, String>,
     /// Where auth publishes the keys that verify access tokens, e.g.
-    /// `http://auth:8080/.well-known/jwks.json`. No default.
-    pub jwks_url: String,
+    /// `http://auth:8080/.well-known/jwks.json`. Required, except with `access = "open"`,
+    /// which refuses it. No default.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
     /// Base64 of the router's 32-byte Ed25519 seed; every subgraph trusts its public key
-    /// under the issuer name `router`. No default.
-    pub internal_signing_key: Secret<String>,
+    /// under the issuer name `router`. Required, except with `access = "open"`, which
+    /// refuses it. No default.
+    #[serde(default)]
+    pub internal_signing_key: Option<Secret<String>>,
     /// What access tokens must say about themselves.
     #[serde(default)]
     pub access_tokens: AccessTokenConfig,
@@ -80,6 +91,26 @@ pub struct RouterConfig {
 
 fn default_deduplicate_queries() -> bool {
     true
+}
+
+/// Who may call the router (`access`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// c9pay's own mode: clients prove who they are with auth's access tokens (or ask
+    /// only for the anonymous root fields), and every subgraph fetch carries an internal
+    /// token the router signs for the principal.
+    #[default]
+    Authenticated,
+    /// A plain federation gateway, for benchmarking the router on other people's
+    /// supergraphs (the public gateways benchmark): no client is authenticated, every
+    /// request runs as anonymous (fields the supergraph marks `@authenticated` or
+    /// `@requiresScopes` are still refused), subgraphs are called at the supergraph's
+    /// own URLs with no credential, and no session endpoints are served. c9pay's
+    /// subgraphs refuse such calls (they require an internal token). Refused unless set
+    /// explicitly, refused together with `jwks_url` or `internal_signing_key`, logged as
+    /// a warning at start; never used by `c9pay up` or the Kubernetes manifests.
+    Open,
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -514,11 +545,31 @@ impl RouterConfig {
         internal_signing_key: Secret<String>,
     ) -> Self {
         Self {
-            listen_address: listen_address.into(),
-            supergraph_path: supergraph_path.into(),
             subgraph_urls,
-            jwks_url: jwks_url.into(),
-            internal_signing_key,
+            jwks_url: Some(jwks_url.into()),
+            internal_signing_key: Some(internal_signing_key),
+            ..Self::defaults(listen_address.into(), supergraph_path.into())
+        }
+    }
+
+    /// An `access = "open"` configuration with every other default: a plain gateway in
+    /// front of the subgraphs the supergraph names (tests; see [`Access::Open`]).
+    pub fn open(listen_address: impl Into<String>, supergraph_path: impl Into<PathBuf>) -> Self {
+        Self {
+            access: Access::Open,
+            ..Self::defaults(listen_address.into(), supergraph_path.into())
+        }
+    }
+
+    /// Every default: authenticated, but with no subgraph URLs, JWKS or key yet.
+    fn defaults(listen_address: String, supergraph_path: PathBuf) -> Self {
+        Self {
+            listen_address,
+            supergraph_path,
+            access: Access::Authenticated,
+            subgraph_urls: BTreeMap::new(),
+            jwks_url: None,
+            internal_signing_key: None,
             access_tokens: AccessTokenConfig::default(),
             anonymous_root_fields: default_anonymous_root_fields(),
             limits: Limits::default(),
@@ -547,6 +598,21 @@ impl RouterConfig {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        match self.access {
+            Access::Authenticated => {
+                anyhow::ensure!(self.jwks_url.is_some(), "jwks_url is required");
+                anyhow::ensure!(self.internal_signing_key.is_some(), "internal_signing_key is required");
+                anyhow::ensure!(!self.subgraph_urls.is_empty(), "subgraph_urls is required");
+            }
+            Access::Open => {
+                // A configuration with keys was written for c9pay's own mode: one line
+                // must not turn it into an unauthenticated gateway.
+                anyhow::ensure!(
+                    self.jwks_url.is_none() && self.internal_signing_key.is_none(),
+                    "access = \"open\" authenticates no one and signs nothing: it takes no jwks_url or internal_signing_key"
+                );
+            }
+        }
         let limits = &self.limits;
         for (name, value) in [
             ("body_size_max_bytes", limits.body_size_max_bytes),
@@ -642,6 +708,78 @@ mod tests {
         assert_eq!(config.subgraph_urls.len(), 4);
         assert_eq!(config.limits.depth_max, Limits::default().depth_max);
         assert_eq!(config.rate_limits.fields, RateLimitConfig::default().fields);
+    }
+
+    fn parsed(toml: &str) -> anyhow::Result<RouterConfig> {
+        let path = std::env::temp_dir().join(format!("c9pay-router-config-test-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&path, toml)?;
+        let loaded = c9pay_platform::config::load(Some(&path), "C9PAY_ROUTER_ACCESS_TEST");
+        std::fs::remove_file(&path)?;
+        loaded
+    }
+
+    const AUTHENTICATED: &str = r#"
+        jwks_url = "http://auth:8080/.well-known/jwks.json"
+        internal_signing_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        [subgraph_urls]
+        users = "http://users:8080"
+    "#;
+
+    #[test]
+    fn access_is_authenticated_unless_open_is_set_explicitly() -> anyhow::Result<()> {
+        let default = parsed(AUTHENTICATED)?;
+        assert_eq!(default.access, Access::Authenticated);
+        assert!(default.validate().is_ok());
+        assert_eq!(RouterConfig::new("a", "s", BTreeMap::new(), "j", Secret::new(String::new())).access, Access::Authenticated);
+        // Without its keys, the default mode does not start (it does not fall back to open).
+        let keyless = parsed("[subgraph_urls]\nusers = \"http://users:8080\"")?;
+        assert_eq!(keyless.access, Access::Authenticated);
+        assert!(keyless.validate().is_err());
+        // No other spelling opens it.
+        for value in ["\"Open\"", "\"none\"", "true", "\"\""] {
+            assert!(parsed(&format!("access = {value}")).is_err(), "access = {value}");
+        }
+        let open = parsed("access = \"open\"")?;
+        assert_eq!(open.access, Access::Open);
+        assert!(open.validate().is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn open_access_refuses_a_configuration_that_has_keys() -> anyhow::Result<()> {
+        let reopened = parsed(&format!("access = \"open\"\n{AUTHENTICATED}"))?;
+        let refused = reopened.validate().err().map(|error| error.to_string()).unwrap_or_default();
+        assert!(refused.contains("takes no jwks_url or internal_signing_key"), "{refused}");
+        Ok(())
+    }
+
+    /// Every file under `k8s/`: none sets the router's `access` (as a key of router.toml
+    /// or as `C9PAY_ROUTER__ACCESS`), and the router.toml it ships is authenticated.
+    #[test]
+    fn no_kubernetes_manifest_opens_the_router() -> anyhow::Result<()> {
+        let k8s = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s");
+        let mut pending = vec![k8s.clone()];
+        let mut files = 0;
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(&path)? {
+                    pending.push(entry?.path());
+                }
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            files += 1;
+            assert!(!text.to_ascii_uppercase().contains("C9PAY_ROUTER__ACCESS"), "{} sets the router's access", path.display());
+            let sets_access = text.lines().any(|line| {
+                line.trim_start().strip_prefix("access").is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            assert!(!sets_access, "{} sets access", path.display());
+        }
+        assert!(files > 10, "read only {files} files under {}", k8s.display());
+        let shipped = parsed(&std::fs::read_to_string(k8s.join("base/router.toml"))?)?;
+        assert_eq!(shipped.access, Access::Authenticated);
+        assert!(shipped.jwks_url.is_some());
+        Ok(())
     }
 
     #[test]

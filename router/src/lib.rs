@@ -41,7 +41,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-pub use config::RouterConfig;
+pub use config::{Access, RouterConfig};
 
 use crate::{
     credentials::{
@@ -53,7 +53,7 @@ use crate::{
     },
     engine::{Engine, EngineOptions},
     metrics::RouterMetrics,
-    pipeline::Pipeline,
+    pipeline::{Authentication, Pipeline},
 };
 
 pub const NAME: &str = "router";
@@ -75,37 +75,23 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     let engine = Engine::load(&supergraph, engine_options(config, router_metrics.clone(), breaker_metrics))?;
     tracing::info!(subgraphs = ?engine.subgraph_names(), "loaded the supergraph");
 
-    let verifier = AccessTokenVerifier::new(&config.jwks_url, &config.access_tokens)?;
-    verifier.prefetch().await;
-    let signer = InternalTokenSigner::new(ROUTER_ISSUER, &config.internal_signing_key)
-        .context("internal_signing_key")?;
-    let revocations = Arc::new(RevocationList::new(config.revocations.staleness_max_ms));
-    let follower = RevocationFollower::new(
-        revocations.clone(),
-        config.revocation_feed_url()?,
-        signer.clone(),
-        &config.revocations,
-    )?;
-    // Read once before serving, so that signed-in requests are not refused at start-up
-    // for want of a feed; a failure is not fatal (auth may start later) and the follower
-    // keeps trying.
-    if let Err(error) = follower.poll().await {
-        tracing::warn!(error = %format!("{error:#}"), "auth's revocation feed is not available yet");
-    }
-    tokio::spawn(follower.run());
+    let authentication = match config.access {
+        Access::Authenticated => Some(authentication(config).await?),
+        Access::Open => {
+            tracing::warn!(
+                "access = \"open\": no caller is authenticated and subgraphs are called at the supergraph's URLs \
+                 without credentials; for benchmarks on other supergraphs, never for c9pay"
+            );
+            None
+        }
+    };
     let pipeline = Arc::new(Pipeline {
         engine,
-        verifier,
-        credentials: Arc::new(credentials::internal_credentials::InternalCredentials::new(
-            signer.clone(),
-            credentials::internal_credentials::CACHED_TOKENS_MAX,
-        )),
-        signer,
+        authentication,
         limits: config.limits.clone(),
         anonymous_root_fields: pipeline::split_root_fields(&config.anonymous_root_fields),
         rate_limiter: rate_limit::RateLimiter::new(&config.rate_limits),
         metrics: router_metrics,
-        revocations,
         proofs: ProofChecker::new(&config.dpop),
         scopes: config.scopes.clone(),
         public_url: config.dpop.public_url.clone(),
@@ -113,22 +99,35 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
         documents: pipeline::documents::DocumentCache::new(config.limits.document_cache_text_bytes_max),
     });
 
-    let admin_log_in = Arc::new(admin_session::AdminLogIn::new(
-        config.subgraph_urls.get("auth").map(String::as_str).unwrap_or_default(),
-        pipeline.signer.clone(),
-        config.limits.subgraph_timeout_ms("auth"),
-        pipeline.clone(),
-        config.rate_limits.trust_forwarded_for,
-    )?);
     let ready_pipeline = pipeline.clone();
     let ready: ReadinessCheck = Arc::new(move || {
         let pipeline = ready_pipeline.clone();
-        Box::pin(async move { pipeline.verifier.is_ready().await && pipeline.revocations.has_been_read() })
+        Box::pin(async move {
+            match &pipeline.authentication {
+                Some(authentication) => {
+                    authentication.verifier.is_ready().await && authentication.revocations.has_been_read()
+                }
+                None => true,
+            }
+        })
     });
-    let app = transport::http::routes(pipeline.clone(), config.rate_limits.trust_forwarded_for)
-        .merge(browser_session::routes(pipeline, config.rate_limits.trust_forwarded_for))
-        .merge(admin_session::routes(admin_log_in))
-        .merge(assets::clients::routes())
+    let trust_forwarded_for = config.rate_limits.trust_forwarded_for;
+    let mut app = transport::http::routes(pipeline.clone(), trust_forwarded_for);
+    // Sessions and the web clients need signed-in people; an open router has none.
+    if let Some(authentication) = &pipeline.authentication {
+        let admin_log_in = Arc::new(admin_session::AdminLogIn::new(
+            config.subgraph_urls.get("auth").map(String::as_str).unwrap_or_default(),
+            authentication.signer.clone(),
+            config.limits.subgraph_timeout_ms("auth"),
+            pipeline.clone(),
+            trust_forwarded_for,
+        )?);
+        app = app
+            .merge(browser_session::routes(pipeline.clone(), trust_forwarded_for))
+            .merge(admin_session::routes(admin_log_in))
+            .merge(assets::clients::routes());
+    }
+    let app = app
         .merge(operational_routes(metrics.clone(), ready))
         .layer(middleware::from_fn_with_state(metrics, track_http))
         .layer(middleware::from_fn(transport::http::trace_requests))
@@ -143,6 +142,39 @@ pub async fn build(config: &RouterConfig) -> anyhow::Result<Application> {
     // 413 in plain text, and the router answers with a GraphQL error (`PAYLOAD_TOO_LARGE`)
     // from its own limit.
     Ok(Application::bind(NAME, &config.listen_address, app).await?)
+}
+
+/// The access-token verifier, the internal-token signer and auth's revocation feed
+/// (read once before serving, then followed in the background).
+async fn authentication(config: &RouterConfig) -> anyhow::Result<Authentication> {
+    let jwks_url = config.jwks_url.as_deref().context("jwks_url is required")?;
+    let signing_key = config.internal_signing_key.as_ref().context("internal_signing_key is required")?;
+    let verifier = AccessTokenVerifier::new(jwks_url, &config.access_tokens)?;
+    verifier.prefetch().await;
+    let signer = InternalTokenSigner::new(ROUTER_ISSUER, signing_key).context("internal_signing_key")?;
+    let revocations = Arc::new(RevocationList::new(config.revocations.staleness_max_ms));
+    let follower = RevocationFollower::new(
+        revocations.clone(),
+        config.revocation_feed_url()?,
+        signer.clone(),
+        &config.revocations,
+    )?;
+    // Read once before serving, so that signed-in requests are not refused at start-up
+    // for want of a feed; a failure is not fatal (auth may start later) and the follower
+    // keeps trying.
+    if let Err(error) = follower.poll().await {
+        tracing::warn!(error = %format!("{error:#}"), "auth's revocation feed is not available yet");
+    }
+    tokio::spawn(follower.run());
+    Ok(Authentication {
+        verifier,
+        credentials: Arc::new(credentials::internal_credentials::InternalCredentials::new(
+            signer.clone(),
+            credentials::internal_credentials::CACHED_TOKENS_MAX,
+        )),
+        signer,
+        revocations,
+    })
 }
 
 /// CORS for the configured origins only: no wildcard, no credentials (the admin cookie is
@@ -185,6 +217,7 @@ fn engine_options(config: &RouterConfig, metrics: RouterMetrics, breaker_metrics
         .collect();
     EngineOptions {
         subgraph_endpoints,
+        supergraph_urls_used: config.access == Access::Open,
         subgraph_timeouts,
         default_timeout: Duration::from_millis(config.limits.subgraph_timeout_ms),
         plan_cache_size_max: u64::try_from(config.limits.plan_cache_size_max).unwrap_or(u64::MAX),

@@ -334,3 +334,34 @@ impl Running {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use c9pay_router::Access;
+
+    use super::*;
+
+    /// `up` runs c9pay itself: its router settings cannot open the router (`access` is
+    /// not one of them, from a file or from `C9PAY_ROUTER__ACCESS`), and the router it
+    /// builds is authenticated.
+    #[test]
+    fn up_never_opens_the_router() -> anyhow::Result<()> {
+        let path = std::env::temp_dir().join(format!("c9pay-up-access-test-{}.toml", std::process::id()));
+        std::fs::write(&path, "access = \"open\"\n")?;
+        let opened = c9pay_platform::config::load::<RouterSettings>(Some(&path), "C9PAY_UP_ACCESS_TEST");
+        std::fs::remove_file(&path)?;
+        assert!(opened.is_err(), "up's router settings took `access`");
+
+        let config = RouterSettings::default().apply(RouterConfig::new(
+            LOOPBACK,
+            "supergraph.graphql",
+            BTreeMap::new(),
+            "http://127.0.0.1:1/.well-known/jwks.json",
+            Secret::new(String::new()),
+        ));
+        assert_eq!(config.access, Access::Authenticated);
+        Ok(())
+    }
+}

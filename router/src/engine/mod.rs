@@ -115,9 +115,12 @@ impl OperationKind {
 
 /// How the engine reaches the subgraphs.
 pub struct EngineOptions {
-    /// Subgraph name → GraphQL endpoint URL. Must name every subgraph of the supergraph,
-    /// and nothing else.
+    /// Subgraph name → GraphQL endpoint URL. Must name every subgraph of the supergraph
+    /// (unless `supergraph_urls_used`), and nothing else.
     pub subgraph_endpoints: BTreeMap<String, String>,
+    /// Whether a subgraph missing from `subgraph_endpoints` is called at the URL the
+    /// supergraph gives it (`access = "open"`) instead of refusing the supergraph.
+    pub supergraph_urls_used: bool,
     /// Subgraph name → fetch time-out.
     pub subgraph_timeouts: BTreeMap<String, Duration>,
     /// Time-out of a fetch from a subgraph not in `subgraph_timeouts`.
@@ -254,6 +257,15 @@ pub enum FetchAuthorization {
     /// One value for every fetch (subscriptions: the executor runs no plugin for the
     /// fetches of a subscription's events, so no value can be chosen per subgraph).
     Shared(Arc<str>),
+    /// No `Authorization` header (`access = "open"`).
+    None,
+}
+
+impl FetchAuthorization {
+    /// One value for every fetch, or none.
+    fn shared(value: Option<Arc<str>>) -> Self {
+        value.map_or(Self::None, Self::Shared)
+    }
 }
 
 /// The header a mutation's fetches carry the router's request id in.
@@ -309,13 +321,15 @@ impl Engine {
 
         // The URLs written into the supergraph are defaults; configuration replaces every
         // one of them, and a subgraph without a configured URL is a start-up error rather
-        // than a silent fetch from a URL that may resolve to something else.
+        // than a silent fetch from a URL that may resolve to something else — unless the
+        // supergraph's own URLs are to be used (`access = "open"`).
         let mut endpoints = HashMap::new();
-        for name in planner.supergraph.subgraph_endpoint_map.keys() {
-            let url = options
-                .subgraph_endpoints
-                .get(name)
-                .ok_or_else(|| EngineError::MissingSubgraphUrl(name.clone()))?;
+        for (name, written) in &planner.supergraph.subgraph_endpoint_map {
+            let url = match options.subgraph_endpoints.get(name) {
+                Some(url) => url,
+                None if options.supergraph_urls_used => written,
+                None => return Err(EngineError::MissingSubgraphUrl(name.clone())),
+            };
             endpoints.insert(name.clone(), url.clone());
         }
         if let Some(unknown) = options
@@ -622,7 +636,7 @@ impl Engine {
         query: &str,
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        authorization: Arc<str>,
+        authorization: Option<Arc<str>>,
     ) -> Result<EventStream, ExecuteError> {
         self.subscriptions
             .subscribe(subscriptions::Job {
@@ -690,6 +704,7 @@ impl Runner {
             FetchAuthorization::PerSubgraph(per_subgraph) => {
                 context.insert(fetch_credentials::RequestCredentials(per_subgraph));
             }
+            FetchAuthorization::None => {}
         }
         if let Some(request_id) = request_id {
             headers.insert(ntex::http::header::HeaderName::from_static(REQUEST_ID_HEADER), header_value(request_id)?);

@@ -32,7 +32,8 @@ pub(super) struct Job {
     pub query: String,
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
-    pub authorization: Arc<str>,
+    /// The `Authorization` of every fetch; none with `access = "open"`.
+    pub authorization: Option<Arc<str>>,
     /// The W3C `traceparent` of the span that subscribes, sent to the subgraph in the
     /// `connection_init` payload so that its subscription continues the trace.
     pub traceparent: Option<String>,
@@ -145,7 +146,7 @@ async fn run(runner: Arc<Runner>, started: Started) {
             job.operation_name.as_deref(),
             job.variables,
             super::FetchHeaders {
-                authorization: super::FetchAuthorization::Shared(job.authorization.clone()),
+                authorization: super::FetchAuthorization::shared(job.authorization.clone()),
                 request_id: None,
                 traceparent: job.traceparent.as_deref(),
             },

@@ -36,6 +36,15 @@ pub(super) async fn authenticate(
     caller: &Caller<'_>,
     shape: &OperationShape,
 ) -> Result<Authenticated, RouterError> {
+    // `access = "open"`: every request is anonymous, whatever it sends; what the
+    // supergraph itself demands (`@authenticated`, `@requiresScopes`) is still refused
+    // by the next stage.
+    let Some(authentication) = &pipeline.authentication else {
+        return Ok(Authenticated {
+            principal: Principal::anonymous(caller.request_id),
+            expires_at_s: None,
+        });
+    };
     let Some(authorization) = caller.authorization else {
         return anonymous(&pipeline.anonymous_root_fields, caller.request_id, shape).map(
             |principal| Authenticated {
@@ -48,16 +57,16 @@ pub(super) async fn authenticate(
         tracing::info!(request_id = caller.request_id, %message, "refused an access token");
         RouterError::Unauthenticated(message)
     };
-    let token = pipeline
+    let token = authentication
         .verifier
         .verify_authorization(authorization)
         .await
         .map_err(|error| refuse(error.to_string()))?;
-    match pipeline.revocations.standing(&token.session_id) {
+    match authentication.revocations.standing(&token.session_id) {
         Standing::Valid => {}
         Standing::Revoked => {
             if let Ok((_, revoked)) = split_authorization(authorization) {
-                pipeline.verifier.forget(revoked);
+                authentication.verifier.forget(revoked);
             }
             return Err(refuse("this session has ended (logged out or revoked): sign in again".to_string()));
         }

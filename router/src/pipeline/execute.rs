@@ -54,9 +54,13 @@ fn internal_error(principal: &Principal, what: &str, error: &dyn std::fmt::Displ
 }
 
 /// The internal credential of each subgraph for this principal, looked up (or signed)
-/// as each fetch starts; a failure is logged here and fails that fetch.
+/// as each fetch starts; a failure is logged here and fails that fetch. None with
+/// `access = "open"`.
 fn per_subgraph(pipeline: &Pipeline, principal: &Principal) -> FetchAuthorization {
-    let credentials = pipeline.credentials.clone();
+    let Some(authentication) = &pipeline.authentication else {
+        return FetchAuthorization::None;
+    };
+    let credentials = authentication.credentials.clone();
     let principal = principal.clone();
     FetchAuthorization::PerSubgraph(Arc::new(move |subgraph: &str| {
         credentials
@@ -115,7 +119,7 @@ pub(super) async fn execute(
 }
 
 /// Opens a planned subscription with the principal's internal token for every subgraph
-/// (see `engine::FetchAuthorization::Shared`). The subgraph checks the token once, when
+/// (see `engine::FetchAuthorization::Shared`; none with `access = "open"`). The subgraph checks the token once, when
 /// the subscription starts.
 pub(super) async fn subscribe(
     pipeline: &Pipeline,
@@ -126,8 +130,10 @@ pub(super) async fn subscribe(
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
     admit(pipeline, &planned, principal)?;
     let authorization = pipeline
-        .credentials
-        .for_every_subgraph(principal)
+        .authentication
+        .as_ref()
+        .map(|authentication| authentication.credentials.for_every_subgraph(principal))
+        .transpose()
         .map_err(|error| internal("signing the internal token", &error))?;
     pipeline
         .engine

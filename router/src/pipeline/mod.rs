@@ -45,16 +45,13 @@ use crate::{
 /// Everything the pipeline needs, built once at start-up.
 pub struct Pipeline {
     pub engine: Engine,
-    pub verifier: AccessTokenVerifier,
-    /// Signs the router's own tokens (the revocation feed, the admin log-in).
-    pub signer: InternalTokenSigner,
-    /// The internal credentials of subgraph fetches, reused per principal and subgraph.
-    pub credentials: Arc<InternalCredentials>,
+    /// How callers are checked and spoken for; `None` with `access = "open"` (every
+    /// request anonymous, no credential sent to any subgraph).
+    pub authentication: Option<Authentication>,
     pub limits: Limits,
     pub anonymous_root_fields: AnonymousRootFields,
     pub rate_limiter: RateLimiter,
     pub metrics: RouterMetrics,
-    pub revocations: Arc<RevocationList>,
     pub proofs: ProofChecker,
     pub scopes: ScopesConfig,
     /// The URL kiosks' DPoP proofs name (`dpop.public_url`); `None`: from `Host`.
@@ -63,6 +60,16 @@ pub struct Pipeline {
     pub trusted_documents: trusted_documents::TrustedDocuments,
     /// Documents already parsed, measured and validated, with their plans.
     pub documents: documents::DocumentCache,
+}
+
+/// What checks callers and speaks for them to the subgraphs (`access = "authenticated"`).
+pub struct Authentication {
+    pub verifier: AccessTokenVerifier,
+    /// Signs the router's own tokens (the revocation feed, the admin log-in).
+    pub signer: InternalTokenSigner,
+    /// The internal credentials of subgraph fetches, reused per principal and subgraph.
+    pub credentials: Arc<InternalCredentials>,
+    pub revocations: Arc<RevocationList>,
 }
 
 /// How the request arrived: GraphQL over HTTP allows only queries over GET, and
@@ -137,7 +144,8 @@ pub struct Subscription {
     /// The caller's session (or kiosk), looked up in auth's revocation feed while the
     /// subscription runs.
     session_id: Option<String>,
-    revocations: Arc<RevocationList>,
+    /// The feed; `None` with `access = "open"`.
+    revocations: Option<Arc<RevocationList>>,
 }
 
 /// Where the spans of a subscription's events go.
@@ -166,8 +174,8 @@ impl Subscription {
                     // A stale feed (`Unknown`) does not end running subscriptions: new
                     // requests are refused meanwhile, and ending every stream at once on a
                     // hiccup of auth would only make every client reconnect together.
-                    let revoked = self.session_id.as_deref().is_some_and(|session| {
-                        self.revocations.standing(session) == crate::credentials::revocations::Standing::Revoked
+                    let revoked = self.session_id.as_deref().zip(self.revocations.as_deref()).is_some_and(|(session, revocations)| {
+                        revocations.standing(session) == crate::credentials::revocations::Standing::Revoked
                     });
                     if revoked {
                         return Some(StreamItem::Revoked);
@@ -273,7 +281,7 @@ impl Pipeline {
             request_id: caller.request_id.to_string(),
             active: self.metrics.subscription_started(),
             session_id: authenticated.principal.session_id.clone(),
-            revocations: self.revocations.clone(),
+            revocations: self.authentication.as_ref().map(|authentication| authentication.revocations.clone()),
         }))
     }
 

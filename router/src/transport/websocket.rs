@@ -252,13 +252,11 @@ impl Connection {
                         .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
                         .map(|(_, value)| value.as_str().unwrap_or_default().to_string())
                 });
-                if let Some(authorization) = authorization {
-                    match self
-                        .pipeline
-                        .verifier
-                        .verify_authorization(&authorization)
-                        .await
-                    {
+                // With `access = "open"` there is nothing to verify: every operation
+                // runs as anonymous.
+                let verifier = self.pipeline.authentication.as_ref().map(|authentication| &authentication.verifier);
+                if let (Some(authorization), Some(verifier)) = (authorization, verifier) {
+                    match verifier.verify_authorization(&authorization).await {
                         Ok(token) => self.expires_at_s = Some(token.expires_at_s),
                         Err(error) => {
                             return Err((close::FORBIDDEN, format!("Forbidden: {error}")));

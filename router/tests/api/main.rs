@@ -18,6 +18,7 @@ mod internal_trust;
 mod key_rotation;
 mod kiosks;
 mod limits;
+mod open_access;
 mod payments;
 mod rate_limits;
 mod sessions;
