@@ -7,8 +7,8 @@
 //! | account | debit | credit |
 //! |---|---|---|
 //! | user | row: `balance - held >= amount` or refused | row |
-//! | store | sweep shards into the row, then as a user | a random shard row |
-//! | system | a random shard row (may go negative) | a random shard row |
+//! | store | sweep shards into the row, then as a user | a free shard row (see [`add_to_shard`]) |
+//! | system | a free shard row (may go negative) | a free shard row |
 //!
 //! Shards exist for the hot-account case: when every payment goes to one store, each
 //! payment locks one of [`SHARDS`] rows instead of all of them locking the same one.
@@ -31,6 +31,9 @@ pub type Tx = Transaction<'static, Any>;
 /// Shard rows per store or system account. More shards means less contention on a busy
 /// store and a little more work to read or refund it.
 pub const SHARDS: u32 = 16;
+
+/// `AnyConnection::backend_name` of a PostgreSQL connection.
+const POSTGRES: &str = "PostgreSQL";
 
 /// The two facts about an account the engine needs to decide how to touch it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,11 +183,48 @@ async fn insufficient_or_missing(
     })
 }
 
+/// Adds `delta` to one of the account's shard rows. On PostgreSQL, to a shard row no
+/// other transaction holds (`skip locked`), or else to a new shard row: concurrent
+/// payments to one store then do not wait for each other's commits, and a busy account
+/// grows as many shards (up to [`SHARDS`]) as it has payments in flight. Only when all of
+/// them exist and are taken does a transaction wait, for a random one. SQLite runs one
+/// writer at a time and always takes a random shard.
 async fn add_to_shard(
     transaction: &mut Tx,
     account_id: &AccountId,
     delta: i64,
 ) -> Result<(), CreditError> {
+    if transaction.backend_name() == POSTGRES {
+        let free = sqlx::query(
+            "update account_shard set balance = balance + $2
+             where account_id = $1 and shard = (
+                 select shard from account_shard where account_id = $1
+                 limit 1 for update skip locked)",
+        )
+        .bind(account_id.as_str())
+        .bind(delta)
+        .execute(&mut **transaction)
+        .await?;
+        if free.rows_affected() == 1 {
+            return Ok(());
+        }
+        let new = sqlx::query(
+            "insert into account_shard (account_id, shard, balance)
+             select $1, candidate.shard, $2 from generate_series(0, $3 - 1) as candidate(shard)
+             where not exists (
+                 select 1 from account_shard where account_id = $1 and account_shard.shard = candidate.shard)
+             order by random() limit 1
+             on conflict (account_id, shard) do update set balance = account_shard.balance + excluded.balance",
+        )
+        .bind(account_id.as_str())
+        .bind(delta)
+        .bind(i64::from(SHARDS))
+        .execute(&mut **transaction)
+        .await?;
+        if new.rows_affected() == 1 {
+            return Ok(());
+        }
+    }
     let shard = i64::from(rand::thread_rng().gen_range(0..SHARDS));
     sqlx::query(
         "insert into account_shard (account_id, shard, balance) values ($1, $2, $3)

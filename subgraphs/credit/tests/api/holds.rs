@@ -235,7 +235,8 @@ async fn a_refund_sweeps_the_store_shards_and_cannot_exceed_them(backend: Backen
     let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
-    // Many small payments spread over the shards.
+    // Many small payments: over random shards on SQLite, into the one free shard on
+    // PostgreSQL.
     for _ in 0..40 {
         db::post_transfer(
             &credit.database,
@@ -350,3 +351,98 @@ on_both_backends!(
     a_refund_sweeps_the_store_shards_and_cannot_exceed_them,
     concurrent_payments_to_one_store_all_land,
 );
+
+mod postgres_only {
+    use super::*;
+
+    /// Two payments to one store in flight at once: the second does not wait for the
+    /// first's commit. The first holds the store's only shard row; the second takes a new
+    /// one. Any lock wait in the second fails it at once (`lock_timeout`), so a shard
+    /// chosen without regard to locks (one in sixteen under the old random choice) fails
+    /// the test.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn payments_to_one_store_in_flight_together_do_not_wait_for_each_other() {
+        let credit = spawn_credit(Backend::Postgres).await;
+        let (ada, bo, owner) = (UserId::generate(), UserId::generate(), UserId::generate());
+        credit.grant(&ada, 100).await;
+        credit.grant(&bo, 100).await;
+        let ada_wallet = db::ensure_user_account(&credit.database, &ada)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let bo_wallet = db::ensure_user_account(&credit.database, &bo)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let (ada_account, bo_account, store_account) = (
+            ada_wallet.reference(),
+            bo_wallet.reference(),
+            store.reference(),
+        );
+        let pay = |debit| Movement {
+            debit,
+            credit: &store_account,
+            amount: amount(10),
+            kind: TransferKind::Payment,
+            reference: None,
+            memo: None,
+        };
+        // A first payment gives the store a shard row.
+        db::post_transfer(
+            &credit.database,
+            &ada_wallet,
+            &store,
+            amount(10),
+            TransferKind::Payment,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+
+        let mut first = credit
+            .database
+            .begin_write()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        ledger::post(&mut first, pay(&ada_account))
+            .await
+            .unwrap_or_else(|error| panic!("the first payment: {error}"));
+
+        let mut second = credit
+            .database
+            .begin_write()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        sqlx::query("set local lock_timeout = 1")
+            .execute(&mut *second)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        ledger::post(&mut second, pay(&bo_account))
+            .await
+            .unwrap_or_else(|error| panic!("the second payment waited for the first: {error}"));
+        second
+            .commit()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        first
+            .commit()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+
+        let store_after =
+            db::find_account_by_owner(&credit.database, store.owner_kind, &store.owner_id)
+                .await
+                .ok()
+                .flatten();
+        assert_eq!(store_after.map(|account| account.balance.get()), Some(30));
+        assert_eq!(credit.balance_of(&ada).await, 80);
+        assert_eq!(credit.balance_of(&bo).await, 90);
+        assert_eq!(db::balance_total(&credit.database).await.ok(), Some(0));
+        assert!(
+            db::accounts_out_of_balance(&credit.database)
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        );
+    }
+}
