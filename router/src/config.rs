@@ -76,10 +76,20 @@ pub struct RouterConfig {
     /// Mutations and subscriptions never share. Default true.
     #[serde(default = "default_deduplicate_queries")]
     pub deduplicate_queries: bool,
+    /// Upstream WebSocket connections per subgraph that subscriptions share (each opened
+    /// with the router's own credential; every subscription sends its principal's in its
+    /// `subscribe` message). `0` gives every subscription a connection of its own, as
+    /// the router did before (for comparison in benchmarks). Default 16.
+    #[serde(default = "default_shared_subscription_connections")]
+    pub shared_subscription_connections: u64,
 }
 
 fn default_deduplicate_queries() -> bool {
     true
+}
+
+fn default_shared_subscription_connections() -> u64 {
+    16
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -531,6 +541,7 @@ impl RouterConfig {
             circuit_breaker: CircuitBreakerConfig::default(),
             telemetry: TelemetryConfig::default(),
             deduplicate_queries: default_deduplicate_queries(),
+            shared_subscription_connections: default_shared_subscription_connections(),
         }
     }
 

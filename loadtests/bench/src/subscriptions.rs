@@ -56,6 +56,11 @@ pub struct SubscriptionOptions {
     /// Admin URL of the PostgreSQL server to create the databases on.
     #[arg(long)]
     postgres: String,
+    /// The router's `shared_subscription_connections`: upstream WebSocket connections to
+    /// credit that all subscriptions share; 0 opens one per subscription (the router
+    /// before it multiplexed).
+    #[arg(long, default_value_t = 16)]
+    shared_subscription_connections: u64,
 }
 
 struct Person {
@@ -68,7 +73,11 @@ pub async fn run(options: SubscriptionOptions) -> anyhow::Result<()> {
         admin_url: options.postgres.clone(),
     };
     eprintln!("starting users, auth, stores and the router here, credit in a child process …");
-    let stack = Stack::start_with(&storage, CreditPlacement::ChildProcess, true).await?;
+    let shared = options.shared_subscription_connections;
+    let stack = Stack::start_with(&storage, CreditPlacement::ChildProcess, |config| {
+        config.shared_subscription_connections = shared;
+    })
+    .await?;
     let result = measure(&stack, &options).await;
     stack.stop().await;
     let rows = result?;
@@ -403,10 +412,14 @@ fn ms(microseconds: u64) -> f64 {
 #[allow(clippy::as_conversions)] // kibibytes and counts far below 2^53, for display
 fn markdown(options: &SubscriptionOptions, rows: &[Row]) -> String {
     let mut text = format!(
-        "{} measured payments per row (after {} unmeasured), one at a time; idle subscriptions {} per WebSocket connection; PostgreSQL; {} CPU(s) seen\n\n",
+        "{} measured payments per row (after {} unmeasured), one at a time; idle subscriptions {} per WebSocket connection; router → credit: {}; PostgreSQL; {} CPU(s) seen\n\n",
         options.payments,
         options.warm_up_payments,
         options.subscriptions_per_connection,
+        match options.shared_subscription_connections {
+            0 => "one WebSocket per subscription".to_string(),
+            shared => format!("{shared} shared WebSockets"),
+        },
         std::thread::available_parallelism().map_or(0, usize::from),
     );
     text.push_str("| idle subscribers | connections | commit → event p50 ms | p99 ms | max ms | router process RSS Δ | per subscriber | credit process RSS Δ | per subscriber | connect time s |\n");

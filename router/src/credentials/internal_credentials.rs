@@ -17,8 +17,11 @@
 //! The request id of a mutation travels beside the token, in `x-request-id` (mutations
 //! are never shared, so it costs no sharing); a query's fetch carries none, and the
 //! subgraph gives it an id of its own. A subscription's token names the whole platform
-//! (`aud = c9pay-internal`), as before: the executor sends a subscription's event fetches
-//! without running the plugin that picks a token per subgraph.
+//! (`aud = c9pay-internal`): the executor sends a subscription's event fetches without
+//! running the plugin that picks a token per subgraph. It travels in the `subscribe`
+//! message's (and each event fetch's) `extensions`, because the upstream WebSocket is
+//! shared with other subscriptions and is opened with the router's own token
+//! ([`InternalCredentials::for_router_connection`]), which names nobody.
 //!
 //! # Threat model
 //!
@@ -55,7 +58,8 @@
 use std::{sync::Arc, time::Duration};
 
 use c9pay_platform::internal_token::{
-    AUDIENCE, InternalTokenError, InternalTokenSigner, Principal, PrincipalKind, TOKEN_LIFETIME_S, audience_of,
+    AUDIENCE, InternalTokenError, InternalTokenSigner, Principal, PrincipalKind, ROUTER_ISSUER, TOKEN_LIFETIME_S,
+    audience_of,
 };
 
 /// The longest a token is reused after it was signed: half its lifetime, so every token
@@ -102,6 +106,14 @@ impl InternalCredentials {
     /// (a subscription and its event fetches).
     pub fn for_every_subgraph(&self, principal: &Principal) -> Result<Arc<str>, Arc<InternalTokenError>> {
         self.authorization(principal, AUDIENCE.to_string())
+    }
+
+    /// The `Authorization` header value the router opens a shared upstream subscription
+    /// connection with: the router itself, for every subgraph. It names nobody, so a
+    /// subgraph runs nothing on it without an operation's own credential
+    /// (`c9pay_platform::graphql`).
+    pub fn for_router_connection(&self) -> Result<Arc<str>, Arc<InternalTokenError>> {
+        self.authorization(&Principal::service(ROUTER_ISSUER, ""), AUDIENCE.to_string())
     }
 
     fn authorization(&self, principal: &Principal, audience: String) -> Result<Arc<str>, Arc<InternalTokenError>> {

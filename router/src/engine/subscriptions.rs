@@ -13,7 +13,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread,
 };
@@ -32,9 +32,9 @@ pub(super) struct Job {
     pub query: String,
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
-    pub authorization: Arc<str>,
-    /// The W3C `traceparent` of the span that subscribes, sent to the subgraph in the
-    /// `connection_init` payload so that its subscription continues the trace.
+    pub authorization: super::SubscriptionAuthorization,
+    /// The W3C `traceparent` of the span that subscribes, sent to the subgraph beside the
+    /// subscription's credential so that its subscription continues the trace.
     pub traceparent: Option<String>,
     pub buffer_size_max: usize,
 }
@@ -48,6 +48,20 @@ struct Started {
 
 pub(super) struct Worker {
     jobs: mpsc::Sender<Started>,
+}
+
+/// Which shared upstream connection each new subscription uses: the next in turn.
+struct SharedConnections {
+    count: u64,
+    next: AtomicU64,
+}
+
+impl SharedConnections {
+    /// The fingerprint of the next connection in the executor's pool; `None` (a
+    /// connection of its own) when none are shared.
+    fn next(&self) -> Option<u64> {
+        (self.count > 0).then(|| self.next.fetch_add(1, Ordering::Relaxed) % self.count)
+    }
 }
 
 /// What a subscription yields.
@@ -89,7 +103,11 @@ impl EventStream {
 }
 
 impl Worker {
-    pub(super) fn start(runner: Arc<Runner>) -> std::io::Result<Self> {
+    pub(super) fn start(runner: Arc<Runner>, shared_connections: u64) -> std::io::Result<Self> {
+        let shared = Arc::new(SharedConnections {
+            count: shared_connections,
+            next: AtomicU64::new(0),
+        });
         let (jobs, mut queue) = mpsc::channel::<Started>(JOBS_QUEUED_MAX);
         thread::Builder::new()
             .name("subscriptions".to_string())
@@ -98,7 +116,8 @@ impl Worker {
                 system.block_on(async move {
                     while let Some(started) = queue.recv().await {
                         let runner = runner.clone();
-                        drop(ntex::rt::spawn(run(runner, started)));
+                        let connection = shared.next();
+                        drop(ntex::rt::spawn(run(runner, started, connection)));
                     }
                 });
             })?;
@@ -131,7 +150,7 @@ impl Worker {
     }
 }
 
-async fn run(runner: Arc<Runner>, started: Started) {
+async fn run(runner: Arc<Runner>, started: Started, shared_connection: Option<u64>) {
     let Started {
         job,
         events,
@@ -145,9 +164,13 @@ async fn run(runner: Arc<Runner>, started: Started) {
             job.operation_name.as_deref(),
             job.variables,
             super::FetchHeaders {
-                authorization: super::FetchAuthorization::Shared(job.authorization.clone()),
+                authorization: super::FetchAuthorization::Multiplexed {
+                    connection: job.authorization.connection.clone(),
+                    operation: job.authorization.operation.clone(),
+                },
                 request_id: None,
                 traceparent: job.traceparent.as_deref(),
+                shared_connection,
             },
         )
         .await;

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use c9pay_platform::internal_token::Principal;
-use crate::engine::{FetchAuthorization, OperationKind};
+use crate::engine::{FetchAuthorization, OperationKind, SubscriptionAuthorization};
 use serde_json::Value;
 
 use super::{Answer, GraphQLRequest, Pipeline};
@@ -114,9 +114,10 @@ pub(super) async fn execute(
     })
 }
 
-/// Opens a planned subscription with the principal's internal token for every subgraph
-/// (see `engine::FetchAuthorization::Shared`). The subgraph checks the token once, when
-/// the subscription starts.
+/// Opens a planned subscription with the principal's internal token for every subgraph,
+/// on an upstream connection shared with other subscriptions and opened with the
+/// router's own token (see `engine::FetchAuthorization::Multiplexed`). The subgraph
+/// checks the principal's token once, when the subscription starts.
 pub(super) async fn subscribe(
     pipeline: &Pipeline,
     planned: Arc<PlannedOperation>,
@@ -125,10 +126,16 @@ pub(super) async fn subscribe(
 ) -> Result<EventStream, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
     admit(pipeline, &planned, principal)?;
-    let authorization = pipeline
-        .credentials
-        .for_every_subgraph(principal)
-        .map_err(|error| internal("signing the internal token", &error))?;
+    let authorization = SubscriptionAuthorization {
+        connection: pipeline
+            .credentials
+            .for_router_connection()
+            .map_err(|error| internal("signing the router's internal token", &error))?,
+        operation: pipeline
+            .credentials
+            .for_every_subgraph(principal)
+            .map_err(|error| internal("signing the internal token", &error))?,
+    };
     pipeline
         .engine
         .subscribe(
