@@ -233,7 +233,17 @@ impl InternalTokenSigner {
     /// A token for `audience` alone (see [`audience_of`]), living [`TOKEN_LIFETIME_S`]
     /// from now. An empty `principal.request_id` leaves `rid` out.
     pub fn sign_for(&self, principal: &Principal, audience: &str) -> Result<String, InternalTokenError> {
-        let issued_at = chrono::Utc::now().timestamp();
+        self.sign_issued_at(principal, audience, chrono::Utc::now().timestamp())
+    }
+
+    /// A token for `audience` as if signed at `issued_at` (Unix seconds): tests make
+    /// expired tokens with it.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn sign_as_of(&self, principal: &Principal, audience: &str, issued_at: i64) -> Result<String, InternalTokenError> {
+        self.sign_issued_at(principal, audience, issued_at)
+    }
+
+    fn sign_issued_at(&self, principal: &Principal, audience: &str, issued_at: i64) -> Result<String, InternalTokenError> {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: audience.to_string(),

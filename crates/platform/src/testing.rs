@@ -183,6 +183,29 @@ impl TestTrust {
         }
     }
 
+    /// `Authorization` header for `principal` as the router would send it, but for
+    /// `audience` (see [`internal_token::audience_of`]) and signed `age_s` seconds ago.
+    pub fn authorization_as_of(&self, principal: &Principal, audience: &str, age_s: i64) -> String {
+        let issued_at = chrono::Utc::now().timestamp() - age_s;
+        match self.router.sign_as_of(principal, audience, issued_at) {
+            Ok(token) => format!("Bearer {token}"),
+            Err(error) => panic!("signing an internal token: {error}"),
+        }
+    }
+
+    /// `Authorization` header for `principal` under the router's name, signed with a key
+    /// nobody trusts.
+    pub fn forged(principal: &Principal) -> String {
+        let signer = match InternalTokenSigner::new(ROUTER_ISSUER, &internal_token::generate_seed()) {
+            Ok(signer) => signer,
+            Err(error) => panic!("a signer: {error}"),
+        };
+        match signer.sign(principal) {
+            Ok(token) => format!("Bearer {token}"),
+            Err(error) => panic!("signing an internal token: {error}"),
+        }
+    }
+
     /// `Authorization` header for a signed-in user, as the router would send it.
     pub fn user(&self, user_id: &UserId) -> String {
         self.authorization_for(&Principal::user(user_id, request_id()))
