@@ -92,6 +92,9 @@ struct Row {
     router_rss_delta_kib: i64,
     credit_rss_delta_kib: i64,
     connect_seconds: f64,
+    /// Open file descriptors of this process (router, clients and the other subgraphs)
+    /// and of credit, with every idle subscriber connected.
+    open_files: (usize, usize),
 }
 
 async fn measure(stack: &Stack, options: &SubscriptionOptions) -> anyhow::Result<Vec<Row>> {
@@ -166,6 +169,7 @@ async fn measure(stack: &Stack, options: &SubscriptionOptions) -> anyhow::Result
         tokio::time::sleep(Duration::from_secs(2)).await;
         let router_after = rss_kib("self")?;
         let credit_after = rss_kib(&credit_pid.to_string())?;
+        let open_files = (open_files("self")?, open_files(&credit_pid.to_string())?);
         eprintln!(
             "  connected in {connect_seconds:.1} s; this process +{} KiB, credit +{} KiB; measuring {} payments …",
             router_after - router_before,
@@ -193,6 +197,7 @@ async fn measure(stack: &Stack, options: &SubscriptionOptions) -> anyhow::Result
             router_rss_delta_kib: router_after - router_before,
             credit_rss_delta_kib: credit_after - credit_before,
             connect_seconds,
+            open_files,
         });
         // Let the closed subscriptions end on both sides before the next count.
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -395,6 +400,11 @@ async fn connect_idle(
     connections.into_iter().collect()
 }
 
+/// Entries of `/proc/<process>/fd`.
+fn open_files(process: &str) -> anyhow::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{process}/fd"))?.count())
+}
+
 /// `VmRSS` of `/proc/<process>/status`, in KiB.
 fn rss_kib(process: &str) -> anyhow::Result<i64> {
     let status = std::fs::read_to_string(format!("/proc/{process}/status"))?;
@@ -422,15 +432,15 @@ fn markdown(options: &SubscriptionOptions, rows: &[Row]) -> String {
         },
         std::thread::available_parallelism().map_or(0, usize::from),
     );
-    text.push_str("| idle subscribers | connections | commit → event p50 ms | p99 ms | max ms | router process RSS Δ | per subscriber | credit process RSS Δ | per subscriber | connect time s |\n");
-    text.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    text.push_str("| idle subscribers | connections | commit → event p50 ms | p99 ms | max ms | router process RSS Δ | per subscriber | credit process RSS Δ | per subscriber | connect time s | open files: router process / credit |\n");
+    text.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in rows {
         let per = |delta_kib: i64| {
             let subscribers = i64::try_from(row.subscribers).unwrap_or(i64::MAX).max(1);
             format!("{:.1} KiB", delta_kib as f64 / subscribers as f64)
         };
         text.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} MiB | {} | {:.1} MiB | {} | {:.1} |\n",
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} MiB | {} | {:.1} MiB | {} | {:.1} | {} / {} |\n",
             row.subscribers,
             row.connections,
             ms(row.latency.value_at_quantile(0.5)),
@@ -441,6 +451,8 @@ fn markdown(options: &SubscriptionOptions, rows: &[Row]) -> String {
             row.credit_rss_delta_kib as f64 / 1024.0,
             per(row.credit_rss_delta_kib),
             row.connect_seconds,
+            row.open_files.0,
+            row.open_files.1,
         ));
     }
     text

@@ -5,6 +5,17 @@
 //! it as a local task that forwards response bodies into a bounded channel the router's
 //! connection reads.
 //!
+//! Upstream, subscriptions to a subgraph share a few WebSockets (the executor's pool; the
+//! engine picks each subscription's connection in turn): a connection is opened with the
+//! router's own internal token, each subscription sends its principal's in its
+//! `subscribe` message (`FetchAuthorization::Multiplexed`). When a shared connection
+//! drops, every subscription on it ends with an error event (the executor's
+//! `WS_CONNECTION_CLOSED`, masked as for any executor error) and the client subscribes
+//! again with the id of the last event it received as `after`: credit replays what it
+//! missed, so events stay in order, each once, none lost. A later subscription opens a
+//! new connection. Re-subscribing transparently inside the router would need the
+//! executor's stream to resume, which it cannot: it ends at the first transport error.
+//!
 //! The forwarding task never waits for the client: it offers each event to the channel
 //! and, when the channel is full (the client reads slower than events come), ends the
 //! subscription as too slow. Waiting instead would stall the executor's stream, and the
