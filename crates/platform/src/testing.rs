@@ -493,6 +493,8 @@ pub struct FaultyProxy {
     /// `http://127.0.0.1:<port>` of the proxy.
     pub url: String,
     fault: std::sync::Arc<std::sync::Mutex<Fault>>,
+    /// Wakes every relay to close its connection ([`FaultyProxy::sever`]).
+    severed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl FaultyProxy {
@@ -506,7 +508,11 @@ impl FaultyProxy {
             .unwrap_or_else(|error| panic!("binding a proxy: {error}"));
         let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
         let fault = std::sync::Arc::new(std::sync::Mutex::new(Fault::None));
-        let proxy = Self { url: format!("http://127.0.0.1:{port}"), fault };
+        let proxy = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            fault,
+            severed: std::sync::Arc::new(tokio::sync::Notify::new()),
+        };
         let serving = proxy.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -522,6 +528,12 @@ impl FaultyProxy {
 
     pub fn set(&self, fault: Fault) {
         *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+    }
+
+    /// Closes every connection open through the proxy now (as when the service behind it
+    /// restarts); new ones pass as before.
+    pub fn sever(&self) {
+        self.severed.notify_waiters();
     }
 
     fn fault(&self) -> Fault {
@@ -540,9 +552,12 @@ impl FaultyProxy {
         });
         let mut buffer = vec![0_u8; 16 * 1024];
         loop {
-            let read = match server_read.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(read) => read,
+            let read = tokio::select! {
+                read = server_read.read(&mut buffer) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => read,
+                },
+                () = self.severed.notified() => break,
             };
             if self.fault() == Fault::SwallowAnswers {
                 continue;

@@ -9,8 +9,9 @@
 //! engine picks each subscription's connection in turn): a connection is opened with the
 //! router's own internal token, each subscription sends its principal's in its
 //! `subscribe` message (`FetchAuthorization::Multiplexed`). When a shared connection
-//! drops, every subscription on it ends with an error event (the executor's
-//! `WS_CONNECTION_CLOSED`, masked as for any executor error) and the client subscribes
+//! drops, every subscription on it ends with an error event (`SERVICE_UNAVAILABLE`,
+//! "subscribe again with … `after`", from the executor's `SUBGRAPH_WEBSOCKET_…` code;
+//! `pipeline::execute`) and the client subscribes
 //! again with the id of the last event it received as `after`: credit replays what it
 //! missed, so events stay in order, each once, none lost. A later subscription opens a
 //! new connection. Re-subscribing transparently inside the router would need the

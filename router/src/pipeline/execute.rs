@@ -31,6 +31,9 @@ fn is_executor_code(code: &str) -> bool {
 }
 
 const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
+/// The executor's codes for a subscription's upstream WebSocket that failed or dropped
+/// (`SUBGRAPH_WEBSOCKET_CLIENT_FAILURE`, `…_CONNECT_FAILURE`, …).
+const EXECUTOR_WEBSOCKET_CODE_PREFIX: &str = "SUBGRAPH_WEBSOCKET_";
 /// A fetch the subgraph's breaker stopped while the request was under way
 /// (`engine::fetch_outcomes`).
 const BREAKER_OPEN_CODE: &str = "SUBGRAPH_CIRCUIT_OPEN";
@@ -203,6 +206,15 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
             (
                 code::SERVICE_UNAVAILABLE,
                 format!("the {service} service is unavailable; retry later ({ids})"),
+            )
+        } else if executor_code.starts_with(EXECUTOR_WEBSOCKET_CODE_PREFIX) {
+            // A subscription's upstream connection failed or dropped: the subscription
+            // has ended, and subscribing again resumes it.
+            (
+                code::SERVICE_UNAVAILABLE,
+                format!(
+                    "the connection to the {service} service was lost; subscribe again, with the id of the last event received as `after` ({ids})"
+                ),
             )
         } else {
             (
