@@ -126,18 +126,17 @@ pub(super) async fn subscribe(
     planned: Arc<PlannedOperation>,
     request: &GraphQLRequest,
     principal: &Principal,
+    expires_at_s: Option<i64>,
 ) -> Result<EventStream, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
     admit(pipeline, &planned, principal)?;
+    let tokens = pipeline
+        .credentials
+        .for_subscription(principal, expires_at_s)
+        .map_err(|error| internal("signing the subscription's internal tokens", &error))?;
     let authorization = SubscriptionAuthorization {
-        connection: pipeline
-            .credentials
-            .for_router_connection()
-            .map_err(|error| internal("signing the router's internal token", &error))?,
-        operation: pipeline
-            .credentials
-            .for_every_subgraph(principal)
-            .map_err(|error| internal("signing the internal token", &error))?,
+        connection: tokens.connection,
+        operation: tokens.operation,
     };
     pipeline
         .engine
