@@ -87,6 +87,12 @@ pub struct RouterConfig {
     /// Mutations and subscriptions never share. Default true.
     #[serde(default = "default_deduplicate_queries")]
     pub deduplicate_queries: bool,
+    /// Upstream WebSocket connections per subgraph that subscriptions share (each opened
+    /// with the router's own credential; every subscription sends its principal's in its
+    /// `subscribe` message). `0` gives every subscription a connection of its own, as
+    /// the router did before (for comparison in benchmarks). Default 16.
+    #[serde(default = "default_shared_subscription_connections")]
+    pub shared_subscription_connections: u64,
 }
 
 fn default_deduplicate_queries() -> bool {
@@ -111,6 +117,10 @@ pub enum Access {
     /// explicitly, refused together with `jwks_url` or `internal_signing_key`, logged as
     /// a warning at start; never used by `c9pay up` or the Kubernetes manifests.
     Open,
+}
+
+fn default_shared_subscription_connections() -> u64 {
+    16
 }
 
 /// Rate limits (`RATE_LIMITED`, HTTP 429 with `Retry-After`), counted in this replica's
@@ -582,6 +592,7 @@ impl RouterConfig {
             circuit_breaker: CircuitBreakerConfig::default(),
             telemetry: TelemetryConfig::default(),
             deduplicate_queries: default_deduplicate_queries(),
+            shared_subscription_connections: default_shared_subscription_connections(),
         }
     }
 

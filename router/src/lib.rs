@@ -226,5 +226,6 @@ fn engine_options(config: &RouterConfig, metrics: RouterMetrics, breaker_metrics
         breaker_metrics,
         metrics,
         deduplicate_queries: config.deduplicate_queries,
+        shared_subscription_connections: config.shared_subscription_connections,
     }
 }

@@ -3,17 +3,41 @@
 //! resolver ever sees.
 //!
 //! Subscriptions come over GraphQL over WebSocket (`graphql-transport-ws`) on the same
-//! path: the router's executor sends the internal token as `authorization` in the
-//! `connection_init` payload (a WebSocket handshake has no room for it elsewhere), and a
-//! connection without a valid one is closed before any operation runs. The token is
-//! checked once, when the connection opens: a subscription outlives the token's minute,
-//! and the router ends it when the client's own credential expires. The payload's
-//! `traceparent` (the router's subscribe span) is kept as the connection's
-//! [`TraceParent`], for the subscription's spans.
+//! path, authenticated by the internal token given as `authorization` in the
+//! `connection_init` payload (a WebSocket handshake has no room for it elsewhere); a
+//! connection without a valid one is closed before any operation runs. The token names
+//! either a principal, whose every subscription on the connection runs as it (one
+//! connection per subscription, what a direct caller does), or the router itself.
+//!
+//! # The router's shared connections
+//!
+//! The router multiplexes its subscriptions over a few connections it opens as itself
+//! (`Principal::service("router")`). Such a connection can do nothing on its own: each
+//! `subscribe` on it must carry its own principal's internal token in
+//! `payload.extensions.c9pay.authorization` ([`OPERATION_EXTENSION`]), verified exactly
+//! as a connection's token is (same keys, issuer rules, audience and expiry), and runs as
+//! that principal; one without a valid token is answered with a single error whose
+//! `extensions.code` is `UNAUTHENTICATED`, and nothing runs. A token is checked once,
+//! when its subscription starts: a subscription outlives the token's minute, and the
+//! router ends it when the client's own credential expires or is revoked. The
+//! subscription's `traceparent` (the router's subscribe span) comes beside the token
+//! (`extensions.c9pay.traceparent`) and becomes the subscription's [`TraceParent`]; on a
+//! principal's own connection it comes in the `connection_init` payload instead.
+//!
+//! Threat model: the per-subscription token is what a connection's token was, moved from
+//! the connection to the operation; it is short-lived, signed by the router, for the
+//! platform or this service. A caller that can open a connection as the router holds the
+//! router's key and could sign any principal's token anyway; a caller without it cannot
+//! open such a connection, and on a principal's own connection the extension is ignored
+//! (the connection's principal is the only identity there). The router's HTTP fetches
+//! of a subscription's events use the same pair (the router's token as `Authorization`,
+//! the principal's in the extension), so every fetch of a subscription runs as its
+//! principal.
 
-use std::sync::Arc;
+use std::{any::TypeId, sync::Arc};
 
 use async_graphql::Executor;
+use futures::stream::BoxStream;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json, Router,
@@ -25,12 +49,100 @@ use axum::{
 
 use crate::{
     error::{REQUEST_ID, code},
-    internal_token::{InternalTokenVerifier, Principal},
+    internal_token::{InternalTokenError, InternalTokenVerifier, Principal, ROUTER_ISSUER},
     telemetry::TraceParent,
 };
 
 /// Initial read buffer of a subscription connection.
 const WEBSOCKET_READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The request extension an operation on the router's own connection carries its
+/// principal's internal token (`authorization`) and `traceparent` in.
+pub const OPERATION_EXTENSION: &str = "c9pay";
+
+/// Session data of a WebSocket the router opened as itself: every operation on it names
+/// its own principal (see the module's documentation).
+struct RouterConnection;
+
+/// Whether `principal` is the router speaking for itself (a shared connection's, or its
+/// calls to internal endpoints), not for a person or device.
+fn is_router(principal: &Principal) -> bool {
+    principal.is_service(ROUTER_ISSUER)
+}
+
+/// A string field of the operation extension.
+fn operation_field<'a>(extensions: &'a async_graphql::Extensions, field: &str) -> Option<&'a str> {
+    match extensions.get(OPERATION_EXTENSION)? {
+        async_graphql::Value::Object(fields) => match fields.get(field)? {
+            async_graphql::Value::String(value) => Some(value),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The principal an operation on the router's connection names in its extension.
+fn operation_principal(
+    verifier: &InternalTokenVerifier,
+    extensions: &async_graphql::Extensions,
+) -> Result<Principal, InternalTokenError> {
+    let principal = verifier.verify_authorization(operation_field(extensions, "authorization"))?;
+    // The router's own token names nobody: an operation must name its principal.
+    if is_router(&principal) {
+        return Err(InternalTokenError::Invalid("an operation must name its own principal".to_string()));
+    }
+    Ok(principal)
+}
+
+/// The executor of one WebSocket connection: on the router's shared connection, each
+/// subscription runs as the principal its own token names, or not at all.
+#[derive(Clone)]
+struct PerOperation<E> {
+    executor: E,
+    verifier: Arc<InternalTokenVerifier>,
+}
+
+impl<E: Executor> Executor for PerOperation<E> {
+    fn execute(&self, request: async_graphql::Request) -> impl Future<Output = async_graphql::Response> + Send {
+        self.executor.execute(request)
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let shared = session_data
+            .as_ref()
+            .is_some_and(|data| data.get(&TypeId::of::<RouterConnection>()).is_some());
+        if !shared {
+            return self.executor.execute_stream(request, session_data);
+        }
+        let mut principal = match operation_principal(&self.verifier, &request.extensions) {
+            Ok(principal) => principal,
+            Err(error) => {
+                tracing::warn!(%error, "refused a subscription on the router's connection without a valid internal token of its own");
+                let error = crate::error::client_error(
+                    code::UNAUTHENTICATED,
+                    "each operation on the router's connection must carry its own principal's internal token",
+                )
+                .into_server_error(async_graphql::Pos::default());
+                return Box::pin(futures::stream::once(async move {
+                    async_graphql::Response::from_errors(vec![error])
+                }));
+            }
+        };
+        if principal.request_id.is_empty() {
+            principal.request_id = new_request_id();
+        }
+        let traceparent = operation_field(&request.extensions, "traceparent")
+            .map(TraceParent::from_traceparent)
+            .unwrap_or_default();
+        request.data.insert(principal);
+        request.data.insert(traceparent);
+        self.executor.execute_stream(request, session_data)
+    }
+}
 
 #[derive(Clone)]
 struct Endpoint<E> {
@@ -57,7 +169,11 @@ async fn websocket<E: Executor>(
         .read_buffer_size(WEBSOCKET_READ_BUFFER_BYTES)
         .on_upgrade(move |stream| {
             let verifier = endpoint.verifier.clone();
-            GraphQLWebSocket::new(stream, endpoint.executor, protocol)
+            let executor = PerOperation {
+                executor: endpoint.executor,
+                verifier: endpoint.verifier.clone(),
+            };
+            GraphQLWebSocket::new(stream, executor, protocol)
                 .on_connection_init(move |payload: serde_json::Value| async move {
                     let authorization = payload.as_object().and_then(|fields| {
                         fields
@@ -71,10 +187,15 @@ async fn websocket<E: Executor>(
                             "this endpoint is internal: connections must come through the c9pay router",
                         )
                     })?;
+                    let mut data = async_graphql::Data::default();
+                    if is_router(&principal) {
+                        // A shared connection: each operation names its own principal.
+                        data.insert(RouterConnection);
+                        return Ok(data);
+                    }
                     if principal.request_id.is_empty() {
                         principal.request_id = new_request_id();
                     }
-                    let mut data = async_graphql::Data::default();
                     data.insert(principal);
                     // The router's subscribe span, so that this subscription continues its
                     // trace (see [`crate::telemetry::TraceParent`]).
@@ -108,11 +229,23 @@ async fn execute<E: Executor>(
             );
         }
     };
+    let request = request.into_inner();
+    // The router's fetches for a subscription's events name their principal beside the
+    // router's own token, as the subscription on its shared connection does.
+    if is_router(&principal) && request.extensions.contains_key(OPERATION_EXTENSION) {
+        principal = match operation_principal(&endpoint.verifier, &request.extensions) {
+            Ok(principal) => principal,
+            Err(error) => {
+                tracing::warn!(%error, "refused a request of the router without a valid internal token of its own");
+                return unauthenticated("an operation the router sends for a principal must carry its internal token");
+            }
+        };
+    }
     if principal.request_id.is_empty() {
         principal.request_id = request_id_of(&headers);
     }
     let request_id = principal.request_id.clone();
-    let request = request.into_inner().data(principal);
+    let request = request.data(principal);
     let mut response = REQUEST_ID
         .scope(request_id, endpoint.executor.execute(request))
         .await;

@@ -233,7 +233,31 @@ impl InternalTokenSigner {
     /// A token for `audience` alone (see [`audience_of`]), living [`TOKEN_LIFETIME_S`]
     /// from now. An empty `principal.request_id` leaves `rid` out.
     pub fn sign_for(&self, principal: &Principal, audience: &str) -> Result<String, InternalTokenError> {
-        let issued_at = chrono::Utc::now().timestamp();
+        let now = chrono::Utc::now().timestamp();
+        self.sign_issued_at(principal, audience, now, now + TOKEN_LIFETIME_S)
+    }
+
+    /// A token for `audience` that expires at `expires_at` (Unix seconds) rather than
+    /// [`TOKEN_LIFETIME_S`] from now: the router's tokens for one subscription, which its
+    /// events' fetches carry for as long as it runs.
+    pub fn sign_until(&self, principal: &Principal, audience: &str, expires_at: i64) -> Result<String, InternalTokenError> {
+        self.sign_issued_at(principal, audience, chrono::Utc::now().timestamp(), expires_at)
+    }
+
+    /// A token for `audience` as if signed at `issued_at` (Unix seconds): tests make
+    /// expired tokens with it.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn sign_as_of(&self, principal: &Principal, audience: &str, issued_at: i64) -> Result<String, InternalTokenError> {
+        self.sign_issued_at(principal, audience, issued_at, issued_at + TOKEN_LIFETIME_S)
+    }
+
+    fn sign_issued_at(
+        &self,
+        principal: &Principal,
+        audience: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<String, InternalTokenError> {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: audience.to_string(),
@@ -244,7 +268,7 @@ impl InternalTokenSigner {
             rid: principal.request_id.clone(),
             sid: principal.session_id.clone(),
             iat: issued_at,
-            exp: issued_at + TOKEN_LIFETIME_S,
+            exp: expires_at,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
             .map_err(|error| InternalTokenError::Key(error.to_string()))

@@ -183,6 +183,29 @@ impl TestTrust {
         }
     }
 
+    /// `Authorization` header for `principal` as the router would send it, but for
+    /// `audience` (see [`internal_token::audience_of`]) and signed `age_s` seconds ago.
+    pub fn authorization_as_of(&self, principal: &Principal, audience: &str, age_s: i64) -> String {
+        let issued_at = chrono::Utc::now().timestamp() - age_s;
+        match self.router.sign_as_of(principal, audience, issued_at) {
+            Ok(token) => format!("Bearer {token}"),
+            Err(error) => panic!("signing an internal token: {error}"),
+        }
+    }
+
+    /// `Authorization` header for `principal` under the router's name, signed with a key
+    /// nobody trusts.
+    pub fn forged(principal: &Principal) -> String {
+        let signer = match InternalTokenSigner::new(ROUTER_ISSUER, &internal_token::generate_seed()) {
+            Ok(signer) => signer,
+            Err(error) => panic!("a signer: {error}"),
+        };
+        match signer.sign(principal) {
+            Ok(token) => format!("Bearer {token}"),
+            Err(error) => panic!("signing an internal token: {error}"),
+        }
+    }
+
     /// `Authorization` header for a signed-in user, as the router would send it.
     pub fn user(&self, user_id: &UserId) -> String {
         self.authorization_for(&Principal::user(user_id, request_id()))
@@ -470,6 +493,8 @@ pub struct FaultyProxy {
     /// `http://127.0.0.1:<port>` of the proxy.
     pub url: String,
     fault: std::sync::Arc<std::sync::Mutex<Fault>>,
+    /// Wakes every relay to close its connection ([`FaultyProxy::sever`]).
+    severed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl FaultyProxy {
@@ -483,7 +508,11 @@ impl FaultyProxy {
             .unwrap_or_else(|error| panic!("binding a proxy: {error}"));
         let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
         let fault = std::sync::Arc::new(std::sync::Mutex::new(Fault::None));
-        let proxy = Self { url: format!("http://127.0.0.1:{port}"), fault };
+        let proxy = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            fault,
+            severed: std::sync::Arc::new(tokio::sync::Notify::new()),
+        };
         let serving = proxy.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -499,6 +528,12 @@ impl FaultyProxy {
 
     pub fn set(&self, fault: Fault) {
         *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+    }
+
+    /// Closes every connection open through the proxy now (as when the service behind it
+    /// restarts); new ones pass as before.
+    pub fn sever(&self) {
+        self.severed.notify_waiters();
     }
 
     fn fault(&self) -> Fault {
@@ -517,9 +552,12 @@ impl FaultyProxy {
         });
         let mut buffer = vec![0_u8; 16 * 1024];
         loop {
-            let read = match server_read.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(read) => read,
+            let read = tokio::select! {
+                read = server_read.read(&mut buffer) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => read,
+                },
+                () = self.severed.notified() => break,
             };
             if self.fault() == Fault::SwallowAnswers {
                 continue;

@@ -148,11 +148,16 @@ impl Stack {
     /// Starts the four subgraphs and the router on this runtime; `deduplicate_queries` is
     /// the router's setting of that name.
     pub async fn start(storage: &Storage, deduplicate_queries: bool) -> anyhow::Result<Self> {
-        Self::start_with(storage, CreditPlacement::InProcess, deduplicate_queries).await
+        Self::start_with(storage, CreditPlacement::InProcess, |config| config.deduplicate_queries = deduplicate_queries).await
     }
 
-    /// Starts the four subgraphs and the router, credit where `placement` says.
-    pub async fn start_with(storage: &Storage, placement: CreditPlacement, deduplicate_queries: bool) -> anyhow::Result<Self> {
+    /// Starts the four subgraphs and the router, credit where `placement` says, the
+    /// router with the benchmark's settings and then `configure`'s.
+    pub async fn start_with(
+        storage: &Storage,
+        placement: CreditPlacement,
+        configure: impl FnOnce(&mut RouterConfig),
+    ) -> anyhow::Result<Self> {
         let trust = TestTrust::new(&["auth", "stores", "credit"]);
         let mut databases = Vec::new();
 
@@ -256,7 +261,7 @@ impl Stack {
         // The benchmark measures capacity: all its clients share one address and a few
         // principals, which the production rate limits would (rightly) stop.
         config.rate_limits.fields.clear();
-        config.deduplicate_queries = deduplicate_queries;
+        configure(&mut config);
         let router = c9pay_router::build(&config)
             .await
             .context("building the router")?;

@@ -56,6 +56,11 @@ pub struct SubscriptionOptions {
     /// Admin URL of the PostgreSQL server to create the databases on.
     #[arg(long)]
     postgres: String,
+    /// The router's `shared_subscription_connections`: upstream WebSocket connections to
+    /// credit that all subscriptions share; 0 opens one per subscription (the router
+    /// before it multiplexed).
+    #[arg(long, default_value_t = 16)]
+    shared_subscription_connections: u64,
 }
 
 struct Person {
@@ -68,7 +73,11 @@ pub async fn run(options: SubscriptionOptions) -> anyhow::Result<()> {
         admin_url: options.postgres.clone(),
     };
     eprintln!("starting users, auth, stores and the router here, credit in a child process …");
-    let stack = Stack::start_with(&storage, CreditPlacement::ChildProcess, true).await?;
+    let shared = options.shared_subscription_connections;
+    let stack = Stack::start_with(&storage, CreditPlacement::ChildProcess, |config| {
+        config.shared_subscription_connections = shared;
+    })
+    .await?;
     let result = measure(&stack, &options).await;
     stack.stop().await;
     let rows = result?;
@@ -83,6 +92,9 @@ struct Row {
     router_rss_delta_kib: i64,
     credit_rss_delta_kib: i64,
     connect_seconds: f64,
+    /// Open file descriptors of this process (router, clients and the other subgraphs)
+    /// and of credit, with every idle subscriber connected.
+    open_files: (usize, usize),
 }
 
 async fn measure(stack: &Stack, options: &SubscriptionOptions) -> anyhow::Result<Vec<Row>> {
@@ -157,6 +169,7 @@ async fn measure(stack: &Stack, options: &SubscriptionOptions) -> anyhow::Result
         tokio::time::sleep(Duration::from_secs(2)).await;
         let router_after = rss_kib("self")?;
         let credit_after = rss_kib(&credit_pid.to_string())?;
+        let open_files = (open_files("self")?, open_files(&credit_pid.to_string())?);
         eprintln!(
             "  connected in {connect_seconds:.1} s; this process +{} KiB, credit +{} KiB; measuring {} payments …",
             router_after - router_before,
@@ -184,6 +197,7 @@ async fn measure(stack: &Stack, options: &SubscriptionOptions) -> anyhow::Result
             router_rss_delta_kib: router_after - router_before,
             credit_rss_delta_kib: credit_after - credit_before,
             connect_seconds,
+            open_files,
         });
         // Let the closed subscriptions end on both sides before the next count.
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -386,6 +400,11 @@ async fn connect_idle(
     connections.into_iter().collect()
 }
 
+/// Entries of `/proc/<process>/fd`.
+fn open_files(process: &str) -> anyhow::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{process}/fd"))?.count())
+}
+
 /// `VmRSS` of `/proc/<process>/status`, in KiB.
 fn rss_kib(process: &str) -> anyhow::Result<i64> {
     let status = std::fs::read_to_string(format!("/proc/{process}/status"))?;
@@ -403,21 +422,25 @@ fn ms(microseconds: u64) -> f64 {
 #[allow(clippy::as_conversions)] // kibibytes and counts far below 2^53, for display
 fn markdown(options: &SubscriptionOptions, rows: &[Row]) -> String {
     let mut text = format!(
-        "{} measured payments per row (after {} unmeasured), one at a time; idle subscriptions {} per WebSocket connection; PostgreSQL; {} CPU(s) seen\n\n",
+        "{} measured payments per row (after {} unmeasured), one at a time; idle subscriptions {} per WebSocket connection; router → credit: {}; PostgreSQL; {} CPU(s) seen\n\n",
         options.payments,
         options.warm_up_payments,
         options.subscriptions_per_connection,
+        match options.shared_subscription_connections {
+            0 => "one WebSocket per subscription".to_string(),
+            shared => format!("{shared} shared WebSockets"),
+        },
         std::thread::available_parallelism().map_or(0, usize::from),
     );
-    text.push_str("| idle subscribers | connections | commit → event p50 ms | p99 ms | max ms | router process RSS Δ | per subscriber | credit process RSS Δ | per subscriber | connect time s |\n");
-    text.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    text.push_str("| idle subscribers | connections | commit → event p50 ms | p99 ms | max ms | router process RSS Δ | per subscriber | credit process RSS Δ | per subscriber | connect time s | open files: router process / credit |\n");
+    text.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in rows {
         let per = |delta_kib: i64| {
             let subscribers = i64::try_from(row.subscribers).unwrap_or(i64::MAX).max(1);
             format!("{:.1} KiB", delta_kib as f64 / subscribers as f64)
         };
         text.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} MiB | {} | {:.1} MiB | {} | {:.1} |\n",
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} MiB | {} | {:.1} MiB | {} | {:.1} | {} / {} |\n",
             row.subscribers,
             row.connections,
             ms(row.latency.value_at_quantile(0.5)),
@@ -428,6 +451,8 @@ fn markdown(options: &SubscriptionOptions, rows: &[Row]) -> String {
             row.credit_rss_delta_kib as f64 / 1024.0,
             per(row.credit_rss_delta_kib),
             row.connect_seconds,
+            row.open_files.0,
+            row.open_files.1,
         ));
     }
     text

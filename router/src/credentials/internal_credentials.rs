@@ -17,8 +17,20 @@
 //! The request id of a mutation travels beside the token, in `x-request-id` (mutations
 //! are never shared, so it costs no sharing); a query's fetch carries none, and the
 //! subgraph gives it an id of its own. A subscription's token names the whole platform
-//! (`aud = c9pay-internal`), as before: the executor sends a subscription's event fetches
-//! without running the plugin that picks a token per subgraph.
+//! (`aud = c9pay-internal`): the executor sends a subscription's event fetches without
+//! running the plugin that picks a token per subgraph. It travels in the `subscribe`
+//! message's (and each event fetch's) `extensions`, because the upstream WebSocket is
+//! shared with other subscriptions and is opened with the router's own token, which
+//! names nobody ([`InternalCredentials::for_subscription`]).
+//!
+//! A subscription's two tokens are signed when it starts and live until the client's
+//! access token expires (at most 15 minutes), not one minute: the executor sends every
+//! event's entity fetches (a payer's name, a store's name) with the credentials the
+//! subscription started with, so a one-minute token left every event after the first
+//! minute without them. The router ends the subscription when the access token expires,
+//! and on revocation at once; a subscription's token stolen inside the cluster replays as
+//! its principal for at most the rest of that access token's life, which the stolen
+//! access token itself would allow through the router.
 //!
 //! # Threat model
 //!
@@ -55,12 +67,29 @@
 use std::{sync::Arc, time::Duration};
 
 use c9pay_platform::internal_token::{
-    AUDIENCE, InternalTokenError, InternalTokenSigner, Principal, PrincipalKind, TOKEN_LIFETIME_S, audience_of,
+    AUDIENCE, InternalTokenError, InternalTokenSigner, Principal, PrincipalKind, ROUTER_ISSUER, TOKEN_LIFETIME_S,
+    audience_of,
 };
 
 /// The longest a token is reused after it was signed: half its lifetime, so every token
 /// sent has at least half of it left.
 pub const REUSE_MAX: Duration = Duration::from_secs(TOKEN_LIFETIME_S.unsigned_abs() / 2);
+
+/// The longest a subscription's tokens live: the longest an access token lives (auth's
+/// `access_token_lifetime_s` is at most 900 s), after which the router has ended the
+/// subscription.
+pub const SUBSCRIPTION_TOKEN_LIFETIME_MAX_S: i64 = 900;
+
+/// The internal tokens of one subscription.
+pub struct SubscriptionTokens {
+    /// The router's own (`Principal::service("router")`): a shared upstream connection
+    /// is opened with it, and it is the `Authorization` of the subscription's event
+    /// fetches. It names nobody, so a subgraph runs nothing on it alone.
+    pub connection: Arc<str>,
+    /// The principal's, sent in the `subscribe` message's and each event fetch's
+    /// `extensions.c9pay` (`c9pay_platform::graphql`).
+    pub operation: Arc<str>,
+}
 
 /// Tokens kept at once: one per principal and subgraph active in the last 30 s, beyond
 /// which the least used are signed again when next needed.
@@ -102,6 +131,30 @@ impl InternalCredentials {
     /// (a subscription and its event fetches).
     pub fn for_every_subgraph(&self, principal: &Principal) -> Result<Arc<str>, Arc<InternalTokenError>> {
         self.authorization(principal, AUDIENCE.to_string())
+    }
+
+    /// The two tokens of one subscription (see [`SubscriptionTokens`]), for every
+    /// subgraph, valid until `expires_at_s` (when the router ends the subscription: the
+    /// expiry of the client's access token), at least [`TOKEN_LIFETIME_S`] and at most
+    /// [`SUBSCRIPTION_TOKEN_LIFETIME_MAX_S`] from now. Signed for each subscription.
+    pub fn for_subscription(
+        &self,
+        principal: &Principal,
+        expires_at_s: Option<i64>,
+    ) -> Result<SubscriptionTokens, InternalTokenError> {
+        let now = chrono::Utc::now().timestamp();
+        let expires_at = expires_at_s
+            .unwrap_or(now)
+            .clamp(now + TOKEN_LIFETIME_S, now + SUBSCRIPTION_TOKEN_LIFETIME_MAX_S);
+        let sign = |principal: &Principal| -> Result<Arc<str>, InternalTokenError> {
+            let unnamed = Principal { request_id: String::new(), ..principal.clone() };
+            let token = self.signer.sign_until(&unnamed, AUDIENCE, expires_at)?;
+            Ok(Arc::from(format!("Bearer {token}")))
+        };
+        Ok(SubscriptionTokens {
+            connection: sign(&Principal::service(ROUTER_ISSUER, ""))?,
+            operation: sign(principal)?,
+        })
     }
 
     fn authorization(&self, principal: &Principal, audience: String) -> Result<Arc<str>, Arc<InternalTokenError>> {
@@ -180,5 +233,35 @@ mod tests {
         assert!(verifier("credit").verify(&for_users).is_err());
         let for_all = token(credentials.for_every_subgraph(&principal));
         assert!(verifier("credit").verify(&for_all).is_ok());
+    }
+
+    /// `exp` of a `Bearer …` value, read without verifying it.
+    fn expiry_of(authorization: &str) -> i64 {
+        use base64::Engine as _;
+        let payload = authorization.split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        claims["exp"].as_i64().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_subscriptions_tokens_live_until_its_access_token_expires_within_bounds() {
+        let (credentials, trusted) = credentials();
+        let verifier = InternalTokenVerifier::for_service(&trusted, "credit").unwrap_or_else(|error| panic!("{error}"));
+        let principal = user(&UserId::generate(), "ses_1", "request-1");
+        let now = chrono::Utc::now().timestamp();
+        let tokens = credentials.for_subscription(&principal, Some(now + 600)).unwrap_or_else(|error| panic!("{error}"));
+
+        assert_eq!(expiry_of(&tokens.operation), now + 600, "the access token's expiry");
+        assert_eq!(expiry_of(&tokens.connection), now + 600);
+        let operation = verifier.verify_authorization(Some(&tokens.operation)).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(operation, Principal { request_id: String::new(), ..principal.clone() });
+        let connection = verifier.verify_authorization(Some(&tokens.connection)).unwrap_or_else(|error| panic!("{error}"));
+        assert!(connection.is_service(ROUTER_ISSUER), "the connection's token names the router alone");
+
+        let far = credentials.for_subscription(&principal, Some(now + 86_400)).unwrap_or_else(|error| panic!("{error}"));
+        assert!(expiry_of(&far.operation) <= now + 1 + SUBSCRIPTION_TOKEN_LIFETIME_MAX_S, "capped");
+        let soon = credentials.for_subscription(&principal, None).unwrap_or_else(|error| panic!("{error}"));
+        assert!(expiry_of(&soon.operation) >= now + TOKEN_LIFETIME_S, "at least an ordinary token's life");
     }
 }

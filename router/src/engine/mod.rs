@@ -46,12 +46,14 @@ use hive_router_plan_executor::{
     SubgraphExecutorMap,
     execution::{
         client_request_details::{ClientRequestDetails, JwtRequestDetails, OperationDetails},
+        jwt_forward::JwtAuthForwardingPlan,
         operation_name::OperationNameFactory,
         plan::{
             CoerceVariablesPayload, ExecutionResultExtensions, QueryPlanExecutionOpts,
             QueryPlanExecutionResult, execute_query_plan,
         },
     },
+    executors::common::ConnectionFingerprint,
     extensions::plan::ExtensionsPlan,
     headers::{compile::compile_headers_plan, plan::HeaderRulesPlan, response::ResponseHeaderSink},
     introspection::{
@@ -135,6 +137,9 @@ pub struct EngineOptions {
     pub metrics: RouterMetrics,
     /// Whether identical query fetches in flight share one fetch ([`traffic_shaping`]).
     pub deduplicate_queries: bool,
+    /// Upstream WebSocket connections per subgraph that subscriptions share; `0`: one per
+    /// subscription.
+    pub shared_subscription_connections: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,19 +259,22 @@ pub enum ExecuteError {
 pub enum FetchAuthorization {
     /// Its own value for each subgraph, asked for at each fetch.
     PerSubgraph(PerSubgraph),
-    /// One value for every fetch (subscriptions: the executor runs no plugin for the
-    /// fetches of a subscription's events, so no value can be chosen per subgraph).
+    /// One value for every fetch.
     Shared(Arc<str>),
+    /// A subscription's: the router's own credential as the `Authorization` of every
+    /// fetch (the upstream connection it shares with other subscriptions is opened with
+    /// it), and the principal's credential, for every subgraph, in each fetch's and the
+    /// `subscribe` message's `extensions` (`c9pay_platform::graphql::OPERATION_EXTENSION`).
+    /// The executor runs no plugin for the fetches of a subscription's events, so no
+    /// value can be chosen per subgraph.
+    Multiplexed {
+        connection: Arc<str>,
+        operation: Arc<str>,
+    },
     /// No `Authorization` header (`access = "open"`).
     None,
 }
 
-impl FetchAuthorization {
-    /// One value for every fetch, or none.
-    fn shared(value: Option<Arc<str>>) -> Self {
-        value.map_or(Self::None, Self::Shared)
-    }
-}
 
 /// The header a mutation's fetches carry the router's request id in.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -340,9 +348,12 @@ impl Engine {
             return Err(EngineError::UnknownSubgraph(unknown.clone()));
         }
 
-        // Subscriptions reach subgraphs over GraphQL over WebSocket at their GraphQL URL.
-        // Each subscription gets its own upstream connection (no connection fingerprint
-        // is passed), because the connection carries the principal's internal token.
+        // Subscriptions reach subgraphs over GraphQL over WebSocket at their GraphQL URL,
+        // multiplexed over a few shared connections per subgraph (the executor's pool,
+        // keyed by the connection fingerprint the engine gives each subscription; see
+        // `shared_subscription_connections`). A shared connection authenticates as the
+        // router; each subscription carries its principal's token in its own `subscribe`
+        // message (`FetchAuthorization::Multiplexed`).
         let subscriptions_config: SubscriptionsConfig = serde_json::from_value(json!({
             "enabled": true,
             "subgraph_buffer_capacity": SUBGRAPH_EVENTS_BUFFERED_MAX,
@@ -396,7 +407,11 @@ impl Engine {
             plugins: Arc::new(plugins),
             consumer_schema: planner.consumer_schema.document.clone(),
         });
-        let subscriptions = subscriptions::Worker::start(runner.clone())
+        // A few connections per subgraph, so that 50,000 subscriptions cost a handful of
+        // sockets; more than one, because a subgraph serves each connection's messages one
+        // at a time (and async-graphql polls every subscription of a connection when any
+        // of them wakes), so tens of thousands on one connection would queue.
+        let subscriptions = subscriptions::Worker::start(runner.clone(), options.shared_subscription_connections)
             .map_err(|error| EngineError::Executor(format!("subscription worker: {error}")))?;
         let schema_text = planner.consumer_schema.document.to_string();
         let schema_accepts_float = schema_text.contains(": Float") || schema_text.contains("[Float");
@@ -613,7 +628,13 @@ impl Engine {
     ) -> Result<ExecutionOutput, ExecuteError> {
         let result = self
             .runner
-            .run(planned, query, operation_name, variables, FetchHeaders { authorization, request_id, traceparent: None })
+            .run(
+                planned,
+                query,
+                operation_name,
+                variables,
+                FetchHeaders { authorization, request_id, traceparent: None, shared_connection: None },
+            )
             .await?;
         match result {
             QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
@@ -636,7 +657,7 @@ impl Engine {
         query: &str,
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        authorization: Option<Arc<str>>,
+        authorization: Option<SubscriptionAuthorization>,
     ) -> Result<EventStream, ExecuteError> {
         self.subscriptions
             .subscribe(subscriptions::Job {
@@ -650,6 +671,16 @@ impl Engine {
             })
             .await
     }
+}
+
+/// The internal credentials of one subscription.
+pub struct SubscriptionAuthorization {
+    /// The router's own (`Principal::service("router")`), which a shared upstream
+    /// connection is opened with and which alone may do nothing.
+    pub connection: Arc<str>,
+    /// The principal's, for every subgraph, sent with the subscription's `subscribe`
+    /// message and each of its events' fetches.
+    pub operation: Arc<str>,
 }
 
 /// Events one upstream subscription may buffer before the executor's entity resolution
@@ -666,6 +697,9 @@ struct FetchHeaders<'a> {
     /// A subscription's `traceparent` (a query's or mutation's fetch gets its own from
     /// the executor).
     traceparent: Option<&'a str>,
+    /// The shared upstream connection a subscription uses (its fingerprint in the
+    /// executor's pool), `None` for a query or mutation.
+    shared_connection: Option<u64>,
 }
 
 impl Runner {
@@ -677,7 +711,7 @@ impl Runner {
         variables: serde_json::Map<String, serde_json::Value>,
         fetch_headers: FetchHeaders<'_>,
     ) -> Result<QueryPlanExecutionResult, ExecuteError> {
-        let FetchHeaders { authorization, request_id, traceparent } = fetch_headers;
+        let FetchHeaders { authorization, request_id, traceparent, shared_connection } = fetch_headers;
         let mut raw_variables = HashMap::with_capacity(variables.len());
         for (name, value) in variables {
             let value = sonic_rs::to_value(&value)
@@ -697,6 +731,7 @@ impl Runner {
         };
         let mut headers = ntex::http::HeaderMap::new();
         let context = PluginContext::default();
+        let mut operation_extension = None;
         match authorization {
             FetchAuthorization::Shared(value) => {
                 headers.insert(ntex::http::header::AUTHORIZATION, header_value(&value)?);
@@ -705,6 +740,19 @@ impl Runner {
                 context.insert(fetch_credentials::RequestCredentials(per_subgraph));
             }
             FetchAuthorization::None => {}
+            FetchAuthorization::Multiplexed { connection, operation } => {
+                headers.insert(ntex::http::header::AUTHORIZATION, header_value(&connection)?);
+                let mut fields = serde_json::Map::new();
+                fields.insert("authorization".to_string(), serde_json::Value::from(&*operation));
+                if let Some(traceparent) = traceparent {
+                    fields.insert("traceparent".to_string(), serde_json::Value::from(traceparent));
+                }
+                let value = sonic_rs::to_value(&fields).map_err(|error| ExecuteError::Failed(error.to_string()))?;
+                operation_extension = Some(Arc::new(JwtAuthForwardingPlan {
+                    extension_field_name: c9pay_platform::graphql::OPERATION_EXTENSION.to_string(),
+                    extension_field_value: value,
+                }));
+            }
         }
         if let Some(request_id) = request_id {
             headers.insert(ntex::http::header::HeaderName::from_static(REQUEST_ID_HEADER), header_value(request_id)?);
@@ -769,7 +817,9 @@ impl Runner {
             operation_type_name: planned.root_type_name.clone(),
             operation_kind: planner_kind,
             executors: self.executors.clone(),
-            jwt_auth_forwarding: None,
+            // The executor's one way to add a field to every fetch's `extensions` (the
+            // `subscribe` message's too): here the subscription's own credential.
+            jwt_auth_forwarding: operation_extension,
             graphql_error_recorder: None,
             demand_control_context: None,
             initial_errors: Vec::new(),
@@ -778,7 +828,7 @@ impl Runner {
             operation_name_factory: OperationNameFactory::default(),
             response_header_sink: ResponseHeaderSink::default(),
             error_masking_runtime: Arc::new(None),
-            connection_fingerprint: None,
+            connection_fingerprint: shared_connection.map(ConnectionFingerprint::from_hash),
         }))
         .await
         .map_err(|error| ExecuteError::Failed(error.to_string()))

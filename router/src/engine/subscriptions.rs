@@ -5,6 +5,18 @@
 //! it as a local task that forwards response bodies into a bounded channel the router's
 //! connection reads.
 //!
+//! Upstream, subscriptions to a subgraph share a few WebSockets (the executor's pool; the
+//! engine picks each subscription's connection in turn): a connection is opened with the
+//! router's own internal token, each subscription sends its principal's in its
+//! `subscribe` message (`FetchAuthorization::Multiplexed`). When a shared connection
+//! drops, every subscription on it ends with an error event (`SERVICE_UNAVAILABLE`,
+//! "subscribe again with … `after`", from the executor's `SUBGRAPH_WEBSOCKET_…` code;
+//! `pipeline::execute`) and the client subscribes
+//! again with the id of the last event it received as `after`: credit replays what it
+//! missed, so events stay in order, each once, none lost. A later subscription opens a
+//! new connection. Re-subscribing transparently inside the router would need the
+//! executor's stream to resume, which it cannot: it ends at the first transport error.
+//!
 //! The forwarding task never waits for the client: it offers each event to the channel
 //! and, when the channel is full (the client reads slower than events come), ends the
 //! subscription as too slow. Waiting instead would stall the executor's stream, and the
@@ -13,7 +25,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread,
 };
@@ -32,10 +44,10 @@ pub(super) struct Job {
     pub query: String,
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
-    /// The `Authorization` of every fetch; none with `access = "open"`.
-    pub authorization: Option<Arc<str>>,
-    /// The W3C `traceparent` of the span that subscribes, sent to the subgraph in the
-    /// `connection_init` payload so that its subscription continues the trace.
+    /// The subscription's internal credentials; none with `access = "open"`.
+    pub authorization: Option<super::SubscriptionAuthorization>,
+    /// The W3C `traceparent` of the span that subscribes, sent to the subgraph beside the
+    /// subscription's credential so that its subscription continues the trace.
     pub traceparent: Option<String>,
     pub buffer_size_max: usize,
 }
@@ -49,6 +61,20 @@ struct Started {
 
 pub(super) struct Worker {
     jobs: mpsc::Sender<Started>,
+}
+
+/// Which shared upstream connection each new subscription uses: the next in turn.
+struct SharedConnections {
+    count: u64,
+    next: AtomicU64,
+}
+
+impl SharedConnections {
+    /// The fingerprint of the next connection in the executor's pool; `None` (a
+    /// connection of its own) when none are shared.
+    fn next(&self) -> Option<u64> {
+        (self.count > 0).then(|| self.next.fetch_add(1, Ordering::Relaxed) % self.count)
+    }
 }
 
 /// What a subscription yields.
@@ -90,7 +116,11 @@ impl EventStream {
 }
 
 impl Worker {
-    pub(super) fn start(runner: Arc<Runner>) -> std::io::Result<Self> {
+    pub(super) fn start(runner: Arc<Runner>, shared_connections: u64) -> std::io::Result<Self> {
+        let shared = Arc::new(SharedConnections {
+            count: shared_connections,
+            next: AtomicU64::new(0),
+        });
         let (jobs, mut queue) = mpsc::channel::<Started>(JOBS_QUEUED_MAX);
         thread::Builder::new()
             .name("subscriptions".to_string())
@@ -99,7 +129,8 @@ impl Worker {
                 system.block_on(async move {
                     while let Some(started) = queue.recv().await {
                         let runner = runner.clone();
-                        drop(ntex::rt::spawn(run(runner, started)));
+                        let connection = shared.next();
+                        drop(ntex::rt::spawn(run(runner, started, connection)));
                     }
                 });
             })?;
@@ -132,7 +163,7 @@ impl Worker {
     }
 }
 
-async fn run(runner: Arc<Runner>, started: Started) {
+async fn run(runner: Arc<Runner>, started: Started, shared_connection: Option<u64>) {
     let Started {
         job,
         events,
@@ -146,9 +177,16 @@ async fn run(runner: Arc<Runner>, started: Started) {
             job.operation_name.as_deref(),
             job.variables,
             super::FetchHeaders {
-                authorization: super::FetchAuthorization::shared(job.authorization.clone()),
+                authorization: match &job.authorization {
+                    Some(authorization) => super::FetchAuthorization::Multiplexed {
+                        connection: authorization.connection.clone(),
+                        operation: authorization.operation.clone(),
+                    },
+                    None => super::FetchAuthorization::None,
+                },
                 request_id: None,
                 traceparent: job.traceparent.as_deref(),
+                shared_connection,
             },
         )
         .await;

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use c9pay_platform::internal_token::Principal;
-use crate::engine::{FetchAuthorization, OperationKind};
+use crate::engine::{FetchAuthorization, OperationKind, SubscriptionAuthorization};
 use serde_json::Value;
 
 use super::{Answer, GraphQLRequest, Pipeline};
@@ -31,6 +31,9 @@ fn is_executor_code(code: &str) -> bool {
 }
 
 const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
+/// The executor's codes for a subscription's upstream WebSocket that failed or dropped
+/// (`SUBGRAPH_WEBSOCKET_CLIENT_FAILURE`, `…_CONNECT_FAILURE`, …).
+const EXECUTOR_WEBSOCKET_CODE_PREFIX: &str = "SUBGRAPH_WEBSOCKET_";
 /// A fetch the subgraph's breaker stopped while the request was under way
 /// (`engine::fetch_outcomes`).
 const BREAKER_OPEN_CODE: &str = "SUBGRAPH_CIRCUIT_OPEN";
@@ -118,23 +121,34 @@ pub(super) async fn execute(
     })
 }
 
-/// Opens a planned subscription with the principal's internal token for every subgraph
-/// (see `engine::FetchAuthorization::Shared`; none with `access = "open"`). The subgraph checks the token once, when
-/// the subscription starts.
+/// Opens a planned subscription with the principal's internal token for every subgraph,
+/// on an upstream connection shared with other subscriptions and opened with the
+/// router's own token (see `engine::FetchAuthorization::Multiplexed`; none with
+/// `access = "open"`). The subgraph checks the principal's token once, when the
+/// subscription starts.
 pub(super) async fn subscribe(
     pipeline: &Pipeline,
     planned: Arc<PlannedOperation>,
     request: &GraphQLRequest,
     principal: &Principal,
+    expires_at_s: Option<i64>,
 ) -> Result<EventStream, RouterError> {
     let internal = |what: &str, error: &dyn std::fmt::Display| internal_error(principal, what, error);
     admit(pipeline, &planned, principal)?;
     let authorization = pipeline
         .authentication
         .as_ref()
-        .map(|authentication| authentication.credentials.for_every_subgraph(principal))
+        .map(|authentication| {
+            authentication
+                .credentials
+                .for_subscription(principal, expires_at_s)
+        })
         .transpose()
-        .map_err(|error| internal("signing the internal token", &error))?;
+        .map_err(|error| internal("signing the subscription's internal tokens", &error))?
+        .map(|tokens| SubscriptionAuthorization {
+            connection: tokens.connection,
+            operation: tokens.operation,
+        });
     pipeline
         .engine
         .subscribe(
@@ -202,6 +216,15 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
             (
                 code::SERVICE_UNAVAILABLE,
                 format!("the {service} service is unavailable; retry later ({ids})"),
+            )
+        } else if executor_code.starts_with(EXECUTOR_WEBSOCKET_CODE_PREFIX) {
+            // A subscription's upstream connection failed or dropped: the subscription
+            // has ended, and subscribing again resumes it.
+            (
+                code::SERVICE_UNAVAILABLE,
+                format!(
+                    "the connection to the {service} service was lost; subscribe again, with the id of the last event received as `after` ({ids})"
+                ),
             )
         } else {
             (

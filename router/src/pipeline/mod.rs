@@ -271,7 +271,7 @@ impl Pipeline {
         // The span of the subscribe itself; each event delivered is a child of it.
         let subscribe = info_span!("subscribe", otel.name = "router subscribe");
         let trace = Box::new(DeliveryTrace { parent: TraceParent::of(&subscribe), delivering: None });
-        let events = execute::subscribe(self, planned, request, &authenticated.principal)
+        let events = execute::subscribe(self, planned, request, &authenticated.principal, authenticated.expires_at_s)
             .instrument(subscribe)
             .await?;
         Ok(Opened::Subscription(Subscription {

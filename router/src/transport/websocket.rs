@@ -399,7 +399,9 @@ async fn run_operation(
         trace_id = tracing::field::Empty,
     );
     c9pay_platform::telemetry::record_trace_id(&span);
-    let opened = pipeline.open(request, caller).instrument(span).await;
+    // Boxed: the stages' state is freed once the subscription is open, instead of
+    // staying in this task's allocation for as long as the subscription runs.
+    let opened = Box::pin(pipeline.open(request, caller).instrument(span)).await;
     let mut subscription = match opened {
         Err(error) => {
             outbox.send(json!({ "id": id, "type": "error", "payload": errors_of(&error) }));

@@ -7,7 +7,7 @@
 use c9pay_platform::{
     database::Backend,
     on_both_backends,
-    testing::{WebSocketClient, WebSocketMessage},
+    testing::{FaultyProxy, WebSocketClient, WebSocketMessage},
 };
 use serde_json::{Value, json};
 
@@ -281,6 +281,57 @@ async fn a_merchant_that_reconnects_with_its_last_id_gets_exactly_the_payments_i
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
 }
 
+/// Subscriptions share a few upstream WebSockets to credit. When one drops (credit
+/// restarts), each subscription on it ends with an error the client sees, and the client
+/// that subscribes again with its last id gets what it missed and then live events: in
+/// order, each once, none lost.
+async fn a_dropped_upstream_connection_ends_its_subscriptions_with_an_error_and_a_resubscribe_misses_nothing(
+    backend: Backend,
+) {
+    let mut proxy = None;
+    let router = spawn_router_with(backend, |config| {
+        let upstream = config.subgraph_urls.get("credit").cloned().unwrap_or_default();
+        let started = FaultyProxy::start(&upstream);
+        config.subgraph_urls.insert("credit".to_string(), started.url.clone());
+        proxy = Some(started);
+    })
+    .await;
+    let Some(proxy) = proxy else { panic!("the proxy did not start") };
+    let shop = open_shop(&router).await;
+    let payer = payer_with(&router, "ada@example.com", "100000").await;
+    let mut client = connect(&router.websocket_url(), &shop.merchant).await;
+    client
+        .subscribe("p", STORE_PAYMENTS, json!({ "store": shop.store, "after": "0" }))
+        .await;
+    sell(&router, &shop, &payer, 1, "before").await;
+    let last_seen = id_of(store_event(&client.next_payload("p").await));
+
+    proxy.sever();
+    let payload = client.next_payload("p").await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "the subscription ends with an error the client sees: {payload:#}"
+    );
+    let message = payload["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("subscribe again"), "{message}");
+    match client.read().await {
+        WebSocketMessage::Message(message) if message["type"] == "complete" && message["id"] == "p" => {}
+        other => panic!("expected the subscription to complete, got {other:?}"),
+    }
+
+    sell(&router, &shop, &payer, 2, "while-away").await;
+    client
+        .subscribe("p", STORE_PAYMENTS, json!({ "store": shop.store, "after": last_seen.to_string() }))
+        .await;
+    let missed = client.next_payload("p").await;
+    assert_eq!(store_event(&missed)["amount"], "9000", "what it missed first");
+    sell(&router, &shop, &payer, 3, "live").await;
+    let live = client.next_payload("p").await;
+    assert_eq!(store_event(&live)["amount"], "13500", "then live, nothing twice");
+    let ids = [last_seen, id_of(store_event(&missed)), id_of(store_event(&live))];
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+}
+
 async fn subscriptions_are_authorized_when_they_start(backend: Backend) {
     let router = spawn_router(backend).await;
     let shop = open_shop(&router).await;
@@ -362,6 +413,7 @@ on_both_backends!(
     a_kiosk_sale_reaches_the_merchants_websocket_and_the_payers_event_stream_once_with_names_filled,
     a_merchant_that_reconnects_with_its_last_id_gets_exactly_the_payments_it_missed,
     subscriptions_are_authorized_when_they_start,
+    a_dropped_upstream_connection_ends_its_subscriptions_with_an_error_and_a_resubscribe_misses_nothing,
 );
 
 mod replicas {

@@ -10,9 +10,10 @@ use c9pay_credit::{
 use c9pay_platform::{
     database::Backend,
     id::{StoreId, UserId},
+    internal_token::{AUDIENCE, Principal, ROUTER_ISSUER, audience_of},
     money::Amount,
     on_both_backends,
-    testing::{WebSocketClient, WebSocketMessage},
+    testing::{TestTrust, WebSocketClient, WebSocketMessage},
 };
 use serde_json::{Value, json};
 
@@ -463,7 +464,153 @@ async fn an_after_id_the_ledger_never_issued_is_refused(backend: Backend) {
     );
 }
 
+/// A connection opened as the router itself, as the router's shared connections are.
+async fn connect_as_router(credit: &TestCredit, url: &str) -> WebSocketClient {
+    let mut client = WebSocketClient::connect(url).await;
+    client
+        .init(json!({ "authorization": credit.trust.authorization_for(&Principal::service(ROUTER_ISSUER, "")) }))
+        .await;
+    client
+}
+
+/// `subscribe` with `extensions.c9pay.authorization` set to `authorization`, or no
+/// extension at all.
+async fn subscribe_with(client: &mut WebSocketClient, id: &str, authorization: Option<&str>) {
+    let mut payload = json!({ "query": WALLET_ACTIVITY, "variables": { "after": "0" } });
+    if let Some(authorization) = authorization {
+        payload["extensions"] = json!({ "c9pay": { "authorization": authorization } });
+    }
+    client.send(json!({ "id": id, "type": "subscribe", "payload": payload })).await;
+}
+
+async fn on_the_routers_shared_connection_each_subscription_runs_as_its_own_principal(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let ada = credit.person("Ada").await;
+    let bo = credit.person("Bo").await;
+    credit.grant(&ada, 10_000).await;
+    send(&credit, &ada, &bo, 7, "for-bo").await;
+    let mut shared = connect_as_router(&credit, &credit.websocket_url()).await;
+
+    subscribe_with(&mut shared, "bo", Some(&credit.trust.user(&bo))).await;
+    let payload = shared.next_payload("bo").await;
+    assert_eq!(event(&payload)["amount"], "7", "Bo's gift, replayed to Bo's subscription");
+    assert_eq!(event(&payload)["recipient"]["id"], bo.to_string(), "{payload:#}");
+    subscribe_with(&mut shared, "ada", Some(&credit.trust.user(&ada))).await;
+    let payload = shared.next_payload("ada").await;
+    assert!(involves(event(&payload), &ada), "Ada's subscription replays Ada's activity: {payload:#}");
+
+    // A live payment reaches both subscriptions of the connection, each as its own.
+    send(&credit, &ada, &bo, 5, "for-bo-live").await;
+    let mut live = std::collections::BTreeSet::new();
+    while live.len() < 2 {
+        match shared.read().await {
+            WebSocketMessage::Message(message) if message["type"] == "next" => {
+                let activity = &message["payload"]["data"]["walletActivity"];
+                let id = message["id"].as_str().unwrap_or_default().to_string();
+                let owner = if id == "ada" { &ada } else { &bo };
+                assert!(involves(activity, owner), "{id} sees only its own activity: {message:#}");
+                if activity["amount"] == "5" {
+                    live.insert(id);
+                }
+            }
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+}
+
+/// Whether `user` paid or received the event's transfer.
+fn involves(event: &Value, user: &UserId) -> bool {
+    [&event["payer"]["id"], &event["recipient"]["id"]].contains(&&json!(user.to_string()))
+}
+
+async fn a_subscribe_on_the_routers_connection_without_a_valid_token_of_its_own_is_refused(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let ada = credit.person("Ada").await;
+    let bo = credit.person("Bo").await;
+    credit.grant(&ada, 10_000).await;
+    send(&credit, &ada, &bo, 7, "from-ada").await;
+    let mut shared = connect_as_router(&credit, &credit.websocket_url()).await;
+    let person = Principal::user(&ada, "");
+    let refused = [
+        ("missing", None),
+        ("forged", Some(TestTrust::forged(&person))),
+        ("expired", Some(credit.trust.authorization_as_of(&person, AUDIENCE, 10 * 60))),
+        ("other-audience", Some(credit.trust.authorization_as_of(&person, &audience_of("users"), 0))),
+        ("the-router-itself", Some(credit.trust.authorization_for(&Principal::service(ROUTER_ISSUER, "")))),
+        ("not-a-token", Some("Bearer not.a.token".to_string())),
+    ];
+    for (id, authorization) in &refused {
+        subscribe_with(&mut shared, id, authorization.as_deref()).await;
+        let payload = shared.next_payload(id).await;
+        assert_eq!(payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{id}: {payload:#}");
+        let message = payload["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("its own principal's internal token"), "{id}: refused for its token: {payload:#}");
+        assert!(payload["data"].is_null(), "{id}: nothing ran: {payload:#}");
+        match shared.read().await {
+            WebSocketMessage::Message(message) if message["type"] == "complete" && message["id"] == *id => {}
+            other => panic!("{id}: expected complete, got {other:?}"),
+        }
+    }
+
+    // The connection is still open, and a subscription with a valid token runs on it.
+    subscribe_with(&mut shared, "valid", Some(&credit.trust.user(&ada))).await;
+    let payload = shared.next_payload("valid").await;
+    assert!(involves(event(&payload), &ada), "{payload:#}");
+}
+
+/// An event's fetch as the router sends it: the router's token as `Authorization`, the
+/// principal's in `extensions.c9pay`.
+async fn a_routers_fetch_runs_as_the_principal_its_extension_names_or_is_refused(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let ada = credit.person("Ada").await;
+    credit.grant(&ada, 1_234).await;
+    let router = credit.trust.authorization_for(&Principal::service(ROUTER_ISSUER, ""));
+    let fetch = |operation: Option<String>| {
+        let mut body = json!({
+            "query": "query ($r: [_Any!]!) { _entities(representations: $r) { ... on User { wallet { balance } } } }",
+            "variables": { "r": [{ "__typename": "User", "id": ada }] },
+        });
+        if let Some(operation) = operation {
+            body["extensions"] = json!({ "c9pay": { "authorization": operation } });
+        }
+        credit.http.post(format!("{}/graphql", credit.address)).header("authorization", &router).json(&body).send()
+    };
+
+    let response = fetch(Some(credit.trust.user(&ada))).await.unwrap_or_else(|error| panic!("{error}"));
+    let body: Value = response.json().await.unwrap_or_default();
+    assert_eq!(body["data"]["_entities"][0]["wallet"]["balance"], "1234", "as Ada: {body:#}");
+
+    let person = Principal::user(&ada, "");
+    for (what, operation) in [
+        ("forged", TestTrust::forged(&person)),
+        ("expired", credit.trust.authorization_as_of(&person, AUDIENCE, 10 * 60)),
+        ("other-audience", credit.trust.authorization_as_of(&person, &audience_of("users"), 0)),
+    ] {
+        let response = fetch(Some(operation)).await.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(response.status().as_u16(), 401, "{what}");
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{what}: {body:#}");
+    }
+}
+
+async fn a_principals_own_connection_ignores_an_operations_token(backend: Backend) {
+    let credit = spawn_credit(backend).await;
+    let ada = credit.person("Ada").await;
+    let bo = credit.person("Bo").await;
+    credit.grant(&ada, 10_000).await;
+    let mut bos = connect_as(&credit, &credit.websocket_url(), &bo).await;
+    // Bo's connection runs as Bo whatever the operation names: Ada's grant is not Bo's.
+    subscribe_with(&mut bos, "w", Some(&credit.trust.user(&ada))).await;
+    send(&credit, &ada, &bo, 3, "for-bo").await;
+    let payload = bos.next_payload("w").await;
+    assert_eq!(event(&payload)["amount"], "3", "Bo's first event is the gift to Bo: {payload:#}");
+}
+
 on_both_backends!(
+    on_the_routers_shared_connection_each_subscription_runs_as_its_own_principal,
+    a_subscribe_on_the_routers_connection_without_a_valid_token_of_its_own_is_refused,
+    a_principals_own_connection_ignores_an_operations_token,
+    a_routers_fetch_runs_as_the_principal_its_extension_names_or_is_refused,
     a_top_up_reaches_the_persons_wallet_activity_once,
     an_after_id_the_ledger_never_issued_is_refused,
     a_subscriber_that_falls_behind_the_live_channel_still_gets_every_event_once,
