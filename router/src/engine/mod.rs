@@ -259,8 +259,6 @@ pub enum ExecuteError {
 pub enum FetchAuthorization {
     /// Its own value for each subgraph, asked for at each fetch.
     PerSubgraph(PerSubgraph),
-    /// One value for every fetch.
-    Shared(Arc<str>),
     /// A subscription's: the router's own credential as the `Authorization` of every
     /// fetch (the upstream connection it shares with other subscriptions is opened with
     /// it), and the principal's credential, for every subgraph, in each fetch's and the
@@ -733,9 +731,6 @@ impl Runner {
         let context = PluginContext::default();
         let mut operation_extension = None;
         match authorization {
-            FetchAuthorization::Shared(value) => {
-                headers.insert(ntex::http::header::AUTHORIZATION, header_value(&value)?);
-            }
             FetchAuthorization::PerSubgraph(per_subgraph) => {
                 context.insert(fetch_credentials::RequestCredentials(per_subgraph));
             }
