@@ -20,8 +20,18 @@
 //! `router/src/credentials/internal_credentials.rs`); it sends the request id of a
 //! mutation in the `x-request-id` header instead, and a service gives a request without
 //! either an id of its own.
+//!
+//! Because the router reuses a token, a service sees the same token many times; its
+//! verifier remembers the tokens that verified (bounded, keyed by the whole token, each
+//! until its `exp`) and does not check an Ed25519 signature twice. Nothing can make a
+//! remembered token wrong before its `exp`: the trusted keys are fixed when the verifier
+//! is built, and internal tokens are never revoked (the router stops signing for a session
+//! it has revoked, and ends its subscriptions).
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use base64::{
     Engine,
@@ -281,11 +291,36 @@ impl InternalTokenSigner {
     }
 }
 
+/// How many verified tokens a verifier remembers: about one per principal and subgraph
+/// the router has spoken for in the last 30 s, each a few hundred bytes.
+pub const VERIFIED_CACHE_SIZE_MAX: u64 = 20_000;
+
+/// A token that verified, and when it stops being valid.
+#[derive(Clone, Debug)]
+struct VerifiedToken {
+    principal: Principal,
+    /// `exp`, Unix seconds.
+    expires_at_s: i64,
+}
+
+/// moka's per-entry expiry: at the token's `exp`.
+struct UntilExpiry;
+
+impl moka::Expiry<String, VerifiedToken> for UntilExpiry {
+    fn expire_after_create(&self, _token: &String, verified: &VerifiedToken, _created_at: Instant) -> Option<Duration> {
+        let left_ms = verified.expires_at_s.saturating_mul(1000).saturating_sub(crate::time::now_ms());
+        Some(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)))
+    }
+}
+
 /// Verifies internal tokens against the issuers this service trusts.
 #[derive(Clone)]
 pub struct InternalTokenVerifier {
     issuers: BTreeMap<String, DecodingKey>,
     validation: Validation,
+    /// Tokens that verified, by the whole token (see the module's documentation). A clone
+    /// of the verifier shares them.
+    verified: moka::sync::Cache<String, VerifiedToken>,
 }
 
 impl std::fmt::Debug for InternalTokenVerifier {
@@ -330,11 +365,38 @@ impl InternalTokenVerifier {
         Ok(Self {
             issuers,
             validation,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CACHE_SIZE_MAX)
+                .expire_after(UntilExpiry)
+                .build(),
         })
     }
 
-    /// Verifies a bare token (no `Bearer ` prefix).
+    /// Verifies a bare token (no `Bearer ` prefix): from the tokens that verified before
+    /// if it is one of them and its `exp` has not passed, else by its signature.
     pub fn verify(&self, token: &str) -> Result<Principal, InternalTokenError> {
+        let now_s = crate::time::now_ms() / 1000;
+        if let Some(principal) = self.remembered(token, now_s) {
+            return Ok(principal);
+        }
+        let verified = self.verify_signed(token)?;
+        let principal = verified.principal.clone();
+        self.verified.insert(token.to_string(), verified);
+        Ok(principal)
+    }
+
+    /// The principal of a token that verified before, if its `exp` is still ahead of
+    /// `now_s` (stricter than verification, which allows a few seconds of clock skew).
+    fn remembered(&self, token: &str, now_s: i64) -> Option<Principal> {
+        let verified = self.verified.get(token)?;
+        if now_s >= verified.expires_at_s {
+            self.verified.invalidate(token);
+            return None;
+        }
+        Some(verified.principal)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<VerifiedToken, InternalTokenError> {
         // The issuer picks the key, so read it first, unverified, then verify the whole
         // token with that issuer's key; nothing from the unverified read is used after.
         let issuer = unverified_issuer(token)?;
@@ -360,7 +422,7 @@ impl InternalTokenVerifier {
                 kind: claims.kind,
             });
         }
-        Ok(Principal {
+        let principal = Principal {
             kind: claims.kind,
             subject: claims.sub,
             roles: claims.roles,
@@ -371,7 +433,8 @@ impl InternalTokenVerifier {
                 .collect(),
             request_id: claims.rid,
             session_id: claims.sid,
-        })
+        };
+        Ok(VerifiedToken { principal, expires_at_s: claims.exp })
     }
 
     /// Verifies an `Authorization: Bearer …` header value.
@@ -526,6 +589,64 @@ mod tests {
         assert!(trust(&[(ROUTER_ISSUER, &seed)]).verify(&for_users).is_err(), "a platform-wide verifier wants the platform audience");
         let platform_wide = signer(ROUTER_ISSUER, &seed).sign(&principal).unwrap_or_default();
         assert!(verifier("credit").verify(&platform_wide).is_ok());
+    }
+
+    #[test]
+    fn a_token_that_verified_is_remembered_until_its_exp_and_no_further() {
+        let seed = generate_seed();
+        let verifier = trust(&[(ROUTER_ISSUER, &seed)]);
+        let now_s = crate::time::now_ms() / 1000;
+        let principal = Principal::user(&UserId::generate(), "r-1");
+        let token = signer(ROUTER_ISSUER, &seed).sign_until(&principal, AUDIENCE, now_s + 30).unwrap_or_default();
+        assert_eq!(verifier.remembered(&token, now_s), None, "nothing is remembered before it verifies");
+
+        assert_eq!(verifier.verify(&token).ok(), Some(principal.clone()));
+        assert_eq!(verifier.remembered(&token, now_s), Some(principal.clone()));
+        assert_eq!(verifier.clone().remembered(&token, now_s), Some(principal.clone()), "clones share what is remembered");
+        assert_eq!(verifier.verify(&token).ok(), Some(principal), "and a second verification agrees");
+
+        assert_eq!(verifier.remembered(&token, now_s + 30), None, "at exp it is not used");
+        assert_eq!(verifier.remembered(&token, now_s), None, "and it is forgotten");
+    }
+
+    #[test]
+    fn a_refused_token_is_never_remembered() {
+        let seed = generate_seed();
+        let verifier = trust(&[(ROUTER_ISSUER, &seed)]);
+        let principal = Principal::user(&UserId::generate(), "r-1");
+        let forged = signer(ROUTER_ISSUER, &generate_seed()).sign(&principal).unwrap_or_default();
+        let expired = signer(ROUTER_ISSUER, &seed)
+            .sign_as_of(&principal, AUDIENCE, crate::time::now_ms() / 1000 - 600)
+            .unwrap_or_default();
+        let speaking_for_credit = signer(ROUTER_ISSUER, &seed)
+            .sign(&Principal::service("credit", "r-1"))
+            .unwrap_or_default();
+        let now_s = crate::time::now_ms() / 1000;
+        for token in [forged, expired, speaking_for_credit] {
+            for attempt in 0..2 {
+                assert!(verifier.verify(&token).is_err(), "attempt {attempt} is refused");
+                assert_eq!(verifier.remembered(&token, now_s), None);
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_remembered_by_one_service_is_still_refused_by_another() {
+        let seed = generate_seed();
+        let trusted: BTreeMap<String, String> =
+            [(ROUTER_ISSUER.to_string(), public_key_of(&seed).unwrap_or_default())].into_iter().collect();
+        let (Ok(users), Ok(credit)) = (
+            InternalTokenVerifier::for_service(&trusted, "users"),
+            InternalTokenVerifier::for_service(&trusted, "credit"),
+        ) else {
+            panic!("verifiers");
+        };
+        let for_users = signer(ROUTER_ISSUER, &seed)
+            .sign_for(&Principal::user(&UserId::generate(), ""), &audience_of("users"))
+            .unwrap_or_default();
+        assert!(users.verify(&for_users).is_ok());
+        assert!(users.verify(&for_users).is_ok());
+        assert!(credit.verify(&for_users).is_err());
     }
 
     #[test]
