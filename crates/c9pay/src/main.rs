@@ -16,6 +16,11 @@ use c9pay::up;
 use c9pay_platform::{config, internal_token, telemetry};
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc rather than glibc's malloc: the router's executor allocates and frees many
+/// small values per request (see the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "c9pay",

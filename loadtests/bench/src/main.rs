@@ -97,6 +97,11 @@ const CROSS_SUBGRAPH_QUERY: &str =
     "{ me { displayName wallet { balance } stores { name products { name price } } } }";
 const SINGLE_SUBGRAPH_QUERY: &str = "{ me { displayName } }";
 
+/// The allocator of the `c9pay` binary, so that the platform measured here runs as it
+/// ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
