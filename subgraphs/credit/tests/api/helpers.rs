@@ -1,6 +1,9 @@
 //! A credit subgraph on port 0 with a fresh database, and typed ways to talk to it.
 
-use c9pay_credit::{CreditConfig, db, demo, domain::OwnerKind};
+use c9pay_credit::{
+    CreditConfig, db, demo,
+    domain::{Account, OwnerKind},
+};
 use c9pay_platform::{
     database::{Backend, Database},
     id::{StoreId, UserId},
@@ -173,6 +176,38 @@ impl TestCredit {
             .await
             .expect("reading a balance")
             .get()
+    }
+
+    /// The person's wallet account, made if they have none.
+    pub async fn wallet_account(&self, user_id: &UserId) -> Account {
+        db::ensure_user_account(&self.database, user_id)
+            .await
+            .expect("a wallet account")
+    }
+
+    /// The account of a new store that `owner` owns.
+    pub async fn new_store_account(&self, owner: &UserId) -> Account {
+        db::ensure_store_account(&self.database, &StoreId::generate(), owner)
+            .await
+            .expect("a store account")
+    }
+
+    /// A write transaction on credit's database, for tests that call the ledger directly.
+    pub async fn begin_write(&self) -> sqlx::Transaction<'static, sqlx::Any> {
+        self.database
+            .begin_write()
+            .await
+            .expect("a write transaction")
+    }
+
+    /// The books balance: all balances add up to zero, and every account's balance is
+    /// the sum of its entries.
+    pub async fn assert_books_balance(&self) {
+        assert_eq!(db::balance_total(&self.database).await.ok(), Some(0), "balances add up to zero");
+        let out_of_balance = db::accounts_out_of_balance(&self.database)
+            .await
+            .expect("reading the entries");
+        assert!(out_of_balance.is_empty(), "accounts out of balance: {out_of_balance:?}");
     }
 
     pub async fn funding_balance(&self) -> i64 {

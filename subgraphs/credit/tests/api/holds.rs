@@ -7,7 +7,7 @@ use c9pay_credit::{
 };
 use c9pay_platform::{
     database::Backend,
-    id::{StoreId, UserId},
+    id::UserId,
     money::Amount,
     on_both_backends,
     time::now_ms,
@@ -16,25 +16,17 @@ use c9pay_platform::{
 use crate::helpers::spawn_credit;
 
 fn amount(value: i64) -> Amount {
-    Amount::parse_positive(value).unwrap_or_else(|error| panic!("{error}"))
+    Amount::parse_positive(value).expect("a positive test amount")
 }
 
 async fn a_hold_reserves_credit_until_it_is_posted(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (payer, owner) = (UserId::generate(), UserId::generate());
     credit.grant(&payer, 100).await;
-    let wallet = db::ensure_user_account(&credit.database, &payer)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let wallet = credit.wallet_account(&payer).await;
+    let store = credit.new_store_account(&owner).await;
 
-    let mut transaction = credit
-        .database
-        .begin_write()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let mut transaction = credit.begin_write().await;
     let hold = ledger::place_hold(
         &mut transaction,
         &wallet.reference(),
@@ -43,18 +35,11 @@ async fn a_hold_reserves_credit_until_it_is_posted(backend: Backend) {
         now_ms() + 60_000,
     )
     .await;
-    transaction
-        .commit()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    let hold = hold.unwrap_or_else(|error| panic!("placing a hold: {error}"));
+    transaction.commit().await.expect("committing");
+    let hold = hold.expect("placing a hold");
 
     // 70 of 100 reserved: a second hold of 40 does not fit, a gift of 40 neither.
-    let mut transaction = credit
-        .database
-        .begin_write()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let mut transaction = credit.begin_write().await;
     let second = ledger::place_hold(
         &mut transaction,
         &wallet.reference(),
@@ -72,11 +57,7 @@ async fn a_hold_reserves_credit_until_it_is_posted(backend: Backend) {
         "{second:?}"
     );
 
-    let mut transaction = credit
-        .database
-        .begin_write()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let mut transaction = credit.begin_write().await;
     let posted = ledger::post_hold(
         &mut transaction,
         &hold.id,
@@ -86,10 +67,7 @@ async fn a_hold_reserves_credit_until_it_is_posted(backend: Backend) {
         now_ms(),
     )
     .await;
-    transaction
-        .commit()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    transaction.commit().await.expect("committing");
     let transfer = match posted {
         Ok(Ok(transfer)) => transfer,
         other => panic!("posting: {other:?}"),
@@ -108,11 +86,7 @@ async fn a_hold_reserves_credit_until_it_is_posted(backend: Backend) {
     );
 
     // A hold resolves once: posting again or voiding after posting changes nothing.
-    let mut transaction = credit
-        .database
-        .begin_write()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let mut transaction = credit.begin_write().await;
     let again = ledger::post_hold(
         &mut transaction,
         &hold.id,
@@ -123,10 +97,7 @@ async fn a_hold_reserves_credit_until_it_is_posted(backend: Backend) {
     )
     .await;
     let void = ledger::release_hold(&mut transaction, &hold.id, HoldStatus::Voided, now_ms()).await;
-    transaction
-        .commit()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    transaction.commit().await.expect("committing");
     assert!(
         matches!(
             again,
@@ -139,25 +110,17 @@ async fn a_hold_reserves_credit_until_it_is_posted(backend: Backend) {
         "{void:?}"
     );
     assert_eq!(credit.balance_of(&payer).await, 30);
-    assert_eq!(db::balance_total(&credit.database).await.ok(), Some(0));
+    credit.assert_books_balance().await;
 }
 
 async fn a_voided_or_expired_hold_releases_its_credit_and_cannot_be_posted(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (payer, owner) = (UserId::generate(), UserId::generate());
     credit.grant(&payer, 50).await;
-    let wallet = db::ensure_user_account(&credit.database, &payer)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let wallet = credit.wallet_account(&payer).await;
+    let store = credit.new_store_account(&owner).await;
 
-    let mut transaction = credit
-        .database
-        .begin_write()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let mut transaction = credit.begin_write().await;
     let voided = ledger::place_hold(
         &mut transaction,
         &wallet.reference(),
@@ -166,7 +129,7 @@ async fn a_voided_or_expired_hold_releases_its_credit_and_cannot_be_posted(backe
         now_ms() + 60_000,
     )
     .await;
-    let voided = voided.unwrap_or_else(|error| panic!("{error}"));
+    let voided = voided.expect("placing a hold to void");
     let released =
         ledger::release_hold(&mut transaction, &voided.id, HoldStatus::Voided, now_ms()).await;
     assert!(matches!(released, Ok(Ok(()))), "{released:?}");
@@ -179,7 +142,7 @@ async fn a_voided_or_expired_hold_releases_its_credit_and_cannot_be_posted(backe
         now_ms() - 1,
     )
     .await;
-    let expired = expired.unwrap_or_else(|error| panic!("{error}"));
+    let expired = expired.expect("placing an expired hold");
     let posted = ledger::post_hold(
         &mut transaction,
         &expired.id,
@@ -193,31 +156,19 @@ async fn a_voided_or_expired_hold_releases_its_credit_and_cannot_be_posted(backe
         matches!(posted, Ok(Err(Unresolved::PastExpiry))),
         "{posted:?}"
     );
-    transaction
-        .commit()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    transaction.commit().await.expect("committing");
 
     let due = ledger::expired_holds(credit.database.pool(), now_ms(), 10)
         .await
         .unwrap_or_default();
     assert_eq!(due, vec![expired.id.clone()]);
-    let mut transaction = credit
-        .database
-        .begin_write()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let mut transaction = credit.begin_write().await;
     let swept =
         ledger::release_hold(&mut transaction, &expired.id, HoldStatus::Expired, now_ms()).await;
-    transaction
-        .commit()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    transaction.commit().await.expect("committing");
     assert!(matches!(swept, Ok(Ok(()))), "{swept:?}");
 
-    let account = db::ensure_user_account(&credit.database, &payer)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let account = credit.wallet_account(&payer).await;
     assert_eq!(
         (account.balance.get(), account.held.get()),
         (50, 0),
@@ -229,12 +180,8 @@ async fn a_refund_sweeps_the_store_shards_and_cannot_exceed_them(backend: Backen
     let credit = spawn_credit(backend).await;
     let (payer, owner) = (UserId::generate(), UserId::generate());
     credit.grant(&payer, 1_000).await;
-    let wallet = db::ensure_user_account(&credit.database, &payer)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let wallet = credit.wallet_account(&payer).await;
+    let store = credit.new_store_account(&owner).await;
     // Many small payments: over random shards on SQLite, into the one free shard on
     // PostgreSQL.
     for _ in 0..40 {
@@ -246,7 +193,7 @@ async fn a_refund_sweeps_the_store_shards_and_cannot_exceed_them(backend: Backen
             TransferKind::Payment,
         )
         .await
-        .unwrap_or_else(|error| panic!("{error}"));
+        .expect("a payment");
     }
 
     let refund = db::post_transfer(
@@ -275,29 +222,19 @@ async fn a_refund_sweeps_the_store_shards_and_cannot_exceed_them(backend: Backen
         "{too_much:?}"
     );
     assert_eq!(credit.balance_of(&payer).await, 1_000);
-    assert_eq!(db::balance_total(&credit.database).await.ok(), Some(0));
-    assert!(
-        db::accounts_out_of_balance(&credit.database)
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    credit.assert_books_balance().await;
 }
 
 async fn concurrent_payments_to_one_store_all_land(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let owner = UserId::generate();
-    let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let store = credit.new_store_account(&owner).await;
     let mut payers = Vec::new();
     for _ in 0..8 {
         let payer = UserId::generate();
         credit.grant(&payer, 100).await;
         payers.push(
-            db::ensure_user_account(&credit.database, &payer)
-                .await
-                .unwrap_or_else(|error| panic!("{error}")),
+            credit.wallet_account(&payer).await,
         );
     }
 
@@ -323,7 +260,7 @@ async fn concurrent_payments_to_one_store_all_land(backend: Backend) {
         })
         .collect();
     for task in tasks {
-        let outcome = task.await.unwrap_or_else(|error| panic!("{error}"));
+        let outcome = task.await.expect("a payment task");
         assert!(outcome.is_ok(), "{outcome:?}");
     }
 
@@ -336,13 +273,7 @@ async fn concurrent_payments_to_one_store_all_land(backend: Backend) {
         store_account.map(|account| account.balance.get()),
         Some(8 * 100)
     );
-    assert_eq!(db::balance_total(&credit.database).await.ok(), Some(0));
-    assert!(
-        db::accounts_out_of_balance(&credit.database)
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    credit.assert_books_balance().await;
 }
 
 on_both_backends!(
@@ -366,15 +297,9 @@ mod postgres_only {
         let (ada, bo, owner) = (UserId::generate(), UserId::generate(), UserId::generate());
         credit.grant(&ada, 100).await;
         credit.grant(&bo, 100).await;
-        let ada_wallet = db::ensure_user_account(&credit.database, &ada)
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        let bo_wallet = db::ensure_user_account(&credit.database, &bo)
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
+        let ada_wallet = credit.wallet_account(&ada).await;
+        let bo_wallet = credit.wallet_account(&bo).await;
+        let store = credit.new_store_account(&owner).await;
         let (ada_account, bo_account, store_account) = (
             ada_wallet.reference(),
             bo_wallet.reference(),
@@ -397,37 +322,23 @@ mod postgres_only {
             TransferKind::Payment,
         )
         .await
-        .unwrap_or_else(|error| panic!("{error}"));
+        .expect("a payment");
 
-        let mut first = credit
-            .database
-            .begin_write()
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
+        let mut first = credit.begin_write().await;
         ledger::post(&mut first, pay(&ada_account))
             .await
-            .unwrap_or_else(|error| panic!("the first payment: {error}"));
+            .expect("the first payment");
 
-        let mut second = credit
-            .database
-            .begin_write()
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
+        let mut second = credit.begin_write().await;
         sqlx::query("set local lock_timeout = 1")
             .execute(&mut *second)
             .await
-            .unwrap_or_else(|error| panic!("{error}"));
+            .expect("setting lock_timeout");
         ledger::post(&mut second, pay(&bo_account))
             .await
-            .unwrap_or_else(|error| panic!("the second payment waited for the first: {error}"));
-        second
-            .commit()
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        first
-            .commit()
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
+            .expect("the second payment waited for the first");
+        second.commit().await.expect("committing");
+        first.commit().await.expect("committing");
 
         let store_after =
             db::find_account_by_owner(&credit.database, store.owner_kind, &store.owner_id)
@@ -437,12 +348,6 @@ mod postgres_only {
         assert_eq!(store_after.map(|account| account.balance.get()), Some(30));
         assert_eq!(credit.balance_of(&ada).await, 80);
         assert_eq!(credit.balance_of(&bo).await, 90);
-        assert_eq!(db::balance_total(&credit.database).await.ok(), Some(0));
-        assert!(
-            db::accounts_out_of_balance(&credit.database)
-                .await
-                .unwrap_or_default()
-                .is_empty()
-        );
+        credit.assert_books_balance().await;
     }
 }

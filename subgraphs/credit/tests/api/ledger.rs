@@ -3,7 +3,7 @@
 use c9pay_credit::{db, domain::TransferKind, error::CreditError};
 use c9pay_platform::{
     database::Backend,
-    id::{StoreId, UserId},
+    id::UserId,
     money::Amount,
 };
 
@@ -17,12 +17,8 @@ async fn a_transfer_moves_money_between_two_wallets(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 1_000).await;
-    let from = db::ensure_user_account(&credit.database, &alice)
-        .await
-        .expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob)
-        .await
-        .expect("bob's wallet");
+    let from = credit.wallet_account(&alice).await;
+    let to = credit.wallet_account(&bob).await;
 
     let transfer = db::post_transfer(
         &credit.database,
@@ -48,12 +44,8 @@ async fn a_transfer_of_the_whole_balance_leaves_zero(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 250).await;
-    let from = db::ensure_user_account(&credit.database, &alice)
-        .await
-        .expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob)
-        .await
-        .expect("bob's wallet");
+    let from = credit.wallet_account(&alice).await;
+    let to = credit.wallet_account(&bob).await;
 
     db::post_transfer(
         &credit.database,
@@ -73,12 +65,8 @@ async fn post_transfer_refuses_an_overdraft_and_leaves_balances_unchanged(backen
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 100).await;
     credit.grant(&bob, 5).await;
-    let from = db::ensure_user_account(&credit.database, &alice)
-        .await
-        .expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob)
-        .await
-        .expect("bob's wallet");
+    let from = credit.wallet_account(&alice).await;
+    let to = credit.wallet_account(&bob).await;
 
     let result = db::post_transfer(
         &credit.database,
@@ -100,12 +88,7 @@ async fn post_transfer_refuses_an_overdraft_and_leaves_balances_unchanged(backen
         ),
         (100, 5)
     );
-    assert!(
-        db::accounts_out_of_balance(&credit.database)
-            .await
-            .expect("auditing")
-            .is_empty()
-    );
+    credit.assert_books_balance().await;
 }
 
 async fn an_overdraft_is_refused_whichever_account_is_locked_first(backend: Backend) {
@@ -114,12 +97,8 @@ async fn an_overdraft_is_refused_whichever_account_is_locked_first(backend: Back
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 10).await;
     credit.grant(&bob, 10).await;
-    let first = db::ensure_user_account(&credit.database, &alice)
-        .await
-        .expect("alice's wallet");
-    let second = db::ensure_user_account(&credit.database, &bob)
-        .await
-        .expect("bob's wallet");
+    let first = credit.wallet_account(&alice).await;
+    let second = credit.wallet_account(&bob).await;
 
     let forwards = db::post_transfer(
         &credit.database,
@@ -158,12 +137,8 @@ async fn an_overdraft_is_refused_whichever_account_is_locked_first(backend: Back
 async fn a_store_account_cannot_be_overdrawn_either(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let owner = UserId::generate();
-    let store = db::ensure_store_account(&credit.database, &StoreId::generate(), &owner)
-        .await
-        .expect("a store account");
-    let wallet = db::ensure_user_account(&credit.database, &owner)
-        .await
-        .expect("a wallet");
+    let store = credit.new_store_account(&owner).await;
+    let wallet = credit.wallet_account(&owner).await;
 
     let result = db::post_transfer(
         &credit.database,
@@ -184,9 +159,7 @@ async fn a_transfer_to_itself_is_refused(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let user = UserId::generate();
     credit.grant(&user, 10).await;
-    let wallet = db::ensure_user_account(&credit.database, &user)
-        .await
-        .expect("a wallet");
+    let wallet = credit.wallet_account(&user).await;
 
     let result = db::post_transfer(
         &credit.database,
@@ -208,12 +181,8 @@ async fn a_zero_negative_or_too_large_amount_moves_nothing(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 10).await;
-    let from = db::ensure_user_account(&credit.database, &alice)
-        .await
-        .expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob)
-        .await
-        .expect("bob's wallet");
+    let from = credit.wallet_account(&alice).await;
+    let to = credit.wallet_account(&bob).await;
 
     for value in [0, -5, Amount::MAX.get() + 1] {
         let result = db::post_transfer(
@@ -246,19 +215,8 @@ async fn the_sum_of_all_balances_is_zero_after_grants(backend: Backend) {
     }
     credit.grant(&users[0], 1).await;
 
-    assert_eq!(
-        db::balance_total(&credit.database)
-            .await
-            .expect("summing balances"),
-        0
-    );
     assert_eq!(credit.funding_balance().await, -6_001);
-    assert!(
-        db::accounts_out_of_balance(&credit.database)
-            .await
-            .expect("auditing")
-            .is_empty()
-    );
+    credit.assert_books_balance().await;
 }
 
 async fn concurrent_spending_never_overdraws_a_wallet(backend: Backend) {
@@ -267,12 +225,8 @@ async fn concurrent_spending_never_overdraws_a_wallet(backend: Backend) {
     let credit = spawn_credit(backend).await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
     credit.grant(&alice, 100).await;
-    let from = db::ensure_user_account(&credit.database, &alice)
-        .await
-        .expect("alice's wallet");
-    let to = db::ensure_user_account(&credit.database, &bob)
-        .await
-        .expect("bob's wallet");
+    let from = credit.wallet_account(&alice).await;
+    let to = credit.wallet_account(&bob).await;
 
     let attempts = (0..20).map(|_| {
         let (database, from, to) = (credit.database.clone(), from.clone(), to.clone());
@@ -309,12 +263,8 @@ async fn wallets_are_created_once_however_often_they_are_asked_for(backend: Back
     let credit = spawn_credit(backend).await;
     let user = UserId::generate();
 
-    let first = db::ensure_user_account(&credit.database, &user)
-        .await
-        .expect("a wallet");
-    let second = db::ensure_user_account(&credit.database, &user)
-        .await
-        .expect("the same wallet");
+    let first = credit.wallet_account(&user).await;
+    let second = credit.wallet_account(&user).await;
 
     assert_eq!(first.id, second.id);
 }
