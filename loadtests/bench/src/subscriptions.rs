@@ -389,7 +389,12 @@ async fn connect_idle(
             let mut replayed = 0;
             while replayed < on_this {
                 let message = next_message(&mut socket).await?;
-                anyhow::ensure!(message["type"] == "next", "an idle subscription failed: {message}");
+                // A `next` carrying errors is a failure too (credit ends the subscription
+                // after it), not a replayed event.
+                anyhow::ensure!(
+                    message["type"] == "next" && message["payload"].get("errors").is_none(),
+                    "an idle subscription failed: {message}"
+                );
                 replayed += 1;
             }
             anyhow::Ok(socket)
