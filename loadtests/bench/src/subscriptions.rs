@@ -59,7 +59,7 @@ pub struct SubscriptionOptions {
     /// The router's `shared_subscription_connections`: upstream WebSocket connections to
     /// credit that all subscriptions share; 0 opens one per subscription (the router
     /// before it multiplexed).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 64)]
     shared_subscription_connections: u64,
 }
 
