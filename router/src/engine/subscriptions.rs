@@ -170,8 +170,10 @@ async fn run(runner: Arc<Runner>, started: Started, shared_connection: Option<u6
         overflowed,
         started,
     } = started;
-    let result = runner
-        .run(
+    // Boxed: the task lives as long as the subscription, and a task keeps the size of its
+    // largest state; unboxed, the start-up future (the whole plan execution) would stay
+    // allocated in every idle subscription's task.
+    let result = Box::pin(runner.run(
             &job.planned,
             &job.query,
             job.operation_name.as_deref(),
@@ -188,7 +190,7 @@ async fn run(runner: Arc<Runner>, started: Started, shared_connection: Option<u6
                 traceparent: job.traceparent.as_deref(),
                 shared_connection,
             },
-        )
+        ))
         .await;
     let mut stream = match result {
         Err(error) => {
