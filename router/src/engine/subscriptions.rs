@@ -174,24 +174,24 @@ async fn run(runner: Arc<Runner>, started: Started, shared_connection: Option<u6
     // largest state; unboxed, the start-up future (the whole plan execution) would stay
     // allocated in every idle subscription's task.
     let result = Box::pin(runner.run(
-            &job.planned,
-            &job.query,
-            job.operation_name.as_deref(),
-            job.variables,
-            super::FetchHeaders {
-                authorization: match &job.authorization {
-                    Some(authorization) => super::FetchAuthorization::Multiplexed {
-                        connection: authorization.connection.clone(),
-                        operation: authorization.operation.clone(),
-                    },
-                    None => super::FetchAuthorization::None,
+        &job.planned,
+        &job.query,
+        job.operation_name.as_deref(),
+        job.variables,
+        super::FetchHeaders {
+            authorization: match &job.authorization {
+                Some(authorization) => super::FetchAuthorization::Multiplexed {
+                    connection: authorization.connection.clone(),
+                    operation: authorization.operation.clone(),
                 },
-                request_id: None,
-                traceparent: job.traceparent.as_deref(),
-                shared_connection,
+                None => super::FetchAuthorization::None,
             },
-        ))
-        .await;
+            request_id: None,
+            traceparent: job.traceparent.as_deref(),
+            shared_connection,
+        },
+    ))
+    .await;
     let mut stream = match result {
         Err(error) => {
             let _ = started.send(Err(error));
