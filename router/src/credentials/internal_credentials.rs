@@ -81,6 +81,7 @@ pub const REUSE_MAX: Duration = Duration::from_secs(TOKEN_LIFETIME_S.unsigned_ab
 pub const SUBSCRIPTION_TOKEN_LIFETIME_MAX_S: i64 = 900;
 
 /// The internal tokens of one subscription.
+#[derive(Clone)]
 pub struct SubscriptionTokens {
     /// The router's own (`Principal::service("router")`): a shared upstream connection
     /// is opened with it, and it is the `Authorization` of the subscription's event

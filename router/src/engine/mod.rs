@@ -86,7 +86,7 @@ pub use fetch_credentials::PerSubgraph;
 pub use scalars::MalformedScalar;
 pub use subscriptions::{EventStream, StreamItem};
 
-use crate::metrics::RouterMetrics;
+use crate::{credentials::internal_credentials::SubscriptionTokens, metrics::RouterMetrics};
 
 /// The three kinds of GraphQL operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,14 +265,10 @@ pub enum FetchAuthorization {
     /// `subscribe` message's `extensions` (`c9pay_platform::graphql::OPERATION_EXTENSION`).
     /// The executor runs no plugin for the fetches of a subscription's events, so no
     /// value can be chosen per subgraph.
-    Multiplexed {
-        connection: Arc<str>,
-        operation: Arc<str>,
-    },
+    Multiplexed(SubscriptionTokens),
     /// No `Authorization` header (`access = "open"`).
     None,
 }
-
 
 /// The header a mutation's fetches carry the router's request id in.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -655,7 +651,7 @@ impl Engine {
         query: &str,
         operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        authorization: Option<SubscriptionAuthorization>,
+        authorization: Option<SubscriptionTokens>,
     ) -> Result<EventStream, ExecuteError> {
         self.subscriptions
             .subscribe(subscriptions::Job {
@@ -669,16 +665,6 @@ impl Engine {
             })
             .await
     }
-}
-
-/// The internal credentials of one subscription.
-pub struct SubscriptionAuthorization {
-    /// The router's own (`Principal::service("router")`), which a shared upstream
-    /// connection is opened with and which alone may do nothing.
-    pub connection: Arc<str>,
-    /// The principal's, for every subgraph, sent with the subscription's `subscribe`
-    /// message and each of its events' fetches.
-    pub operation: Arc<str>,
 }
 
 /// Events one upstream subscription may buffer before the executor's entity resolution
@@ -735,7 +721,7 @@ impl Runner {
                 context.insert(fetch_credentials::RequestCredentials(per_subgraph));
             }
             FetchAuthorization::None => {}
-            FetchAuthorization::Multiplexed { connection, operation } => {
+            FetchAuthorization::Multiplexed(SubscriptionTokens { connection, operation }) => {
                 headers.insert(ntex::http::header::AUTHORIZATION, header_value(&connection)?);
                 let mut fields = serde_json::Map::new();
                 fields.insert("authorization".to_string(), serde_json::Value::from(&*operation));

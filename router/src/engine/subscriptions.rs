@@ -45,7 +45,7 @@ pub(super) struct Job {
     pub operation_name: Option<String>,
     pub variables: serde_json::Map<String, serde_json::Value>,
     /// The subscription's internal credentials; none with `access = "open"`.
-    pub authorization: Option<super::SubscriptionAuthorization>,
+    pub authorization: Option<super::SubscriptionTokens>,
     /// The W3C `traceparent` of the span that subscribes, sent to the subgraph beside the
     /// subscription's credential so that its subscription continues the trace.
     pub traceparent: Option<String>,
@@ -180,10 +180,7 @@ async fn run(runner: Arc<Runner>, started: Started, shared_connection: Option<u6
         job.variables,
         super::FetchHeaders {
             authorization: match &job.authorization {
-                Some(authorization) => super::FetchAuthorization::Multiplexed {
-                    connection: authorization.connection.clone(),
-                    operation: authorization.operation.clone(),
-                },
+                Some(tokens) => super::FetchAuthorization::Multiplexed(tokens.clone()),
                 None => super::FetchAuthorization::None,
             },
             request_id: None,

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use c9pay_platform::internal_token::Principal;
-use crate::engine::{FetchAuthorization, OperationKind, SubscriptionAuthorization};
+use crate::engine::{FetchAuthorization, OperationKind};
 use serde_json::Value;
 
 use super::{Answer, GraphQLRequest, Pipeline};
@@ -144,11 +144,7 @@ pub(super) async fn subscribe(
                 .for_subscription(principal, expires_at_s)
         })
         .transpose()
-        .map_err(|error| internal("signing the subscription's internal tokens", &error))?
-        .map(|tokens| SubscriptionAuthorization {
-            connection: tokens.connection,
-            operation: tokens.operation,
-        });
+        .map_err(|error| internal("signing the subscription's internal tokens", &error))?;
     pipeline
         .engine
         .subscribe(
