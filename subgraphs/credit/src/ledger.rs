@@ -32,8 +32,10 @@ pub type Tx = Transaction<'static, Any>;
 /// store and a little more work to read or refund it.
 pub const SHARDS: u32 = 16;
 
-/// `AnyConnection::backend_name` of a PostgreSQL connection.
-const POSTGRES: &str = "PostgreSQL";
+/// Whether the transaction is on PostgreSQL (else SQLite).
+fn on_postgres(transaction: &Tx) -> bool {
+    transaction.backend_name() == "PostgreSQL"
+}
 
 /// The two facts about an account the engine needs to decide how to touch it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,7 +196,7 @@ async fn add_to_shard(
     account_id: &AccountId,
     delta: i64,
 ) -> Result<(), CreditError> {
-    if transaction.backend_name() == POSTGRES {
+    if on_postgres(transaction) {
         let free = sqlx::query(
             "update account_shard set balance = balance + $2
              where account_id = $1 and shard = (
@@ -602,7 +604,7 @@ pub async fn record_event(
     store: Option<&c9pay_platform::id::StoreId>,
     recipient: Option<&c9pay_platform::id::UserId>,
 ) -> Result<(), CreditError> {
-    let sql = if transaction.backend_name() == "PostgreSQL" {
+    let sql = if on_postgres(transaction) {
         "with first as materialized (select pg_current_xact_id() as xid, pg_notify($8, '') as notified)
          insert into ledger_event (transfer_id, kind, amount, payer_user_id, store_id, recipient_user_id, created_at_ms)
          select $1, $2, $3, $4, $5, $6, $7 from first"
@@ -618,7 +620,7 @@ pub async fn record_event(
         .bind(store.map(|id| id.as_str()))
         .bind(recipient.map(|id| id.as_str()))
         .bind(transfer.created_at_ms);
-    if transaction.backend_name() == "PostgreSQL" {
+    if on_postgres(transaction) {
         query = query.bind(crate::events::NOTIFY_CHANNEL);
     }
     query.execute(&mut **transaction).await?;
