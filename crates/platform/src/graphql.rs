@@ -81,6 +81,16 @@ fn operation_field<'a>(extensions: &'a async_graphql::Extensions, field: &str) -
     }
 }
 
+/// A string field of a `connection_init` payload, its name in any case (it stands in for
+/// an HTTP header).
+fn init_field<'a>(payload: &'a serde_json::Value, field: &str) -> Option<&'a str> {
+    payload
+        .as_object()?
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(field))
+        .and_then(|(_, value)| value.as_str())
+}
+
 /// The principal an operation on the router's connection names in its extension.
 fn operation_principal(
     verifier: &InternalTokenVerifier,
@@ -175,12 +185,7 @@ async fn websocket<E: Executor>(
             };
             GraphQLWebSocket::new(stream, executor, protocol)
                 .on_connection_init(move |payload: serde_json::Value| async move {
-                    let authorization = payload.as_object().and_then(|fields| {
-                        fields
-                            .iter()
-                            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-                            .and_then(|(_, value)| value.as_str())
-                    });
+                    let authorization = init_field(&payload, "authorization");
                     let mut principal = verifier.verify_authorization(authorization).map_err(|error| {
                         tracing::warn!(%error, "refused a WebSocket without a valid internal token");
                         async_graphql::Error::new(
@@ -199,13 +204,11 @@ async fn websocket<E: Executor>(
                     data.insert(principal);
                     // The router's subscribe span, so that this subscription continues its
                     // trace (see [`crate::telemetry::TraceParent`]).
-                    let traceparent = payload.as_object().and_then(|fields| {
-                        fields
-                            .iter()
-                            .find(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
-                            .and_then(|(_, value)| value.as_str())
-                    });
-                    data.insert(traceparent.map(TraceParent::from_traceparent).unwrap_or_default());
+                    data.insert(
+                        init_field(&payload, "traceparent")
+                            .map(TraceParent::from_traceparent)
+                            .unwrap_or_default(),
+                    );
                     Ok(data)
                 })
                 .serve()
