@@ -518,6 +518,15 @@ async fn on_the_routers_shared_connection_each_subscription_runs_as_its_own_prin
     }
 }
 
+/// Tokens naming `person` that credit must refuse: forged, expired, for another service.
+fn invalid_tokens_of(credit: &TestCredit, person: &Principal) -> [(&'static str, String); 3] {
+    [
+        ("forged", TestTrust::forged(person)),
+        ("expired", credit.trust.authorization_as_of(person, AUDIENCE, 10 * 60)),
+        ("other-audience", credit.trust.authorization_as_of(person, &audience_of("users"), 0)),
+    ]
+}
+
 /// Whether `user` paid or received the event's transfer.
 fn involves(event: &Value, user: &UserId) -> bool {
     [&event["payer"]["id"], &event["recipient"]["id"]].contains(&&json!(user.to_string()))
@@ -531,14 +540,15 @@ async fn a_subscribe_on_the_routers_connection_without_a_valid_token_of_its_own_
     send(&credit, &ada, &bo, 7, "from-ada").await;
     let mut shared = connect_as_router(&credit, &credit.websocket_url()).await;
     let person = Principal::user(&ada, "");
-    let refused = [
+    let mut refused: Vec<(&str, Option<String>)> = invalid_tokens_of(&credit, &person)
+        .into_iter()
+        .map(|(id, token)| (id, Some(token)))
+        .collect();
+    refused.extend([
         ("missing", None),
-        ("forged", Some(TestTrust::forged(&person))),
-        ("expired", Some(credit.trust.authorization_as_of(&person, AUDIENCE, 10 * 60))),
-        ("other-audience", Some(credit.trust.authorization_as_of(&person, &audience_of("users"), 0))),
         ("the-router-itself", Some(credit.trust.authorization_for(&Principal::service(ROUTER_ISSUER, "")))),
         ("not-a-token", Some("Bearer not.a.token".to_string())),
-    ];
+    ]);
     for (id, authorization) in &refused {
         subscribe_with(&mut shared, id, authorization.as_deref()).await;
         let payload = shared.next_payload(id).await;
@@ -580,12 +590,7 @@ async fn a_routers_fetch_runs_as_the_principal_its_extension_names_or_is_refused
     let body: Value = response.json().await.unwrap_or_default();
     assert_eq!(body["data"]["_entities"][0]["wallet"]["balance"], "1234", "as Ada: {body:#}");
 
-    let person = Principal::user(&ada, "");
-    for (what, operation) in [
-        ("forged", TestTrust::forged(&person)),
-        ("expired", credit.trust.authorization_as_of(&person, AUDIENCE, 10 * 60)),
-        ("other-audience", credit.trust.authorization_as_of(&person, &audience_of("users"), 0)),
-    ] {
+    for (what, operation) in invalid_tokens_of(&credit, &Principal::user(&ada, "")) {
         let response = fetch(Some(operation)).await.unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(response.status().as_u16(), 401, "{what}");
         let body: Value = response.json().await.unwrap_or_default();
