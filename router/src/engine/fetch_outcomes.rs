@@ -95,20 +95,14 @@ fn executing() -> bool {
     EXECUTING.with(Cell::get) > 0
 }
 
-/// The executor's future (a query or mutation) or stream (a subscription's events),
+/// The executor's future (an operation, or one subscription event's entity fetches),
 /// polled with [`executing`] true, so that a fetch the executor gives up on is told from
 /// one dropped from above.
-pub(super) struct Executing<F: ?Sized>(Pin<Box<F>>);
+pub(super) struct Executing<F>(Pin<Box<F>>);
 
 impl<F> Executing<F> {
     pub(super) fn new(inner: F) -> Self {
         Self(Box::pin(inner))
-    }
-}
-
-impl<F: ?Sized> Executing<F> {
-    pub(super) fn boxed(inner: Pin<Box<F>>) -> Self {
-        Self(inner)
     }
 
     fn polling<T>(&mut self, poll: impl FnOnce(Pin<&mut F>) -> T) -> T {
@@ -124,19 +118,11 @@ impl<F: ?Sized> Executing<F> {
     }
 }
 
-impl<F: Future + ?Sized> Future for Executing<F> {
+impl<F: Future> Future for Executing<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<F::Output> {
         self.polling(|inner| inner.poll(context))
-    }
-}
-
-impl<S: futures::Stream + ?Sized> futures::Stream for Executing<S> {
-    type Item = S::Item;
-
-    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        self.polling(|inner| inner.poll_next(context))
     }
 }
 

@@ -20,6 +20,7 @@ mod fetch_credentials;
 mod fetch_outcomes;
 mod scalars;
 mod subscriptions;
+mod upstream;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -36,7 +37,6 @@ use graphql_tools::{
 };
 use hive_router_config::{
     headers::HeadersConfig,
-    subscriptions::{SubscriptionsConfig, SupergraphSubscriptionsConfig},
     traffic_shaping::{SupergraphTrafficShapingConfig, TrafficShapingConfig},
 };
 use hive_router_internal::telemetry::{
@@ -53,7 +53,6 @@ use hive_router_plan_executor::{
             QueryPlanExecutionResult, execute_query_plan,
         },
     },
-    executors::common::ConnectionFingerprint,
     extensions::plan::ExtensionsPlan,
     headers::{compile::compile_headers_plan, plan::HeaderRulesPlan, response::ResponseHeaderSink},
     introspection::{
@@ -188,6 +187,9 @@ pub struct PlannedOperation {
     root_type_name: String,
     /// Every subgraph the plan may fetch from, sorted, each once.
     subgraphs: Vec<String>,
+    /// A subscription's plan split into its primary fetch and each event's rest; `None`
+    /// for a query, a mutation, or a subscription the router answers alone.
+    subscription: Option<subscriptions::SubscriptionPlan>,
 }
 
 impl PlannedOperation {
@@ -289,7 +291,8 @@ pub struct Engine {
     /// a hash of it: a hash collision would run one client's operation with another's plan.
     plans: moka::sync::Cache<String, Arc<PlannedOperation>>,
     authorization: authorization::AuthorizationRules,
-    subscriptions: subscriptions::Worker,
+    /// The shared connections subscriptions reach subgraphs over.
+    upstreams: upstream::Upstreams,
     subscription_buffer_size_max: usize,
     /// Whether any argument or input field of the public schema is a `Float`. When none
     /// is, a Float literal that passed validation sits where a custom scalar (`Amount`,
@@ -342,23 +345,12 @@ impl Engine {
             return Err(EngineError::UnknownSubgraph(unknown.clone()));
         }
 
-        // Subscriptions reach subgraphs over GraphQL over WebSocket at their GraphQL URL,
-        // multiplexed over a few shared connections per subgraph (the executor's pool,
-        // keyed by the connection fingerprint the engine gives each subscription; see
-        // `shared_subscription_connections`). A shared connection authenticates as the
-        // router; each subscription carries its principal's token in its own `subscribe`
-        // message (`FetchAuthorization::Multiplexed`).
-        let subscriptions_config: SubscriptionsConfig = serde_json::from_value(json!({
-            "enabled": true,
-            "subgraph_buffer_capacity": SUBGRAPH_EVENTS_BUFFERED_MAX,
-            "websocket": { "all": {} },
-        }))
-        .map_err(|error| EngineError::Executor(format!("subscriptions: {error}")))?;
         let executors = SubgraphExecutorMap::from_http_endpoint_map(
             &endpoints,
             traffic_shaping(&options)?,
             Default::default(),
-            SupergraphSubscriptionsConfig::from(&subscriptions_config),
+            // Subscriptions do not go through the executor's transports (`upstream`).
+            Default::default(),
             None,
             Arc::new(TelemetryContext::from_propagation_config(
                 &Default::default(),
@@ -392,6 +384,7 @@ impl Engine {
         let plugins: Vec<RouterPluginBoxed> = vec![
             Box::new(fetch_credentials::FetchCredentials),
             Box::new(fetch_outcomes::FetchOutcomes::new(options.metrics.clone(), breakers.clone())),
+            Box::new(subscriptions::SubscriptionEvents),
         ];
 
         let runner = Arc::new(Runner {
@@ -401,12 +394,16 @@ impl Engine {
             plugins: Arc::new(plugins),
             consumer_schema: planner.consumer_schema.document.clone(),
         });
-        // A few connections per subgraph, so that 50,000 subscriptions cost a handful of
-        // sockets; more than one, because a subgraph serves each connection's messages one
-        // at a time (and async-graphql polls every subscription of a connection when any
-        // of them wakes), so tens of thousands on one connection would queue.
-        let subscriptions = subscriptions::Worker::start(runner.clone(), options.shared_subscription_connections)
-            .map_err(|error| EngineError::Executor(format!("subscription worker: {error}")))?;
+        // Subscriptions reach subgraphs over GraphQL over WebSocket at their GraphQL URL,
+        // multiplexed over a few connections per subgraph, so that 50,000 subscriptions
+        // cost a handful of sockets; more than one, because a subgraph serves each
+        // connection's messages one at a time (and async-graphql polls every subscription
+        // of a connection when any of them wakes), so tens of thousands on one connection
+        // would queue.
+        let upstreams = upstream::Upstreams::new(
+            &endpoints,
+            usize::try_from(options.shared_subscription_connections).unwrap_or(usize::MAX),
+        );
         let schema_text = planner.consumer_schema.document.to_string();
         let schema_accepts_float = schema_text.contains(": Float") || schema_text.contains("[Float");
         let scalar_formats = scalars::ScalarFormats::from_schema(&planner.consumer_schema.document);
@@ -419,7 +416,7 @@ impl Engine {
             metrics: options.metrics,
             plans: moka::sync::Cache::new(options.plan_cache_size_max),
             authorization,
-            subscriptions,
+            upstreams,
             subscription_buffer_size_max: options.subscription_buffer_size_max,
             breakers,
         })
@@ -594,7 +591,12 @@ impl Engine {
         if let Some(node) = &plan.node {
             collect_subgraphs(node, &mut subgraphs);
         }
+        let subscription = match kind {
+            OperationKind::Subscription => subscriptions::SubscriptionPlan::of(&plan),
+            _ => None,
+        };
         let planned = Arc::new(PlannedOperation {
+            subscription,
             subgraphs: subgraphs.into_iter().collect(),
             kind,
             plan,
@@ -620,14 +622,17 @@ impl Engine {
         authorization: FetchAuthorization,
         request_id: Option<&str>,
     ) -> Result<ExecutionOutput, ExecuteError> {
+        let variables = self.runner.coerce(planned, variables)?;
         let result = self
             .runner
             .run(
                 planned,
+                &planned.plan,
                 query,
                 operation_name,
                 variables,
-                FetchHeaders { authorization, request_id, traceparent: None, shared_connection: None },
+                FetchHeaders { authorization, request_id, traceparent: None },
+                None,
             )
             .await?;
         match result {
@@ -641,10 +646,10 @@ impl Engine {
         }
     }
 
-    /// Starts a planned subscription on the engine's subscription thread; each event is
-    /// a response body with the fields of every subgraph resolved. The subscription ends
-    /// when the returned stream is dropped. The subgraph's subscription continues the
-    /// current span's trace (the thread that runs it has no span of its own).
+    /// Starts a planned subscription: its primary fetch upstream, on one of the shared
+    /// connections to its subgraph; each event is a response body with the fields of
+    /// every subgraph resolved. The subscription ends when the returned stream is
+    /// dropped. The subgraph's subscription continues the current span's trace.
     pub async fn subscribe(
         &self,
         planned: Arc<PlannedOperation>,
@@ -653,25 +658,46 @@ impl Engine {
         variables: serde_json::Map<String, serde_json::Value>,
         authorization: Option<SubscriptionTokens>,
     ) -> Result<EventStream, ExecuteError> {
-        self.subscriptions
-            .subscribe(subscriptions::Job {
+        let variables = self.runner.coerce(&planned, variables)?;
+        let traceparent = c9pay_platform::telemetry::TraceParent::of(&tracing::Span::current()).traceparent();
+        let Some(subscription) = &planned.subscription else {
+            // Only `__typename`: the router answers alone, once.
+            let fetch_headers = FetchHeaders { authorization: FetchAuthorization::None, request_id: None, traceparent: None };
+            return match self
+                .runner
+                .run(&planned, &planned.plan, query, operation_name, variables, fetch_headers, None)
+                .await?
+            {
+                QueryPlanExecutionResult::Single(output) => Ok(EventStream::once(output.body)),
+                QueryPlanExecutionResult::Stream(_) => {
+                    Err(ExecuteError::Failed("a subscription without a subgraph produced a stream".to_string()))
+                }
+            };
+        };
+        let payload = subscription.subscribe_payload(&variables, authorization.as_ref(), traceparent.as_deref())?;
+        let upstream = self
+            .upstreams
+            .subscribe(
+                &subscription.primary.service_name,
+                authorization.as_ref().map(|tokens| &*tokens.connection),
+                payload,
+                subscriptions::REPLAY_EVENTS_MAX + self.subscription_buffer_size_max,
+            )
+            .map_err(ExecuteError::Failed)?;
+        Ok(EventStream::upstream(
+            upstream,
+            subscriptions::EventContext {
+                runner: self.runner.clone(),
                 planned,
                 query: query.to_string(),
                 operation_name: operation_name.map(str::to_string),
                 variables,
                 authorization,
-                traceparent: c9pay_platform::telemetry::TraceParent::of(&tracing::Span::current()).traceparent(),
-                buffer_size_max: self.subscription_buffer_size_max,
-            })
-            .await
+                traceparent,
+            },
+        ))
     }
 }
-
-/// Events one upstream subscription may buffer before the executor's entity resolution
-/// takes them. The executor drops events beyond it (it never slows the subgraph down),
-/// so it is far larger than anything credit sends at once: a replay is at most 1000
-/// events (`REPLAY_EVENTS_MAX` in credit) and live events come one payment at a time.
-const SUBGRAPH_EVENTS_BUFFERED_MAX: usize = 4_096;
 
 /// What the router tells every subgraph fetch of one operation besides the query.
 struct FetchHeaders<'a> {
@@ -681,21 +707,16 @@ struct FetchHeaders<'a> {
     /// A subscription's `traceparent` (a query's or mutation's fetch gets its own from
     /// the executor).
     traceparent: Option<&'a str>,
-    /// The shared upstream connection a subscription uses (its fingerprint in the
-    /// executor's pool), `None` for a query or mutation.
-    shared_connection: Option<u64>,
 }
 
 impl Runner {
-    async fn run(
+    /// The operation's variables, checked against its variable definitions, with their
+    /// defaults.
+    fn coerce(
         &self,
         planned: &PlannedOperation,
-        query: &str,
-        operation_name: Option<&str>,
         variables: serde_json::Map<String, serde_json::Value>,
-        fetch_headers: FetchHeaders<'_>,
-    ) -> Result<QueryPlanExecutionResult, ExecuteError> {
-        let FetchHeaders { authorization, request_id, traceparent, shared_connection } = fetch_headers;
+    ) -> Result<Arc<CoerceVariablesPayload>, ExecuteError> {
         let mut raw_variables = HashMap::with_capacity(variables.len());
         for (name, value) in variables {
             let value = sonic_rs::to_value(&value)
@@ -708,13 +729,31 @@ impl Runner {
             &self.metadata,
         )
         .map_err(|error| ExecuteError::Variables(error.to_string()))?;
-        let variable_values = Arc::new(CoerceVariablesPayload { variables_map });
+        Ok(Arc::new(CoerceVariablesPayload { variables_map }))
+    }
 
+    /// Runs `plan` (the operation's, or a subscription event's rest with the `event` as
+    /// its initial data).
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &self,
+        planned: &PlannedOperation,
+        plan: &QueryPlan,
+        query: &str,
+        operation_name: Option<&str>,
+        variable_values: Arc<CoerceVariablesPayload>,
+        fetch_headers: FetchHeaders<'_>,
+        event: Option<hive_router_plan_executor::response::subgraph_response::SubgraphResponse<'static>>,
+    ) -> Result<QueryPlanExecutionResult, ExecuteError> {
+        let FetchHeaders { authorization, request_id, traceparent } = fetch_headers;
         let header_value = |value: &str| {
             ntex::http::header::HeaderValue::from_str(value).map_err(|error| ExecuteError::Failed(error.to_string()))
         };
         let mut headers = ntex::http::HeaderMap::new();
         let context = PluginContext::default();
+        if let Some(event) = event {
+            context.insert(subscriptions::EventData(std::sync::Mutex::new(Some(event))));
+        }
         let mut operation_extension = None;
         match authorization {
             FetchAuthorization::PerSubgraph(per_subgraph) => {
@@ -770,7 +809,7 @@ impl Runner {
         // Polled inside `Executing`, so that a fetch dropped with this future (the
         // request's time-out, a client gone) is not taken for a failed one.
         fetch_outcomes::Executing::new(execute_query_plan(QueryPlanExecutionOpts {
-            query_plan: &planned.plan,
+            query_plan: plan,
             operation_for_plan: planned.operation_for_plan.clone(),
             projection_plan: planned.projection_plan.clone(),
             headers_plan: self.headers_plan.clone(),
@@ -809,7 +848,7 @@ impl Runner {
             operation_name_factory: OperationNameFactory::default(),
             response_header_sink: ResponseHeaderSink::default(),
             error_masking_runtime: Arc::new(None),
-            connection_fingerprint: shared_connection.map(ConnectionFingerprint::from_hash),
+            connection_fingerprint: None,
         }))
         .await
         .map_err(|error| ExecuteError::Failed(error.to_string()))

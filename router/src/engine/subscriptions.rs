@@ -1,80 +1,127 @@
-//! The thread subscriptions run on. The executor's subscription transports spawn their
-//! tasks with `ntex::rt::spawn` (a `spawn_local`) and connect with ntex's connector, which
-//! works only inside an ntex `System`; queries and mutations need none of that. So one
-//! dedicated thread runs an ntex `System`, takes each new subscription as a job, and runs
-//! it as a local task that forwards response bodies into a bounded channel the router's
-//! connection reads.
+//! Subscriptions: the plan's primary fetch runs upstream over the router's own shared
+//! connections ([`super::upstream`]); the rest of the plan (the entity fetches that fill
+//! in fields of other subgraphs, then the projection) runs for each event when the
+//! client's side takes it, on the task that delivers it ([`EventStream::next`]).
 //!
-//! Upstream, subscriptions to a subgraph share a few WebSockets (the executor's pool; the
-//! engine picks each subscription's connection in turn): a connection is opened with the
-//! router's own internal token, each subscription sends its principal's in its
-//! `subscribe` message (`FetchAuthorization::Multiplexed`). When a shared connection
-//! drops, every subscription on it ends with an error event (`SERVICE_UNAVAILABLE`,
-//! "subscribe again with … `after`", from the executor's `SUBGRAPH_WEBSOCKET_…` code;
-//! `pipeline::execute`) and the client subscribes
-//! again with the id of the last event it received as `after`: credit replays what it
-//! missed, so events stay in order, each once, none lost. A later subscription opens a
-//! new connection. Re-subscribing transparently inside the router would need the
-//! executor's stream to resume, which it cannot: it ends at the first transport error.
+//! So an idle subscription holds only what it needs to run that rest later: its inbox
+//! upstream, and here its plan, variables and credentials. No task, thread or channel of
+//! its own. The executor runs each event's rest as a plan of its own, with the event's
+//! data put in as the execution's initial data by the [`SubscriptionEvents`] plugin hook.
 //!
-//! The forwarding task never waits for the client: it offers each event to the channel
-//! and, when the channel is full (the client reads slower than events come), ends the
-//! subscription as too slow. Waiting instead would stall the executor's stream, and the
-//! executor drops events silently when its own buffer overflows.
+//! Upstream, a shared connection is opened with the router's own internal token, and
+//! each subscription sends its principal's in its `subscribe` message
+//! (`FetchAuthorization::Multiplexed`). When a shared connection drops, every
+//! subscription on it ends with an error event (`SERVICE_UNAVAILABLE`, "subscribe again
+//! with … `after`"; `pipeline::execute`) and the client subscribes again with the id of
+//! the last event it received as `after`: credit replays what it missed, so events stay
+//! in order, each once, none lost. A later subscription opens a new connection.
+//!
+//! A subscription never makes its connection wait: a subscription whose queue is full
+//! (its client reads slower than events come) ends as too slow.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use hive_router_plan_executor::{
+    execution::plan::{CoerceVariablesPayload, QueryPlanExecutionResult},
+    hooks::{
+        on_execute::{OnExecuteStartHookPayload, OnExecuteStartHookResult},
+        on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
     },
-    thread,
+    plugin_trait::{RouterPlugin, StartHookPayload},
+    response::subgraph_response::SubgraphResponse,
 };
+use hive_router_query_planner::planner::plan_nodes::{FetchNode, PlanNode, QueryPlan, SequenceNode};
 
-use futures::StreamExt;
-use hive_router_plan_executor::execution::plan::QueryPlanExecutionResult;
-use tokio::sync::{mpsc, oneshot};
+use super::{
+    ExecuteError, FetchAuthorization, FetchHeaders, PlannedOperation, Runner,
+    upstream::{Ended, Received, UpstreamSubscription},
+};
+use crate::credentials::internal_credentials::SubscriptionTokens;
 
-use super::{ExecuteError, PlannedOperation, Runner};
+/// Events one subscription may queue beyond its client's buffer: a whole replay, which
+/// credit sends at once when a client resumes (at most 1,000 events, credit's
+/// `REPLAY_EVENTS_MAX`). The queue only grows while events wait; an idle one is empty.
+pub(super) const REPLAY_EVENTS_MAX: usize = 1_000;
 
-/// New subscriptions waiting for the worker thread to take them; more wait to be queued.
-const JOBS_QUEUED_MAX: usize = 1_024;
+/// The code of an event that ends a subscription whose upstream connection failed or
+/// dropped (`SUBGRAPH_WEBSOCKET_` like the executor's own codes, so the pipeline tells
+/// the client to subscribe again).
+const CONNECTION_LOST_CODE: &str = "SUBGRAPH_WEBSOCKET_CONNECTION_LOST";
 
-pub(super) struct Job {
+/// A subscription's plan, split: the fetch that subscribes, and what each event needs.
+pub(super) struct SubscriptionPlan {
+    pub primary: FetchNode,
+    /// The plan of each event: the entity fetches after the primary (none when the
+    /// subscribed subgraph resolves every field).
+    pub rest: QueryPlan,
+}
+
+impl SubscriptionPlan {
+    /// The split of a subscription's plan; `None` for a plan the router answers alone.
+    pub(super) fn of(plan: &QueryPlan) -> Option<Self> {
+        let (primary, rest) = match plan.node.as_ref()? {
+            PlanNode::Subscription(subscription) => (subscription.primary.clone(), None),
+            PlanNode::Sequence(sequence) => match sequence.nodes.split_first()? {
+                (PlanNode::Subscription(subscription), []) => (subscription.primary.clone(), None),
+                (PlanNode::Subscription(subscription), [only]) => (subscription.primary.clone(), Some(only.clone())),
+                (PlanNode::Subscription(subscription), rest) => (
+                    subscription.primary.clone(),
+                    Some(PlanNode::Sequence(SequenceNode { nodes: rest.to_vec() })),
+                ),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(Self { primary, rest: QueryPlan { kind: plan.kind, node: rest } })
+    }
+
+    /// The `subscribe` message's payload: the primary fetch's document, the variables
+    /// it uses, and (with access control) the principal's token and the `traceparent`.
+    pub(super) fn subscribe_payload(
+        &self,
+        variables: &CoerceVariablesPayload,
+        authorization: Option<&SubscriptionTokens>,
+        traceparent: Option<&str>,
+    ) -> Result<Box<str>, ExecuteError> {
+        let mut payload = sonic_rs::Object::new();
+        payload.insert("query", self.primary.operation.document_str.as_str());
+        let mut selected = sonic_rs::Object::new();
+        if let (Some(usages), Some(values)) = (&self.primary.variable_usages, &variables.variables_map) {
+            for name in usages {
+                if let Some(value) = values.get(name) {
+                    selected.insert(name, value.clone());
+                }
+            }
+        }
+        payload.insert("variables", selected);
+        if let Some(tokens) = authorization {
+            let mut fields = sonic_rs::Object::new();
+            fields.insert("authorization", &*tokens.operation);
+            if let Some(traceparent) = traceparent {
+                fields.insert("traceparent", traceparent);
+            }
+            let mut extensions = sonic_rs::Object::new();
+            extensions.insert(c9pay_platform::graphql::OPERATION_EXTENSION, fields);
+            payload.insert("extensions", extensions);
+        }
+        sonic_rs::to_string(&payload)
+            .map(String::into_boxed_str)
+            .map_err(|error| ExecuteError::Failed(error.to_string()))
+    }
+}
+
+/// What each event of one subscription runs with.
+pub(super) struct EventContext {
+    pub runner: Arc<Runner>,
     pub planned: Arc<PlannedOperation>,
     pub query: String,
     pub operation_name: Option<String>,
-    pub variables: serde_json::Map<String, serde_json::Value>,
+    pub variables: Arc<CoerceVariablesPayload>,
     /// The subscription's internal credentials; none with `access = "open"`.
-    pub authorization: Option<super::SubscriptionTokens>,
-    /// The W3C `traceparent` of the span that subscribes, sent to the subgraph beside the
-    /// subscription's credential so that its subscription continues the trace.
+    pub authorization: Option<SubscriptionTokens>,
+    /// The W3C `traceparent` of the span that subscribed.
     pub traceparent: Option<String>,
-    pub buffer_size_max: usize,
-}
-
-struct Started {
-    job: Job,
-    events: mpsc::Sender<Vec<u8>>,
-    overflowed: Arc<AtomicBool>,
-    started: oneshot::Sender<Result<(), ExecuteError>>,
-}
-
-pub(super) struct Worker {
-    jobs: mpsc::Sender<Started>,
-}
-
-/// Which shared upstream connection each new subscription uses: the next in turn.
-struct SharedConnections {
-    count: u64,
-    next: AtomicU64,
-}
-
-impl SharedConnections {
-    /// The fingerprint of the next connection in the executor's pool; `None` (a
-    /// connection of its own) when none are shared.
-    fn next(&self) -> Option<u64> {
-        (self.count > 0).then(|| self.next.fetch_add(1, Ordering::Relaxed) % self.count)
-    }
 }
 
 /// What a subscription yields.
@@ -90,138 +137,187 @@ pub enum StreamItem {
     Revoked,
 }
 
+enum Source {
+    Upstream(UpstreamSubscription),
+    /// A subscription the router answered alone (only `__typename`): its one body.
+    Once(Vec<u8>),
+    Ended,
+}
+
+type Resolving = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, ExecuteError>> + Send>>;
+
 /// The events of one subscription. Dropping it ends the subscription upstream.
 pub struct EventStream {
-    events: mpsc::Receiver<Vec<u8>>,
-    overflowed: Arc<AtomicBool>,
-    ended: bool,
+    source: Source,
+    /// `None` for a subscription the router answered alone.
+    context: Option<Arc<EventContext>>,
+    /// The event being resolved: kept here, so that a caller that stops waiting for
+    /// [`EventStream::next`] (its `select!` chose a timer) loses no event: the next call
+    /// goes on with it.
+    resolving: Option<Resolving>,
 }
 
 impl EventStream {
-    /// The next event; `None` once the subscription has ended.
-    pub async fn next(&mut self) -> Option<StreamItem> {
-        if self.ended {
-            return None;
-        }
-        match self.events.recv().await {
-            Some(body) => Some(StreamItem::Event(body)),
-            None => {
-                self.ended = true;
-                self.overflowed
-                    .load(Ordering::Acquire)
-                    .then_some(StreamItem::TooSlow)
-            }
-        }
+    pub(super) fn upstream(upstream: UpstreamSubscription, context: EventContext) -> Self {
+        Self { source: Source::Upstream(upstream), context: Some(Arc::new(context)), resolving: None }
     }
-}
 
-impl Worker {
-    pub(super) fn start(runner: Arc<Runner>, shared_connections: u64) -> std::io::Result<Self> {
-        let shared = Arc::new(SharedConnections {
-            count: shared_connections,
-            next: AtomicU64::new(0),
-        });
-        let (jobs, mut queue) = mpsc::channel::<Started>(JOBS_QUEUED_MAX);
-        thread::Builder::new()
-            .name("subscriptions".to_string())
-            .spawn(move || {
-                let system = ntex::rt::System::new("subscriptions", ntex::rt::DefaultRuntime);
-                system.block_on(async move {
-                    while let Some(started) = queue.recv().await {
-                        let runner = runner.clone();
-                        let connection = shared.next();
-                        drop(ntex::rt::spawn(run(runner, started, connection)));
+    pub(super) fn once(body: Vec<u8>) -> Self {
+        Self { source: Source::Once(body), context: None, resolving: None }
+    }
+
+    /// The next event, its fields of every subgraph resolved; `None` once the
+    /// subscription has ended. Cancel-safe: dropping the future it returns loses nothing.
+    pub async fn next(&mut self) -> Option<StreamItem> {
+        loop {
+            if let Some(resolving) = self.resolving.as_mut() {
+                let result = resolving.await;
+                self.resolving = None;
+                return Some(match result {
+                    Ok(body) => StreamItem::Event(body),
+                    Err(error) => {
+                        // Like a lost connection: the subscription cannot go on, and
+                        // subscribing again resumes it.
+                        let subgraph = self.subgraph();
+                        tracing::error!(subgraph, %error, "a subscription event could not be resolved");
+                        let body = connection_lost(subgraph);
+                        self.source = Source::Ended;
+                        StreamItem::Event(body)
                     }
                 });
-            })?;
-        Ok(Self { jobs })
+            }
+            let received = match &mut self.source {
+                Source::Ended => return None,
+                Source::Once(body) => {
+                    let body = std::mem::take(body);
+                    self.source = Source::Ended;
+                    return Some(StreamItem::Event(body));
+                }
+                Source::Upstream(upstream) => upstream.next().await,
+            };
+            let payload = match received {
+                Some(Received::Event(payload)) => payload,
+                None => return None,
+                Some(Received::Ended(ended)) => {
+                    self.source = Source::Ended;
+                    match ended {
+                        Ended::Completed => return None,
+                        Ended::TooSlow => return Some(StreamItem::TooSlow),
+                        Ended::Lost(reason) => {
+                            let subgraph = self.subgraph();
+                            tracing::warn!(subgraph, reason, "a subscription's upstream connection was lost");
+                            return Some(StreamItem::Event(connection_lost(subgraph)));
+                        }
+                        // The subgraph's errors, resolved and masked as an event's are.
+                        Ended::Refused(errors) => {
+                            let mut body = Vec::with_capacity(errors.len() + 24);
+                            body.extend_from_slice(br#"{"data":null,"errors":"#);
+                            body.extend_from_slice(&errors);
+                            body.push(b'}');
+                            Bytes::from(body)
+                        }
+                    }
+                }
+            };
+            let context = self.context.clone()?;
+            self.resolving = Some(Box::pin(async move { context.run(payload).await }));
+        }
     }
 
-    pub(super) async fn subscribe(&self, job: Job) -> Result<EventStream, ExecuteError> {
-        let (events, receiver) = mpsc::channel(job.buffer_size_max.max(1));
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let (started, outcome) = oneshot::channel();
-        // A burst of new subscriptions (clients reconnecting after a deploy) waits here
-        // for the thread rather than failing.
-        self.jobs
-            .send(Started {
-                job,
-                events,
-                overflowed: overflowed.clone(),
-                started,
-            })
-            .await
-            .map_err(|_| ExecuteError::Failed("the subscription thread stopped".to_string()))?;
-        outcome
-            .await
-            .map_err(|_| ExecuteError::Failed("the subscription thread stopped".to_string()))??;
-        Ok(EventStream {
-            events: receiver,
-            overflowed,
-            ended: false,
-        })
+    /// The subgraph the subscription runs on.
+    fn subgraph(&self) -> &str {
+        self.context
+            .as_ref()
+            .and_then(|context| context.planned.subscription.as_ref())
+            .map_or("a", |subscription| subscription.primary.service_name.as_str())
     }
 }
 
-async fn run(runner: Arc<Runner>, started: Started, shared_connection: Option<u64>) {
-    let Started {
-        job,
-        events,
-        overflowed,
-        started,
-    } = started;
-    // Boxed: the task lives as long as the subscription, and a task keeps the size of its
-    // largest state; unboxed, the start-up future (the whole plan execution) would stay
-    // allocated in every idle subscription's task.
-    let result = Box::pin(runner.run(
-        &job.planned,
-        &job.query,
-        job.operation_name.as_deref(),
-        job.variables,
-        super::FetchHeaders {
-            authorization: match &job.authorization {
-                Some(tokens) => super::FetchAuthorization::Multiplexed(tokens.clone()),
-                None => super::FetchAuthorization::None,
-            },
-            request_id: None,
-            traceparent: job.traceparent.as_deref(),
-            shared_connection,
-        },
-    ))
-    .await;
-    let mut stream = match result {
-        Err(error) => {
-            let _ = started.send(Err(error));
-            return;
-        }
-        Ok(QueryPlanExecutionResult::Single(output)) => {
-            // A subscription the router answered alone (only `__typename`).
-            let _ = started.send(Ok(()));
-            let _ = events.try_send(output.body);
-            return;
-        }
-        Ok(QueryPlanExecutionResult::Stream(output)) => {
-            let _ = started.send(Ok(()));
-            // The entity fetches of each event run as the stream is polled; dropped with
-            // it when the client leaves, they are cancelled, not failed.
-            super::fetch_outcomes::Executing::boxed(output.body)
-        }
-    };
-    loop {
-        tokio::select! {
-            item = stream.next() => {
-                let Some(body) = item else { return };
-                match events.try_send(body) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        overflowed.store(true, Ordering::Release);
-                        return;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
-                }
+impl EventContext {
+    /// Runs the rest of the plan on one event: entity fetches, then projection.
+    async fn run(&self, payload: Bytes) -> Result<Vec<u8>, ExecuteError> {
+        let subscription = self
+            .planned
+            .subscription
+            .as_ref()
+            .ok_or_else(|| ExecuteError::Failed("not a subscription".to_string()))?;
+        // The event's data borrows from its bytes; this handle keeps them until the
+        // execution that reads the data has ended.
+        let _bytes = payload.clone();
+        let event = SubgraphResponse::deserialize_from_bytes(payload, subscription.primary.custom_scalar_paths.as_ref())
+            .map_err(|error| ExecuteError::Failed(format!("a subscription event: {error}")))?;
+        let result = self
+            .runner
+            .run(
+                &self.planned,
+                &subscription.rest,
+                &self.query,
+                self.operation_name.as_deref(),
+                self.variables.clone(),
+                FetchHeaders {
+                    authorization: match &self.authorization {
+                        Some(tokens) => FetchAuthorization::Multiplexed(tokens.clone()),
+                        None => FetchAuthorization::None,
+                    },
+                    request_id: None,
+                    traceparent: self.traceparent.as_deref(),
+                },
+                Some(event),
+            )
+            .await?;
+        match result {
+            QueryPlanExecutionResult::Single(output) => Ok(output.body),
+            QueryPlanExecutionResult::Stream(_) => {
+                Err(ExecuteError::Failed("an event's plan produced a stream".to_string()))
             }
-            // The client left: dropping the stream closes the upstream subscription.
-            () = events.closed() => return,
         }
+    }
+}
+
+/// The event that ends a subscription whose upstream connection failed.
+fn connection_lost(subgraph: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!("the connection to the {subgraph} subgraph was lost"),
+            "extensions": { "code": CONNECTION_LOST_CODE, "service": subgraph },
+        }],
+    }))
+    .unwrap_or_default()
+}
+
+/// One subscription event, put in the plugin context of the execution that resolves it.
+pub(super) struct EventData(pub(super) Mutex<Option<SubgraphResponse<'static>>>);
+
+/// Makes a subscription event the initial data (and errors) of the execution that
+/// resolves it; executions without one proceed untouched.
+pub(super) struct SubscriptionEvents;
+
+#[async_trait::async_trait]
+impl RouterPlugin for SubscriptionEvents {
+    fn plugin_name() -> &'static str {
+        "c9pay_subscription_events"
+    }
+
+    type Config = ();
+
+    /// Never called: the engine constructs this plugin itself.
+    fn on_plugin_init(_payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
+        Ok(None)
+    }
+
+    async fn on_execute<'exec>(
+        &'exec self,
+        mut payload: OnExecuteStartHookPayload<'exec>,
+    ) -> OnExecuteStartHookResult<'exec> {
+        let event = payload
+            .context
+            .get_ref::<EventData>()
+            .and_then(|event| event.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
+        if let Some(event) = event {
+            payload.data = event.data;
+            payload.errors.extend(event.errors.unwrap_or_default());
+        }
+        payload.proceed()
     }
 }

@@ -1,0 +1,407 @@
+//! The router's own GraphQL-over-WebSocket client (`graphql-transport-ws`) for
+//! subscriptions: a few connections per subgraph, each carrying many subscriptions.
+//!
+//! A connection is opened with the router's own internal token in its `connection_init`
+//! payload; each subscription sends its principal's token in its `subscribe` message (see
+//! `c9pay_platform::graphql`). One task per connection reads the socket and routes each
+//! message to its subscription's [`Inbox`]: a small queue and a waker, nothing else, so
+//! an idle subscription costs the router a map entry and that inbox. What an event then
+//! needs (the entity fetches of the rest of the plan, the projection) runs on the
+//! client's side, when the subscription's reader takes the event (`subscriptions`).
+//!
+//! - **In order, each once**: a connection's messages are read in order and pushed onto
+//!   the subscription's queue in order; nothing is dropped silently.
+//! - **Never waits for a reader**: a subscription whose queue is full (its client reads
+//!   slower than events come) ends as too slow: the router completes it upstream, and
+//!   its reader gets what was queued, then [`Ended::TooSlow`].
+//! - **A lost connection ends its subscriptions**: each reader gets [`Ended::Lost`] after
+//!   what was queued; the client subscribes again with the id of its last event as
+//!   `after`, and credit replays what it missed. The next subscription opens a new
+//!   connection.
+//! - **A reader gone completes upstream**: dropping an [`UpstreamSubscription`] sends
+//!   `complete`, so the subgraph stops the stream.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    future::poll_fn,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    task::{Poll, Waker},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
+
+/// How long opening a connection (TCP, WebSocket handshake, `connection_ack`) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a subscription ended, after the events queued before the end.
+#[derive(Debug)]
+pub(super) enum Ended {
+    /// The subgraph completed it.
+    Completed,
+    /// The subgraph refused or ended it with errors (`error`): the message's payload, a
+    /// list of GraphQL errors.
+    Refused(Bytes),
+    /// Its connection could not be opened or was lost: why.
+    Lost(String),
+    /// Its reader fell further behind than its queue holds.
+    TooSlow,
+}
+
+/// What a subscription's reader takes next.
+#[derive(Debug)]
+pub(super) enum Received {
+    /// A `next` message's payload (`{"data": …, "errors": …}`).
+    Event(Bytes),
+    Ended(Ended),
+}
+
+/// One subscription's queue, shared by its connection's task and its reader.
+struct Inbox {
+    state: Mutex<InboxState>,
+}
+
+struct InboxState {
+    events: VecDeque<Bytes>,
+    ended: Option<Ended>,
+    waker: Option<Waker>,
+    /// Events queued at most; one more ends the subscription as too slow.
+    capacity: usize,
+}
+
+impl Inbox {
+    fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(InboxState {
+                events: VecDeque::new(),
+                ended: None,
+                waker: None,
+                capacity: capacity.max(1),
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InboxState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues an event; `false` when the queue was full and the subscription has ended
+    /// as too slow instead.
+    fn push(&self, event: Bytes) -> bool {
+        let mut state = self.lock();
+        if state.ended.is_some() {
+            return false;
+        }
+        let queued = if state.events.len() >= state.capacity {
+            state.ended = Some(Ended::TooSlow);
+            false
+        } else {
+            state.events.push_back(event);
+            true
+        };
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
+        }
+        queued
+    }
+
+    fn end(&self, ended: Ended) {
+        let mut state = self.lock();
+        if state.ended.is_none() {
+            state.ended = Some(ended);
+        }
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+enum Command {
+    Subscribe { id: u64, payload: Box<str>, inbox: Arc<Inbox> },
+    Complete { id: u64 },
+}
+
+/// A running subscription upstream. Dropping it completes the subscription.
+pub(super) struct UpstreamSubscription {
+    id: u64,
+    inbox: Arc<Inbox>,
+    connection: mpsc::UnboundedSender<Command>,
+    finished: bool,
+}
+
+impl UpstreamSubscription {
+    /// The next event or, after the last one, how the subscription ended (once).
+    pub(super) async fn next(&mut self) -> Option<Received> {
+        if self.finished {
+            return None;
+        }
+        let received = poll_fn(|context| {
+            let mut state = self.inbox.lock();
+            if let Some(event) = state.events.pop_front() {
+                return Poll::Ready(Received::Event(event));
+            }
+            if let Some(ended) = state.ended.take() {
+                return Poll::Ready(Received::Ended(ended));
+            }
+            if !state.waker.as_ref().is_some_and(|waker| waker.will_wake(context.waker())) {
+                state.waker = Some(context.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        if matches!(received, Received::Ended(_)) {
+            self.finished = true;
+        }
+        Some(received)
+    }
+}
+
+impl Drop for UpstreamSubscription {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.connection.send(Command::Complete { id: self.id });
+        }
+    }
+}
+
+/// The shared connections to one subgraph.
+struct Subgraph {
+    /// Its GraphQL URL with a WebSocket scheme.
+    url: String,
+    /// None: each subscription opens a connection of its own, closed when it ends.
+    connections: Vec<Mutex<Option<mpsc::UnboundedSender<Command>>>>,
+    next: AtomicUsize,
+}
+
+/// Every subgraph's shared subscription connections, opened when first needed.
+pub(super) struct Upstreams {
+    subgraphs: HashMap<String, Subgraph>,
+    ids: AtomicU64,
+}
+
+impl Upstreams {
+    /// `connections` per subgraph (`0`: one per subscription), to the subgraphs' GraphQL
+    /// URLs.
+    pub(super) fn new(endpoints: &HashMap<String, String>, connections: usize) -> Self {
+        let subgraphs = endpoints
+            .iter()
+            .map(|(name, url)| {
+                let url = match url.split_once("://") {
+                    Some(("https", rest)) => format!("wss://{rest}"),
+                    Some((_, rest)) => format!("ws://{rest}"),
+                    None => format!("ws://{url}"),
+                };
+                let connections = (0..connections).map(|_| Mutex::new(None)).collect();
+                (name.clone(), Subgraph { url, connections, next: AtomicUsize::new(0) })
+            })
+            .collect();
+        Self { subgraphs, ids: AtomicU64::new(1) }
+    }
+
+    /// Starts a subscription on the next of `subgraph`'s connections, opening it (with
+    /// `authorization` in its `connection_init`) when it is not open. `payload` is the
+    /// `subscribe` message's payload, as JSON. Fails only for an unknown subgraph: a
+    /// connection that cannot be opened ends the subscription with [`Ended::Lost`].
+    pub(super) fn subscribe(
+        &self,
+        subgraph: &str,
+        authorization: Option<&str>,
+        payload: Box<str>,
+        capacity: usize,
+    ) -> Result<UpstreamSubscription, String> {
+        let target = self.subgraphs.get(subgraph).ok_or_else(|| format!("no subgraph named {subgraph}"))?;
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let inbox = Inbox::new(capacity);
+        let authorization = authorization.map(str::to_string);
+        let command = Command::Subscribe { id, payload, inbox: inbox.clone() };
+        if target.connections.is_empty() {
+            let (connection, commands) = mpsc::unbounded_channel();
+            let _ = connection.send(command);
+            tokio::spawn(run_connection(subgraph.to_string(), target.url.clone(), authorization, commands, true));
+            return Ok(UpstreamSubscription { id, inbox, connection, finished: false });
+        }
+        let slot = &target.connections[target.next.fetch_add(1, Ordering::Relaxed) % target.connections.len()];
+        let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut command = command;
+        // A connection that has ended refuses the command; then a new one takes it.
+        if let Some(connection) = slot.as_ref() {
+            match connection.send(command) {
+                Ok(()) => {
+                    return Ok(UpstreamSubscription { id, inbox, connection: connection.clone(), finished: false });
+                }
+                Err(mpsc::error::SendError(refused)) => command = refused,
+            }
+        }
+        let (connection, commands) = mpsc::unbounded_channel();
+        let _ = connection.send(command);
+        tokio::spawn(run_connection(subgraph.to_string(), target.url.clone(), authorization, commands, false));
+        *slot = Some(connection.clone());
+        Ok(UpstreamSubscription { id, inbox, connection, finished: false })
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn run_connection(
+    subgraph: String,
+    url: String,
+    authorization: Option<String>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    dedicated: bool,
+) {
+    let mut subscriptions: HashMap<u64, Arc<Inbox>> = HashMap::new();
+    let reason = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, authorization.as_deref())).await {
+        Err(_) => format!("opening a connection to the {subgraph} service timed out"),
+        Ok(Err(error)) => format!("opening a connection to the {subgraph} service failed: {error}"),
+        Ok(Ok(socket)) => match serve(socket, &mut commands, &mut subscriptions, dedicated).await {
+            Some(reason) => reason,
+            // A connection of one subscription, which has ended.
+            None => return,
+        },
+    };
+    tracing::warn!(subgraph, reason, subscriptions = subscriptions.len(), "an upstream subscription connection ended");
+    // Refuse new commands, then end every subscription this connection had or was given.
+    commands.close();
+    while let Ok(command) = commands.try_recv() {
+        if let Command::Subscribe { id, inbox, .. } = command {
+            subscriptions.insert(id, inbox);
+        }
+    }
+    for inbox in subscriptions.into_values() {
+        inbox.end(Ended::Lost(reason.clone()));
+    }
+}
+
+async fn connect(url: &str, authorization: Option<&str>) -> Result<Socket, tungstenite::Error> {
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", http::HeaderValue::from_static("graphql-transport-ws"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let payload = match authorization {
+        Some(authorization) => serde_json::json!({ "authorization": authorization }),
+        None => serde_json::json!({}),
+    };
+    let init = serde_json::json!({ "type": "connection_init", "payload": payload });
+    socket.send(Message::text(init.to_string())).await?;
+    while let Some(message) = socket.next().await {
+        match message? {
+            Message::Text(text) => {
+                let message: ServerMessage<'_> = serde_json::from_str(&text)
+                    .map_err(|error| tungstenite::Error::Io(std::io::Error::other(error)))?;
+                match message.kind {
+                    "connection_ack" => return Ok(socket),
+                    "ping" => socket.send(Message::text(r#"{"type":"pong"}"#)).await?,
+                    _ => {}
+                }
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    Err(tungstenite::Error::ConnectionClosed)
+}
+
+#[derive(Deserialize)]
+struct ServerMessage<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default, borrow)]
+    id: Option<&'a str>,
+    #[serde(default, borrow)]
+    payload: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Serves an open connection until it fails (why) or, for a connection of its own
+/// (`dedicated`), its subscription has ended (`None`).
+async fn serve(
+    mut socket: Socket,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    subscriptions: &mut HashMap<u64, Arc<Inbox>>,
+    dedicated: bool,
+) -> Option<String> {
+    loop {
+        if dedicated && subscriptions.is_empty() && commands.is_empty() {
+            let _ = socket.close(None).await;
+            return None;
+        }
+        tokio::select! {
+            command = commands.recv() => {
+                let message = match command {
+                    // Every sender is gone: the engine was dropped.
+                    None => return Some("the router is stopping".to_string()),
+                    Some(Command::Subscribe { id, payload, inbox }) => {
+                        subscriptions.insert(id, inbox);
+                        format!(r#"{{"id":"{id}","type":"subscribe","payload":{payload}}}"#)
+                    }
+                    Some(Command::Complete { id }) => {
+                        if subscriptions.remove(&id).is_none() {
+                            continue;
+                        }
+                        format!(r#"{{"id":"{id}","type":"complete"}}"#)
+                    }
+                };
+                if let Err(error) = socket.send(Message::text(message)).await {
+                    return Some(format!("sending to the subgraph failed: {error}"));
+                }
+            }
+            message = socket.next() => {
+                let text = match message {
+                    None => return Some("the subgraph closed the connection".to_string()),
+                    Some(Err(error)) => return Some(format!("the connection failed: {error}")),
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(frame))) => {
+                        return Some(match frame {
+                            Some(frame) => format!("the subgraph closed the connection ({} {})", frame.code, frame.reason),
+                            None => "the subgraph closed the connection".to_string(),
+                        });
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                let Ok(message) = serde_json::from_str::<ServerMessage<'_>>(&text) else {
+                    return Some("the subgraph sent a message that is not graphql-transport-ws".to_string());
+                };
+                let id = message.id.and_then(|id| id.parse::<u64>().ok());
+                let payload = || Bytes::copy_from_slice(message.payload.map_or("null", |raw| raw.get()).as_bytes());
+                let reply = match (message.kind, id) {
+                    ("next", Some(id)) => {
+                        if let Some(inbox) = subscriptions.get(&id)
+                            && !inbox.push(payload())
+                        {
+                            subscriptions.remove(&id);
+                            Some(format!(r#"{{"id":"{id}","type":"complete"}}"#))
+                        } else {
+                            None
+                        }
+                    }
+                    ("error", Some(id)) => {
+                        if let Some(inbox) = subscriptions.remove(&id) {
+                            inbox.end(Ended::Refused(payload()));
+                        }
+                        None
+                    }
+                    ("complete", Some(id)) => {
+                        if let Some(inbox) = subscriptions.remove(&id) {
+                            inbox.end(Ended::Completed);
+                        }
+                        None
+                    }
+                    ("ping", _) => Some(r#"{"type":"pong"}"#.to_string()),
+                    _ => None,
+                };
+                if let Some(reply) = reply
+                    && let Err(error) = socket.send(Message::text(reply)).await
+                {
+                    return Some(format!("sending to the subgraph failed: {error}"));
+                }
+            }
+        }
+    }
+}
