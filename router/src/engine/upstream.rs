@@ -405,3 +405,247 @@ async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::{SinkExt, StreamExt};
+    use serde_json::{Value, json};
+    use tokio::sync::mpsc;
+    use tokio_tungstenite::tungstenite::{
+        Message,
+        handshake::server::{ErrorResponse, Request, Response},
+    };
+
+    use super::{Ended, Received, UpstreamSubscription, Upstreams};
+
+    /// What the fake subgraph answers to one client message; `None`: it drops the
+    /// connection.
+    type Script = Arc<dyn Fn(&Value) -> Option<Vec<Value>> + Send + Sync>;
+
+    /// A graphql-transport-ws server on loopback that acknowledges `connection_init`,
+    /// reports every client message with its connection's number, and answers as its
+    /// script says.
+    struct FakeSubgraph {
+        url: String,
+        seen: mpsc::UnboundedReceiver<(usize, Value)>,
+    }
+
+    impl FakeSubgraph {
+        async fn start(script: Script) -> Self {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|error| panic!("bind: {error}"));
+            let url = format!("http://{}/graphql", listener.local_addr().unwrap_or_else(|error| panic!("address: {error}")));
+            let (report, seen) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                let mut connections = 0;
+                while let Ok((stream, _)) = listener.accept().await {
+                    connections += 1;
+                    let number = connections;
+                    let (report, script) = (report.clone(), script.clone());
+                    tokio::spawn(async move {
+                        let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, with_protocol).await else { return };
+                        while let Some(Ok(Message::Text(text))) = socket.next().await {
+                            let message: Value = serde_json::from_str(&text).unwrap_or_else(|error| panic!("JSON: {error}"));
+                            let _ = report.send((number, message.clone()));
+                            let replies = if message["type"] == "connection_init" {
+                                Some(vec![json!({ "type": "connection_ack" })])
+                            } else {
+                                script(&message)
+                            };
+                            let Some(replies) = replies else { return };
+                            for reply in replies {
+                                if socket.send(Message::text(reply.to_string())).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+            Self { url, seen }
+        }
+
+        /// The next client message: (connection number, message).
+        async fn next(&mut self) -> (usize, Value) {
+            tokio::time::timeout(std::time::Duration::from_secs(10), self.seen.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no client message in time"))
+                .unwrap_or_else(|| panic!("the fake subgraph stopped"))
+        }
+    }
+
+    /// Answers the handshake with the subprotocol, as a graphql-transport-ws server does.
+    #[allow(clippy::result_large_err)] // tungstenite's callback type
+    fn with_protocol(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+        response
+            .headers_mut()
+            .insert("sec-websocket-protocol", http::HeaderValue::from_static("graphql-transport-ws"));
+        Ok(response)
+    }
+
+    fn upstreams(url: &str, connections: usize) -> Upstreams {
+        Upstreams::new(&[("credit".to_string(), url.to_string())].into_iter().collect(), connections)
+    }
+
+    fn subscribe(upstreams: &Upstreams, authorization: &str, capacity: usize) -> UpstreamSubscription {
+        upstreams
+            .subscribe("credit", Some(authorization), r#"{"query":"subscription { ticks }"}"#.into(), capacity)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    async fn next(subscription: &mut UpstreamSubscription) -> Received {
+        tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next())
+            .await
+            .unwrap_or_else(|_| panic!("no message in time"))
+            .unwrap_or_else(|| panic!("the subscription had finished"))
+    }
+
+    fn event(received: Received) -> Value {
+        match received {
+            Received::Event(payload) => serde_json::from_slice(&payload).unwrap_or_else(|error| panic!("JSON: {error}")),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// Answers each `subscribe` with `count` events numbered from 1.
+    fn ticks(count: u64) -> Script {
+        Arc::new(move |message| {
+            Some(if message["type"] == "subscribe" {
+                (1..=count)
+                    .map(|tick| json!({ "id": message["id"], "type": "next", "payload": { "data": { "ticks": tick } } }))
+                    .collect()
+            } else {
+                Vec::new()
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn events_arrive_in_order_and_a_dropped_subscription_completes_upstream() {
+        let mut subgraph = FakeSubgraph::start(ticks(3)).await;
+        let upstreams = upstreams(&subgraph.url, 1);
+        let mut subscription = subscribe(&upstreams, "Bearer router", 16);
+
+        let (_, init) = subgraph.next().await;
+        assert_eq!(init["type"], "connection_init");
+        assert_eq!(init["payload"]["authorization"], "Bearer router");
+        let (_, subscribe) = subgraph.next().await;
+        assert_eq!(subscribe["type"], "subscribe");
+        assert_eq!(subscribe["payload"]["query"], "subscription { ticks }");
+        for tick in 1..=3 {
+            assert_eq!(event(next(&mut subscription).await)["data"]["ticks"], tick);
+        }
+
+        drop(subscription);
+        let (_, complete) = subgraph.next().await;
+        assert_eq!(complete, json!({ "id": subscribe["id"], "type": "complete" }));
+    }
+
+    #[tokio::test]
+    async fn subscriptions_share_the_configured_connections_in_turn() {
+        let mut subgraph = FakeSubgraph::start(ticks(1)).await;
+        let upstreams = upstreams(&subgraph.url, 2);
+        let mut subscriptions: Vec<_> = (0..4).map(|_| subscribe(&upstreams, "Bearer router", 16)).collect();
+        for subscription in &mut subscriptions {
+            assert_eq!(event(next(subscription).await)["data"]["ticks"], 1);
+        }
+
+        let mut inits = 0;
+        let mut subscribes_by_connection = std::collections::BTreeMap::new();
+        for _ in 0..6 {
+            let (connection, message) = subgraph.next().await;
+            match message["type"].as_str() {
+                Some("connection_init") => inits += 1,
+                Some("subscribe") => *subscribes_by_connection.entry(connection).or_insert(0) += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(inits, 2, "two connections for four subscriptions");
+        assert_eq!(subscribes_by_connection.into_values().collect::<Vec<_>>(), vec![2, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_ends_the_subscription_as_too_slow_after_what_was_queued() {
+        let mut subgraph = FakeSubgraph::start(ticks(3)).await;
+        let upstreams = upstreams(&subgraph.url, 1);
+        let mut subscription = subscribe(&upstreams, "Bearer router", 2);
+        let _ = subgraph.next().await; // connection_init
+        let (_, subscribe) = subgraph.next().await;
+        // The router completes it upstream as soon as the third event does not fit.
+        let (_, complete) = subgraph.next().await;
+        assert_eq!(complete, json!({ "id": subscribe["id"], "type": "complete" }));
+
+        assert_eq!(event(next(&mut subscription).await)["data"]["ticks"], 1);
+        assert_eq!(event(next(&mut subscription).await)["data"]["ticks"], 2);
+        assert!(matches!(next(&mut subscription).await, Received::Ended(Ended::TooSlow)));
+        assert!(subscription.next().await.is_none(), "ended once");
+    }
+
+    #[tokio::test]
+    async fn a_lost_connection_ends_every_subscription_on_it_and_the_next_opens_another() {
+        // The subgraph drops the connection at the second subscribe.
+        let subscribes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = subscribes.clone();
+        let script: Script = Arc::new(move |message| {
+            if message["type"] != "subscribe" {
+                return Some(Vec::new());
+            }
+            (counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != 1).then(Vec::new)
+        });
+        let mut subgraph = FakeSubgraph::start(script).await;
+        let upstreams = upstreams(&subgraph.url, 1);
+        let mut first = subscribe(&upstreams, "Bearer router", 16);
+        let mut second = subscribe(&upstreams, "Bearer router", 16);
+        for subscription in [&mut first, &mut second] {
+            match next(subscription).await {
+                Received::Ended(Ended::Lost(reason)) => assert!(reason.contains("closed") || reason.contains("failed"), "{reason}"),
+                other => panic!("expected the subscription to end as lost, got {other:?}"),
+            }
+        }
+
+        let _third = subscribe(&upstreams, "Bearer router", 16);
+        let mut connections = std::collections::BTreeSet::new();
+        for _ in 0..5 {
+            let (connection, _) = subgraph.next().await;
+            connections.insert(connection);
+        }
+        assert_eq!(connections.len(), 2, "a new connection after the lost one");
+    }
+
+    #[tokio::test]
+    async fn a_refused_subscription_ends_with_the_subgraphs_errors() {
+        let script: Script = Arc::new(|message| {
+            Some(if message["type"] == "subscribe" {
+                vec![json!({ "id": message["id"], "type": "error", "payload": [{ "message": "no", "extensions": { "code": "UNAUTHENTICATED" } }] })]
+            } else {
+                Vec::new()
+            })
+        });
+        let subgraph = FakeSubgraph::start(script).await;
+        let upstreams = upstreams(&subgraph.url, 1);
+        let mut subscription = subscribe(&upstreams, "Bearer router", 16);
+        match next(&mut subscription).await {
+            Received::Ended(Ended::Refused(errors)) => {
+                let errors: Value = serde_json::from_slice(&errors).unwrap_or_else(|error| panic!("JSON: {error}"));
+                assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(subscription.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_subgraph_ends_the_subscription_as_lost() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("bind: {error}"));
+            listener.local_addr().unwrap_or_else(|error| panic!("address: {error}")).port()
+        };
+        let upstreams = upstreams(&format!("http://127.0.0.1:{port}/graphql"), 1);
+        let mut subscription = subscribe(&upstreams, "Bearer router", 16);
+        match next(&mut subscription).await {
+            Received::Ended(Ended::Lost(reason)) => assert!(reason.contains("credit"), "{reason}"),
+            other => panic!("expected the subscription to end as lost, got {other:?}"),
+        }
+    }
+}
