@@ -399,9 +399,11 @@ pub struct Limits {
     /// document longer than an eighth of this is never kept. Default 2097152.
     #[serde(default = "default_document_cache_text_bytes_max")]
     pub document_cache_text_bytes_max: usize,
-    /// Events buffered per subscription for a client that has not read them yet; a
-    /// client that falls further behind is disconnected (`SUBSCRIBER_TOO_SLOW`) and may
-    /// resume from its last event id. Default 64.
+    /// Events buffered per subscription for a client that has not read them yet, beyond
+    /// a whole replay (the up to 1,000 events credit sends at once to a client that
+    /// resumes); a client that falls further behind is disconnected
+    /// (`SUBSCRIBER_TOO_SLOW`) and may resume from its last event id. The buffer takes
+    /// memory only while events wait in it. Default 64.
     #[serde(default = "default_subscription_buffer_size_max")]
     pub subscription_buffer_size_max: usize,
     /// Messages queued for one WebSocket client before it counts as too slow and is

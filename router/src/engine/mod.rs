@@ -262,11 +262,12 @@ pub enum FetchAuthorization {
     /// Its own value for each subgraph, asked for at each fetch.
     PerSubgraph(PerSubgraph),
     /// A subscription's: the router's own credential as the `Authorization` of every
-    /// fetch (the upstream connection it shares with other subscriptions is opened with
-    /// it), and the principal's credential, for every subgraph, in each fetch's and the
-    /// `subscribe` message's `extensions` (`c9pay_platform::graphql::OPERATION_EXTENSION`).
-    /// The executor runs no plugin for the fetches of a subscription's events, so no
-    /// value can be chosen per subgraph.
+    /// fetch of its events (the upstream connection it shares with other subscriptions
+    /// is opened with one too), and the principal's credential, for every subgraph, in
+    /// each fetch's and the `subscribe` message's `extensions`
+    /// (`c9pay_platform::graphql::OPERATION_EXTENSION`): the pair signed when the
+    /// subscription started, valid as long as it may run, so that every fetch of a
+    /// subscription runs as the principal checked at its start.
     Multiplexed(SubscriptionTokens),
     /// No `Authorization` header (`access = "open"`).
     None,

@@ -31,8 +31,8 @@ fn is_executor_code(code: &str) -> bool {
 }
 
 const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
-/// The executor's codes for a subscription's upstream WebSocket that failed or dropped
-/// (`SUBGRAPH_WEBSOCKET_CLIENT_FAILURE`, `…_CONNECT_FAILURE`, …).
+/// The engine's code for a subscription whose upstream WebSocket could not be opened or
+/// dropped (`SUBGRAPH_WEBSOCKET_CONNECTION_LOST`, named like the executor's own).
 const EXECUTOR_WEBSOCKET_CODE_PREFIX: &str = "SUBGRAPH_WEBSOCKET_";
 /// A fetch the subgraph's breaker stopped while the request was under way
 /// (`engine::fetch_outcomes`).
