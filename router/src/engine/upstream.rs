@@ -18,6 +18,8 @@
 //!   what was queued; the client subscribes again with the id of its last event as
 //!   `after`, and credit replays what it missed. The next subscription opens a new
 //!   connection.
+//! - **A silent connection is lost too**: the router pings each connection every
+//!   [`KEEPALIVE_INTERVAL`]; one that answers nothing in a whole interval is closed.
 //! - **A reader gone completes upstream**: dropping an [`UpstreamSubscription`] sends
 //!   `complete`, so the subgraph stops the stream.
 
@@ -40,6 +42,12 @@ use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 
 /// How long opening a connection (TCP, WebSocket handshake, `connection_ack`) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a connection pings its subgraph. A connection that heard nothing from it
+/// for a whole interval after a ping is taken for lost (a subgraph's host that vanished
+/// without closing its sockets), so that its subscriptions end and their clients
+/// resume, instead of waiting for events that will never come.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// How a subscription ended, after the events queued before the end.
 #[derive(Debug)]
@@ -184,12 +192,17 @@ struct Subgraph {
 pub(super) struct Upstreams {
     subgraphs: HashMap<String, Subgraph>,
     ids: AtomicU64,
+    keepalive: Duration,
 }
 
 impl Upstreams {
     /// `connections` per subgraph (`0`: one per subscription), to the subgraphs' GraphQL
     /// URLs.
     pub(super) fn new(endpoints: &HashMap<String, String>, connections: usize) -> Self {
+        Self::with_keepalive(endpoints, connections, KEEPALIVE_INTERVAL)
+    }
+
+    fn with_keepalive(endpoints: &HashMap<String, String>, connections: usize, keepalive: Duration) -> Self {
         let subgraphs = endpoints
             .iter()
             .map(|(name, url)| {
@@ -202,7 +215,7 @@ impl Upstreams {
                 (name.clone(), Subgraph { url, connections, next: AtomicUsize::new(0) })
             })
             .collect();
-        Self { subgraphs, ids: AtomicU64::new(1) }
+        Self { subgraphs, ids: AtomicU64::new(1), keepalive }
     }
 
     /// Starts a subscription on the next of `subgraph`'s connections, opening it (with
@@ -219,12 +232,18 @@ impl Upstreams {
         let target = self.subgraphs.get(subgraph).ok_or_else(|| format!("no subgraph named {subgraph}"))?;
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let inbox = Inbox::new(capacity);
-        let authorization = authorization.map(str::to_string);
+        let opened = |dedicated| Opened {
+            subgraph: subgraph.to_string(),
+            url: target.url.clone(),
+            authorization: authorization.map(str::to_string),
+            keepalive: self.keepalive,
+            dedicated,
+        };
         let command = Command::Subscribe { id, payload, inbox: inbox.clone() };
         if target.connections.is_empty() {
             let (connection, commands) = mpsc::unbounded_channel();
             let _ = connection.send(command);
-            tokio::spawn(run_connection(subgraph.to_string(), target.url.clone(), authorization, commands, true));
+            tokio::spawn(run_connection(opened(true), commands));
             return Ok(UpstreamSubscription { id, inbox, connection, finished: false });
         }
         let slot = &target.connections[target.next.fetch_add(1, Ordering::Relaxed) % target.connections.len()];
@@ -241,7 +260,7 @@ impl Upstreams {
         }
         let (connection, commands) = mpsc::unbounded_channel();
         let _ = connection.send(command);
-        tokio::spawn(run_connection(subgraph.to_string(), target.url.clone(), authorization, commands, false));
+        tokio::spawn(run_connection(opened(false), commands));
         *slot = Some(connection.clone());
         Ok(UpstreamSubscription { id, inbox, connection, finished: false })
     }
@@ -249,20 +268,26 @@ impl Upstreams {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn run_connection(
+/// What a connection is opened with.
+struct Opened {
     subgraph: String,
     url: String,
+    /// The `authorization` of its `connection_init`.
     authorization: Option<String>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    keepalive: Duration,
+    /// A connection of one subscription, closed when it ends.
     dedicated: bool,
-) {
+}
+
+async fn run_connection(opened: Opened, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let subgraph = &opened.subgraph;
     let mut subscriptions: HashMap<u64, Arc<Inbox>> = HashMap::new();
-    let reason = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, authorization.as_deref())).await {
+    let reason = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&opened.url, opened.authorization.as_deref())).await {
         Err(_) => format!("opening a connection to the {subgraph} service timed out"),
         Ok(Err(error)) => format!("opening a connection to the {subgraph} service failed: {error}"),
-        Ok(Ok(socket)) => match serve(socket, &mut commands, &mut subscriptions, dedicated).await {
+        Ok(Ok(socket)) => match serve(socket, &opened, &mut commands, &mut subscriptions).await {
             Some(reason) => reason,
-            // A connection of one subscription, which has ended.
+            // Its one subscription has ended, or the router is stopping.
             None => return,
         },
     };
@@ -319,24 +344,38 @@ struct ServerMessage<'a> {
     payload: Option<&'a serde_json::value::RawValue>,
 }
 
-/// Serves an open connection until it fails (why) or, for a connection of its own
-/// (`dedicated`), its subscription has ended (`None`).
+/// Serves an open connection until it fails (why) or ends as it should (`None`: a
+/// connection of its own whose subscription has ended, or the router stopping).
 async fn serve(
     mut socket: Socket,
+    opened: &Opened,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     subscriptions: &mut HashMap<u64, Arc<Inbox>>,
-    dedicated: bool,
 ) -> Option<String> {
+    let interval = opened.keepalive;
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether a ping is out, and whether anything came from the subgraph since it went.
+    let (mut pinged, mut heard) = (false, false);
     loop {
-        if dedicated && subscriptions.is_empty() && commands.is_empty() {
+        if opened.dedicated && subscriptions.is_empty() && commands.is_empty() {
             let _ = socket.close(None).await;
             return None;
         }
         tokio::select! {
+            _ = keepalive.tick() => {
+                if pinged && !heard {
+                    return Some(format!("the subgraph answered no ping for {} ms", interval.as_millis()));
+                }
+                (pinged, heard) = (true, false);
+                if let Err(error) = socket.send(Message::text(r#"{"type":"ping"}"#)).await {
+                    return Some(format!("sending to the subgraph failed: {error}"));
+                }
+            }
             command = commands.recv() => {
                 let message = match command {
-                    // Every sender is gone: the engine was dropped.
-                    None => return Some("the router is stopping".to_string()),
+                    // Every sender is gone: the engine was dropped with its last subscription.
+                    None => return None,
                     Some(Command::Subscribe { id, payload, inbox }) => {
                         subscriptions.insert(id, inbox);
                         format!(r#"{{"id":"{id}","type":"subscribe","payload":{payload}}}"#)
@@ -353,6 +392,7 @@ async fn serve(
                 }
             }
             message = socket.next() => {
+                heard = true;
                 let text = match message {
                     None => return Some("the subgraph closed the connection".to_string()),
                     Some(Err(error)) => return Some(format!("the connection failed: {error}")),
@@ -633,6 +673,29 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         }
         assert!(subscription.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_subgraph_that_answers_no_ping_is_taken_for_lost_and_one_that_answers_is_kept() {
+        let keepalive = std::time::Duration::from_millis(50);
+        let endpoints = |subgraph: &FakeSubgraph| [("credit".to_string(), subgraph.url.clone())].into_iter().collect();
+
+        let answering: Script = Arc::new(|message| {
+            Some(if message["type"] == "ping" { vec![json!({ "type": "pong" })] } else { Vec::new() })
+        });
+        let alive = FakeSubgraph::start(answering).await;
+        let upstreams = Upstreams::with_keepalive(&endpoints(&alive), 1, keepalive);
+        let mut subscription = subscribe(&upstreams, "Bearer router", 16);
+        let waited = tokio::time::timeout(keepalive * 8, subscription.next()).await;
+        assert!(waited.is_err(), "still running after several pings: {waited:?}");
+
+        let silent = FakeSubgraph::start(ticks(0)).await;
+        let upstreams = Upstreams::with_keepalive(&endpoints(&silent), 1, keepalive);
+        let mut subscription = subscribe(&upstreams, "Bearer router", 16);
+        match next(&mut subscription).await {
+            Received::Ended(Ended::Lost(reason)) => assert!(reason.contains("ping"), "{reason}"),
+            other => panic!("expected the subscription to end as lost, got {other:?}"),
+        }
     }
 
     #[tokio::test]

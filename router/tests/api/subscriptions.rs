@@ -634,7 +634,7 @@ mod protocol {
         let router = router().await;
         let token = bearer(&router.sign_up("ada@example.com", "Ada").await);
         let mut client = connect(&router.websocket_url(), &token).await;
-        client.send(json!({ "type": "ping" })).await;
+        client.ping().await;
         client
             .subscribe("q", "{ me { displayName } }", json!({}))
             .await;

@@ -516,6 +516,9 @@ async fn on_the_routers_shared_connection_each_subscription_runs_as_its_own_prin
             other => panic!("expected an event, got {other:?}"),
         }
     }
+
+    // The router pings its shared connections and takes one that answers nothing for lost.
+    shared.ping().await;
 }
 
 /// Tokens naming `person` that credit must refuse: forged, expired, for another service.
