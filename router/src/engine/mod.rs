@@ -624,18 +624,9 @@ impl Engine {
         request_id: Option<&str>,
     ) -> Result<ExecutionOutput, ExecuteError> {
         let variables = self.runner.coerce(planned, variables)?;
-        let result = self
-            .runner
-            .run(
-                planned,
-                &planned.plan,
-                query,
-                operation_name,
-                variables,
-                FetchHeaders { authorization, request_id, traceparent: None },
-                None,
-            )
-            .await?;
+        let operation = Operation { planned, plan: &planned.plan, query, name: operation_name };
+        let fetch_headers = FetchHeaders { authorization, request_id, traceparent: None };
+        let result = self.runner.run(operation, variables, fetch_headers, None).await?;
         match result {
             QueryPlanExecutionResult::Single(output) => Ok(ExecutionOutput {
                 body: output.body,
@@ -662,13 +653,13 @@ impl Engine {
         let variables = self.runner.coerce(&planned, variables)?;
         let traceparent = c9pay_platform::telemetry::TraceParent::of(&tracing::Span::current()).traceparent();
         let Some(subscription) = &planned.subscription else {
-            // Only `__typename`: the router answers alone, once.
+            if planned.plan.node.is_some() {
+                return Err(ExecuteError::Failed("a subscription's plan does not start with its subscription".to_string()));
+            }
+            // Only `__typename`: the router answers alone, once, without any fetch.
             let fetch_headers = FetchHeaders { authorization: FetchAuthorization::None, request_id: None, traceparent: None };
-            return match self
-                .runner
-                .run(&planned, &planned.plan, query, operation_name, variables, fetch_headers, None)
-                .await?
-            {
+            let operation = Operation { planned: &planned, plan: &planned.plan, query, name: operation_name };
+            return match self.runner.run(operation, variables, fetch_headers, None).await? {
                 QueryPlanExecutionResult::Single(output) => Ok(EventStream::once(output.body)),
                 QueryPlanExecutionResult::Stream(_) => {
                     Err(ExecuteError::Failed("a subscription without a subgraph produced a stream".to_string()))
@@ -698,6 +689,16 @@ impl Engine {
             },
         ))
     }
+}
+
+/// The operation a plan runs for: the plan itself is the operation's, or one
+/// subscription event's rest.
+struct Operation<'a> {
+    planned: &'a PlannedOperation,
+    plan: &'a QueryPlan,
+    /// The client's document.
+    query: &'a str,
+    name: Option<&'a str>,
 }
 
 /// What the router tells every subgraph fetch of one operation besides the query.
@@ -733,19 +734,16 @@ impl Runner {
         Ok(Arc::new(CoerceVariablesPayload { variables_map }))
     }
 
-    /// Runs `plan` (the operation's, or a subscription event's rest with the `event` as
-    /// its initial data).
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the operation's plan; a subscription event's rest with the `event` as its
+    /// initial data.
     async fn run(
         &self,
-        planned: &PlannedOperation,
-        plan: &QueryPlan,
-        query: &str,
-        operation_name: Option<&str>,
+        operation: Operation<'_>,
         variable_values: Arc<CoerceVariablesPayload>,
         fetch_headers: FetchHeaders<'_>,
         event: Option<hive_router_plan_executor::response::subgraph_response::SubgraphResponse<'static>>,
     ) -> Result<QueryPlanExecutionResult, ExecuteError> {
+        let Operation { planned, plan, query, name: operation_name } = operation;
         let FetchHeaders { authorization, request_id, traceparent } = fetch_headers;
         let header_value = |value: &str| {
             ntex::http::header::HeaderValue::from_str(value).map_err(|error| ExecuteError::Failed(error.to_string()))

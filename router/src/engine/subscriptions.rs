@@ -34,7 +34,7 @@ use hive_router_plan_executor::{
 use hive_router_query_planner::planner::plan_nodes::{FetchNode, PlanNode, QueryPlan, SequenceNode};
 
 use super::{
-    ExecuteError, FetchAuthorization, FetchHeaders, PlannedOperation, Runner,
+    ExecuteError, FetchAuthorization, FetchHeaders, Operation, PlannedOperation, Runner,
     upstream::{Ended, Received, UpstreamSubscription},
 };
 use crate::credentials::internal_credentials::SubscriptionTokens;
@@ -58,22 +58,21 @@ pub(super) struct SubscriptionPlan {
 }
 
 impl SubscriptionPlan {
-    /// The split of a subscription's plan; `None` for a plan the router answers alone.
+    /// The split of a subscription's plan; `None` for a plan that does not start with
+    /// its subscription (the router answers one without any fetch alone).
     pub(super) fn of(plan: &QueryPlan) -> Option<Self> {
-        let (primary, rest) = match plan.node.as_ref()? {
-            PlanNode::Subscription(subscription) => (subscription.primary.clone(), None),
-            PlanNode::Sequence(sequence) => match sequence.nodes.split_first()? {
-                (PlanNode::Subscription(subscription), []) => (subscription.primary.clone(), None),
-                (PlanNode::Subscription(subscription), [only]) => (subscription.primary.clone(), Some(only.clone())),
-                (PlanNode::Subscription(subscription), rest) => (
-                    subscription.primary.clone(),
-                    Some(PlanNode::Sequence(SequenceNode { nodes: rest.to_vec() })),
-                ),
-                _ => return None,
-            },
+        let (first, rest) = match plan.node.as_ref()? {
+            node @ PlanNode::Subscription(_) => (node, &[][..]),
+            PlanNode::Sequence(sequence) => sequence.nodes.split_first()?,
             _ => return None,
         };
-        Some(Self { primary, rest: QueryPlan { kind: plan.kind, node: rest } })
+        let PlanNode::Subscription(subscription) = first else { return None };
+        let rest = match rest {
+            [] => None,
+            [only] => Some(only.clone()),
+            more => Some(PlanNode::Sequence(SequenceNode { nodes: more.to_vec() })),
+        };
+        Some(Self { primary: subscription.primary.clone(), rest: QueryPlan { kind: plan.kind, node: rest } })
     }
 
     /// The `subscribe` message's payload: the primary fetch's document, the variables
@@ -246,25 +245,21 @@ impl EventContext {
         let _bytes = payload.clone();
         let event = SubgraphResponse::deserialize_from_bytes(payload, subscription.primary.custom_scalar_paths.as_ref())
             .map_err(|error| ExecuteError::Failed(format!("a subscription event: {error}")))?;
-        let result = self
-            .runner
-            .run(
-                &self.planned,
-                &subscription.rest,
-                &self.query,
-                self.operation_name.as_deref(),
-                self.variables.clone(),
-                FetchHeaders {
-                    authorization: match &self.authorization {
-                        Some(tokens) => FetchAuthorization::Multiplexed(tokens.clone()),
-                        None => FetchAuthorization::None,
-                    },
-                    request_id: None,
-                    traceparent: self.traceparent.as_deref(),
-                },
-                Some(event),
-            )
-            .await?;
+        let operation = Operation {
+            planned: &self.planned,
+            plan: &subscription.rest,
+            query: &self.query,
+            name: self.operation_name.as_deref(),
+        };
+        let fetch_headers = FetchHeaders {
+            authorization: match &self.authorization {
+                Some(tokens) => FetchAuthorization::Multiplexed(tokens.clone()),
+                None => FetchAuthorization::None,
+            },
+            request_id: None,
+            traceparent: self.traceparent.as_deref(),
+        };
+        let result = self.runner.run(operation, self.variables.clone(), fetch_headers, Some(event)).await?;
         match result {
             QueryPlanExecutionResult::Single(output) => Ok(output.body),
             QueryPlanExecutionResult::Stream(_) => {
@@ -287,6 +282,8 @@ fn connection_lost(subgraph: &str) -> Vec<u8> {
 }
 
 /// One subscription event, put in the plugin context of the execution that resolves it.
+/// Its data borrows from its bytes, which [`EventContext::run`] holds until that
+/// execution has returned.
 pub(super) struct EventData(pub(super) Mutex<Option<SubgraphResponse<'static>>>);
 
 /// Makes a subscription event the initial data (and errors) of the execution that
