@@ -17,20 +17,22 @@
 //! The request id of a mutation travels beside the token, in `x-request-id` (mutations
 //! are never shared, so it costs no sharing); a query's fetch carries none, and the
 //! subgraph gives it an id of its own. A subscription's token names the whole platform
-//! (`aud = c9pay-internal`): the executor sends a subscription's event fetches without
-//! running the plugin that picks a token per subgraph. It travels in the `subscribe`
-//! message's (and each event fetch's) `extensions`, because the upstream WebSocket is
-//! shared with other subscriptions and is opened with the router's own token, which
-//! names nobody ([`InternalCredentials::for_subscription`]).
+//! (`aud = c9pay-internal`): one token serves its `subscribe` and every fetch of its
+//! events, whichever subgraph. It travels in the `subscribe` message's (and each event
+//! fetch's) `extensions`, because the upstream WebSocket is shared with other
+//! subscriptions and is opened with the router's own token, which names nobody
+//! ([`InternalCredentials::for_subscription`]).
 //!
-//! A subscription's two tokens are signed when it starts and live until the client's
-//! access token expires (at most 15 minutes), not one minute: the executor sends every
-//! event's entity fetches (a payer's name, a store's name) with the credentials the
-//! subscription started with, so a one-minute token left every event after the first
-//! minute without them. The router ends the subscription when the access token expires,
-//! and on revocation at once; a subscription's token stolen inside the cluster replays as
-//! its principal for at most the rest of that access token's life, which the stolen
-//! access token itself would allow through the router.
+//! A subscription's tokens are signed when it starts and live until the client's access
+//! token expires (at most 15 minutes), not one minute: every event's entity fetches (a
+//! payer's name, a store's name) go with the credentials the subscription started with,
+//! so a one-minute token left every event after the first minute without them. The
+//! router ends the subscription when the access token expires, and on revocation at
+//! once; a subscription's token stolen inside the cluster replays as its principal for at
+//! most the rest of that access token's life, which the stolen access token itself would
+//! allow through the router. The router's own token beside it (the `Authorization` of
+//! the event fetches) names nobody, so subscriptions share it: one per minute of expiry,
+//! rounded up, signed once.
 //!
 //! # Threat model
 //!
@@ -85,12 +87,16 @@ pub const SUBSCRIPTION_TOKEN_LIFETIME_MAX_S: i64 = 900;
 pub struct SubscriptionTokens {
     /// The router's own (`Principal::service("router")`): a shared upstream connection
     /// is opened with it, and it is the `Authorization` of the subscription's event
-    /// fetches. It names nobody, so a subgraph runs nothing on it alone.
+    /// fetches. It names nobody, so a subgraph runs nothing on it alone; subscriptions
+    /// whose tokens expire in the same minute share it.
     pub connection: Arc<str>,
     /// The principal's, sent in the `subscribe` message's and each event fetch's
     /// `extensions.c9pay` (`c9pay_platform::graphql`).
     pub operation: Arc<str>,
 }
+
+/// The router's own subscription tokens kept at once: one per minute of expiry ahead.
+const ROUTER_TOKEN_MINUTES_MAX: u64 = (SUBSCRIPTION_TOKEN_LIFETIME_MAX_S.unsigned_abs() / 60) + 2;
 
 /// Tokens kept at once: one per principal and subgraph active in the last 30 s, beyond
 /// which the least used are signed again when next needed.
@@ -113,6 +119,8 @@ struct CredentialKey {
 pub struct InternalCredentials {
     signer: InternalTokenSigner,
     tokens: moka::sync::Cache<CredentialKey, Arc<str>>,
+    /// The router's own tokens for subscriptions, by their expiry (a whole minute).
+    router_tokens: moka::sync::Cache<i64, Arc<str>>,
 }
 
 impl InternalCredentials {
@@ -120,6 +128,11 @@ impl InternalCredentials {
         Self {
             signer,
             tokens: moka::sync::Cache::builder().max_capacity(size_max).time_to_live(REUSE_MAX).build(),
+            // One per minute of expiry ahead, each dropped once it has expired.
+            router_tokens: moka::sync::Cache::builder()
+                .max_capacity(ROUTER_TOKEN_MINUTES_MAX)
+                .time_to_live(Duration::from_secs(SUBSCRIPTION_TOKEN_LIFETIME_MAX_S.unsigned_abs() + 120))
+                .build(),
         }
     }
 
@@ -137,25 +150,27 @@ impl InternalCredentials {
     /// The two tokens of one subscription (see [`SubscriptionTokens`]), for every
     /// subgraph, valid until `expires_at_s` (when the router ends the subscription: the
     /// expiry of the client's access token), at least [`TOKEN_LIFETIME_S`] and at most
-    /// [`SUBSCRIPTION_TOKEN_LIFETIME_MAX_S`] from now. Signed for each subscription.
+    /// [`SUBSCRIPTION_TOKEN_LIFETIME_MAX_S`] from now. The principal's is signed for each
+    /// subscription; the router's lives to the end of that minute and is shared.
     pub fn for_subscription(
         &self,
         principal: &Principal,
         expires_at_s: Option<i64>,
-    ) -> Result<SubscriptionTokens, InternalTokenError> {
+    ) -> Result<SubscriptionTokens, Arc<InternalTokenError>> {
         let now = chrono::Utc::now().timestamp();
         let expires_at = expires_at_s
             .unwrap_or(now)
             .clamp(now + TOKEN_LIFETIME_S, now + SUBSCRIPTION_TOKEN_LIFETIME_MAX_S);
-        let sign = |principal: &Principal| -> Result<Arc<str>, InternalTokenError> {
+        let sign = |principal: &Principal, expires_at: i64| -> Result<Arc<str>, InternalTokenError> {
             let unnamed = Principal { request_id: String::new(), ..principal.clone() };
             let token = self.signer.sign_until(&unnamed, AUDIENCE, expires_at)?;
             Ok(Arc::from(format!("Bearer {token}")))
         };
-        Ok(SubscriptionTokens {
-            connection: sign(&Principal::service(ROUTER_ISSUER, ""))?,
-            operation: sign(principal)?,
-        })
+        let minute = (expires_at + 59).div_euclid(60) * 60;
+        let connection = self
+            .router_tokens
+            .try_get_with(minute, || sign(&Principal::service(ROUTER_ISSUER, ""), minute))?;
+        Ok(SubscriptionTokens { connection, operation: sign(principal, expires_at).map_err(Arc::new)? })
     }
 
     fn authorization(&self, principal: &Principal, audience: String) -> Result<Arc<str>, Arc<InternalTokenError>> {
@@ -254,7 +269,7 @@ mod tests {
         let tokens = credentials.for_subscription(&principal, Some(now + 600)).unwrap_or_else(|error| panic!("{error}"));
 
         assert_eq!(expiry_of(&tokens.operation), now + 600, "the access token's expiry");
-        assert_eq!(expiry_of(&tokens.connection), now + 600);
+        assert_eq!(expiry_of(&tokens.connection), (now + 600 + 59) / 60 * 60, "the end of that minute");
         let operation = verifier.verify_authorization(Some(&tokens.operation)).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(operation, Principal { request_id: String::new(), ..principal.clone() });
         let connection = verifier.verify_authorization(Some(&tokens.connection)).unwrap_or_else(|error| panic!("{error}"));
@@ -264,5 +279,24 @@ mod tests {
         assert!(expiry_of(&far.operation) <= now + 1 + SUBSCRIPTION_TOKEN_LIFETIME_MAX_S, "capped");
         let soon = credentials.for_subscription(&principal, None).unwrap_or_else(|error| panic!("{error}"));
         assert!(expiry_of(&soon.operation) >= now + TOKEN_LIFETIME_S, "at least an ordinary token's life");
+    }
+
+    #[test]
+    fn subscriptions_share_the_routers_token_by_minute_of_expiry_and_never_the_principals() {
+        let (credentials, _) = credentials();
+        let (ada, bo) = (user(&UserId::generate(), "ses_1", "r"), user(&UserId::generate(), "ses_2", "r"));
+        let minute = (chrono::Utc::now().timestamp() / 60 + 5) * 60;
+        let subscribe = |principal: &Principal, expires_at: i64| {
+            credentials.for_subscription(principal, Some(expires_at)).unwrap_or_else(|error| panic!("{error}"))
+        };
+
+        let first = subscribe(&ada, minute + 1);
+        let same_minute = subscribe(&bo, minute + 59);
+        assert!(Arc::ptr_eq(&first.connection, &same_minute.connection), "one signature, one allocation");
+        assert_ne!(first.operation, same_minute.operation, "each principal's own");
+        assert_eq!(expiry_of(&first.connection), minute + 60);
+        let next_minute = subscribe(&ada, minute + 61);
+        assert_ne!(next_minute.connection, first.connection);
+        assert_ne!(next_minute.operation, first.operation, "signed for each subscription");
     }
 }
