@@ -279,29 +279,50 @@ struct Opened {
     dedicated: bool,
 }
 
-async fn run_connection(opened: Opened, mut commands: mpsc::UnboundedReceiver<Command>) {
+/// What a connection's task owns: the commands it takes and the subscriptions it
+/// serves. However the task ends (its connection failed, or it panicked), every
+/// subscription it had or was given ends as lost when this is dropped, so that no reader
+/// waits for a connection that is gone.
+struct Served {
+    commands: mpsc::UnboundedReceiver<Command>,
+    subscriptions: HashMap<u64, Arc<Inbox>>,
+    /// Why the connection ended, for the subscriptions still on it.
+    reason: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Refuse new commands, then end every subscription this connection had or was given.
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            if let Command::Subscribe { inbox, .. } = command {
+                inbox.end(Ended::Lost(self.reason.clone()));
+            }
+        }
+        for inbox in self.subscriptions.values() {
+            inbox.end(Ended::Lost(self.reason.clone()));
+        }
+    }
+}
+
+async fn run_connection(opened: Opened, commands: mpsc::UnboundedReceiver<Command>) {
     let subgraph = &opened.subgraph;
-    let mut subscriptions: HashMap<u64, Arc<Inbox>> = HashMap::new();
+    let mut served = Served {
+        commands,
+        subscriptions: HashMap::new(),
+        reason: format!("the connection to the {subgraph} service stopped unexpectedly"),
+    };
     let reason = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&opened.url, opened.authorization.as_deref())).await {
         Err(_) => format!("opening a connection to the {subgraph} service timed out"),
         Ok(Err(error)) => format!("opening a connection to the {subgraph} service failed: {error}"),
-        Ok(Ok(socket)) => match serve(socket, &opened, &mut commands, &mut subscriptions).await {
+        Ok(Ok(socket)) => match serve(socket, &opened, &mut served.commands, &mut served.subscriptions).await {
             Some(reason) => reason,
-            // Its one subscription has ended, or the router is stopping.
+            // Its one subscription has ended, or the router is stopping: nobody waits.
             None => return,
         },
     };
-    tracing::warn!(subgraph, reason, subscriptions = subscriptions.len(), "an upstream subscription connection ended");
-    // Refuse new commands, then end every subscription this connection had or was given.
-    commands.close();
-    while let Ok(command) = commands.try_recv() {
-        if let Command::Subscribe { id, inbox, .. } = command {
-            subscriptions.insert(id, inbox);
-        }
-    }
-    for inbox in subscriptions.into_values() {
-        inbox.end(Ended::Lost(reason.clone()));
-    }
+    tracing::warn!(subgraph, reason, subscriptions = served.subscriptions.len(), "an upstream subscription connection ended");
+    served.reason = reason;
 }
 
 async fn connect(url: &str, authorization: Option<&str>) -> Result<Socket, tungstenite::Error> {
@@ -696,6 +717,25 @@ mod tests {
             Received::Ended(Ended::Lost(reason)) => assert!(reason.contains("ping"), "{reason}"),
             other => panic!("expected the subscription to end as lost, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_https_subgraph_is_reached_over_tls() {
+        use tokio::io::AsyncReadExt;
+        // As the router does when it starts (`crate::build`).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|error| panic!("bind: {error}"));
+        let address = listener.local_addr().unwrap_or_else(|error| panic!("address: {error}"));
+        let first_byte = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap_or_else(|error| panic!("accept: {error}"));
+            stream.read_u8().await.unwrap_or_else(|error| panic!("read: {error}"))
+        });
+        let upstreams = upstreams(&format!("https://localhost:{}/graphql", address.port()), 1);
+        let mut subscription = subscribe(&upstreams, "Bearer router", 16);
+
+        let first_byte = first_byte.await.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(first_byte, 0x16, "a TLS handshake record, not a plain HTTP upgrade");
+        assert!(matches!(next(&mut subscription).await, Received::Ended(Ended::Lost(_))));
     }
 
     #[tokio::test]
