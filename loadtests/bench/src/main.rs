@@ -98,7 +98,8 @@ const CROSS_SUBGRAPH_QUERY: &str =
 const SINGLE_SUBGRAPH_QUERY: &str = "{ me { displayName } }";
 
 /// The allocator of the `c9pay` binary, so that the platform measured here runs as it
-/// ships.
+/// ships (without the `mimalloc` feature: the system's, for heaptrack).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
