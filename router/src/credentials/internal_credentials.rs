@@ -95,8 +95,12 @@ pub struct SubscriptionTokens {
     pub operation: Arc<str>,
 }
 
-/// The router's own subscription tokens kept at once: one per minute of expiry ahead.
-const ROUTER_TOKEN_MINUTES_MAX: u64 = (SUBSCRIPTION_TOKEN_LIFETIME_MAX_S.unsigned_abs() / 60) + 2;
+/// The router's own subscription tokens kept at once. A token is looked up only by an
+/// expiry at least a minute ahead, so one past its expiry is never handed out; it stays
+/// cached until its time to live ends, up to 17 minutes after it was signed. A new
+/// minute starts at most once a minute, so fewer than 40 are ever kept, and none is
+/// evicted to make room.
+const ROUTER_TOKEN_MINUTES_MAX: u64 = 64;
 
 /// Tokens kept at once: one per principal and subgraph active in the last 30 s, beyond
 /// which the least used are signed again when next needed.
