@@ -392,34 +392,28 @@ impl WebSocketClient {
         .await;
     }
 
-    /// The next message other than a ping (answered) or a pong.
     /// Sends `ping` and waits for the `pong` (which [`Self::read`] passes over), failing
     /// on any other message before it.
     pub async fn ping(&mut self) {
-        use futures::StreamExt;
-        use tokio_tungstenite::tungstenite::Message;
         self.send(json!({ "type": "ping" })).await;
+        match self.read_any().await {
+            WebSocketMessage::Message(message) if message["type"] == "pong" => {}
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+
+    /// The next message other than a ping (answered) or a pong.
+    pub async fn read(&mut self) -> WebSocketMessage {
         loop {
-            let wait = std::time::Duration::from_millis(WEBSOCKET_WAIT_MS);
-            match tokio::time::timeout(wait, self.stream.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => {
-                    let value: Value = serde_json::from_str(&text)
-                        .unwrap_or_else(|error| panic!("not JSON ({error}): {text}"));
-                    match value["type"].as_str() {
-                        Some("pong") => return,
-                        Some("ping") => self.send(json!({ "type": "pong" })).await,
-                        _ => panic!("expected a pong, got {value}"),
-                    }
-                }
-                Ok(Some(Ok(_))) => {}
-                Ok(Some(Err(error))) => panic!("reading a WebSocket message: {error}"),
-                Ok(None) => panic!("the connection closed before the pong"),
-                Err(_) => panic!("no pong within {WEBSOCKET_WAIT_MS} ms"),
+            match self.read_any().await {
+                WebSocketMessage::Message(message) if message["type"] == "pong" => {}
+                other => return other,
             }
         }
     }
 
-    pub async fn read(&mut self) -> WebSocketMessage {
+    /// The next message other than a ping (answered).
+    async fn read_any(&mut self) -> WebSocketMessage {
         use futures::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
@@ -434,10 +428,10 @@ impl WebSocketClient {
                 Message::Text(text) => {
                     let value: Value = serde_json::from_str(&text)
                         .unwrap_or_else(|error| panic!("not JSON ({error}): {text}"));
-                    match value["type"].as_str() {
-                        Some("ping") => self.send(json!({ "type": "pong" })).await,
-                        Some("pong") => {}
-                        _ => return WebSocketMessage::Message(value),
+                    if value["type"] == "ping" {
+                        self.send(json!({ "type": "pong" })).await;
+                    } else {
+                        return WebSocketMessage::Message(value);
                     }
                 }
                 Message::Close(frame) => {
