@@ -45,7 +45,7 @@ use crate::metrics::{FetchOutcome, RouterMetrics};
 
 /// The code of a fetch the breaker stopped (`SUBGRAPH_` like the executor's own codes,
 /// so the pipeline masks it the same way).
-pub(super) const BREAKER_OPEN_CODE: &str = "SUBGRAPH_CIRCUIT_OPEN";
+pub const BREAKER_OPEN_CODE: &str = "SUBGRAPH_CIRCUIT_OPEN";
 
 pub(super) struct FetchOutcomes {
     metrics: RouterMetrics,

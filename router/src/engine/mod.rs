@@ -82,8 +82,9 @@ use serde_json::json;
 pub use analysis::{OperationShape, SelectionError};
 pub use authorization::{Demands, Requirement};
 pub use fetch_credentials::PerSubgraph;
+pub use fetch_outcomes::BREAKER_OPEN_CODE;
 pub use scalars::MalformedScalar;
-pub use subscriptions::{EventStream, StreamItem};
+pub use subscriptions::{CONNECTION_LOST_CODE, EventStream, StreamItem};
 
 use crate::{credentials::internal_credentials::SubscriptionTokens, metrics::RouterMetrics};
 

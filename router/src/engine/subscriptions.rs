@@ -45,9 +45,9 @@ use crate::credentials::internal_credentials::SubscriptionTokens;
 pub(super) const REPLAY_EVENTS_MAX: usize = 1_000;
 
 /// The code of an event that ends a subscription whose upstream connection failed or
-/// dropped (`SUBGRAPH_WEBSOCKET_` like the executor's own codes, so the pipeline tells
-/// the client to subscribe again).
-const CONNECTION_LOST_CODE: &str = "SUBGRAPH_WEBSOCKET_CONNECTION_LOST";
+/// dropped (`SUBGRAPH_` like the executor's own codes, so the pipeline masks it); the
+/// pipeline tells the client to subscribe again.
+pub const CONNECTION_LOST_CODE: &str = "SUBGRAPH_WEBSOCKET_CONNECTION_LOST";
 
 /// A subscription's plan, split: the fetch that subscribes, and what each event needs.
 pub(super) struct SubscriptionPlan {

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::{Answer, GraphQLRequest, Pipeline};
 use crate::{
-    engine::{EventStream, ExecuteError, PlannedOperation},
+    engine::{BREAKER_OPEN_CODE, CONNECTION_LOST_CODE, EventStream, ExecuteError, PlannedOperation},
     error::{RouterError, code},
 };
 
@@ -31,12 +31,6 @@ fn is_executor_code(code: &str) -> bool {
 }
 
 const EXECUTOR_TIMEOUT_CODE: &str = "SUBGRAPH_REQUEST_TIMEOUT";
-/// The engine's code for a subscription whose upstream WebSocket could not be opened or
-/// dropped (`SUBGRAPH_WEBSOCKET_CONNECTION_LOST`, named like the executor's own).
-const EXECUTOR_WEBSOCKET_CODE_PREFIX: &str = "SUBGRAPH_WEBSOCKET_";
-/// A fetch the subgraph's breaker stopped while the request was under way
-/// (`engine::fetch_outcomes`).
-const BREAKER_OPEN_CODE: &str = "SUBGRAPH_CIRCUIT_OPEN";
 
 /// Refuses the request when a subgraph it needs has an open circuit breaker.
 fn admit(pipeline: &Pipeline, planned: &PlannedOperation, principal: &Principal) -> Result<(), RouterError> {
@@ -209,11 +203,12 @@ fn mask_executor_errors(body: &mut Value, request_id: &str) {
                 format!("the {service} service did not answer in time ({ids})"),
             )
         } else if executor_code == BREAKER_OPEN_CODE {
+            // A fetch the subgraph's breaker stopped while the request was under way.
             (
                 code::SERVICE_UNAVAILABLE,
                 format!("the {service} service is unavailable; retry later ({ids})"),
             )
-        } else if executor_code.starts_with(EXECUTOR_WEBSOCKET_CODE_PREFIX) {
+        } else if executor_code == CONNECTION_LOST_CODE {
             // A subscription's upstream connection failed or dropped: the subscription
             // has ended, and subscribing again resumes it.
             (
