@@ -49,6 +49,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// resume, instead of waiting for events that will never come.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
+/// The protocol's keep-alive messages.
+const PING: &str = r#"{"type":"ping"}"#;
+const PONG: &str = r#"{"type":"pong"}"#;
+
 /// How a subscription ended, after the events queued before the end.
 #[derive(Debug)]
 pub(super) enum Ended {
@@ -232,23 +236,27 @@ impl Upstreams {
         let target = self.subgraphs.get(subgraph).ok_or_else(|| format!("no subgraph named {subgraph}"))?;
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let inbox = Inbox::new(capacity);
-        let opened = |dedicated| Opened {
-            subgraph: subgraph.to_string(),
-            url: target.url.clone(),
-            authorization: authorization.map(str::to_string),
-            keepalive: self.keepalive,
-            dedicated,
-        };
-        let command = Command::Subscribe { id, payload, inbox: inbox.clone() };
-        if target.connections.is_empty() {
+        // Opens a connection whose first command is `command`.
+        let open = |command: Command, dedicated: bool| {
             let (connection, commands) = mpsc::unbounded_channel();
             let _ = connection.send(command);
-            tokio::spawn(run_connection(opened(true), commands));
+            let opened = Opened {
+                subgraph: subgraph.to_string(),
+                url: target.url.clone(),
+                authorization: authorization.map(str::to_string),
+                keepalive: self.keepalive,
+                dedicated,
+            };
+            tokio::spawn(run_connection(opened, commands));
+            connection
+        };
+        let mut command = Command::Subscribe { id, payload, inbox: inbox.clone() };
+        if target.connections.is_empty() {
+            let connection = open(command, true);
             return Ok(UpstreamSubscription { id, inbox, connection, finished: false });
         }
         let slot = &target.connections[target.next.fetch_add(1, Ordering::Relaxed) % target.connections.len()];
         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut command = command;
         // A connection that has ended refuses the command; then a new one takes it.
         if let Some(connection) = slot.as_ref() {
             match connection.send(command) {
@@ -258,9 +266,7 @@ impl Upstreams {
                 Err(mpsc::error::SendError(refused)) => command = refused,
             }
         }
-        let (connection, commands) = mpsc::unbounded_channel();
-        let _ = connection.send(command);
-        tokio::spawn(run_connection(opened(false), commands));
+        let connection = open(command, false);
         *slot = Some(connection.clone());
         Ok(UpstreamSubscription { id, inbox, connection, finished: false })
     }
@@ -344,7 +350,7 @@ async fn connect(url: &str, authorization: Option<&str>) -> Result<Socket, tungs
                     .map_err(|error| tungstenite::Error::Io(std::io::Error::other(error)))?;
                 match message.kind {
                     "connection_ack" => return Ok(socket),
-                    "ping" => socket.send(Message::text(r#"{"type":"pong"}"#)).await?,
+                    "ping" => socket.send(Message::text(PONG)).await?,
                     _ => {}
                 }
             }
@@ -389,7 +395,7 @@ async fn serve(
                     return Some(format!("the subgraph answered no ping for {} ms", interval.as_millis()));
                 }
                 (pinged, heard) = (true, false);
-                if let Err(error) = socket.send(Message::text(r#"{"type":"ping"}"#)).await {
+                if let Err(error) = socket.send(Message::text(PING)).await {
                     return Some(format!("sending to the subgraph failed: {error}"));
                 }
             }
@@ -454,7 +460,7 @@ async fn serve(
                         }
                         None
                     }
-                    ("ping", _) => Some(r#"{"type":"pong"}"#.to_string()),
+                    ("ping", _) => Some(PONG.to_string()),
                     _ => None,
                 };
                 if let Some(reply) = reply
